@@ -1,0 +1,125 @@
+package io.nodemesh.translate;
+
+import com.google.protobuf.Any;
+import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.core.v3.BindConfig;
+import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
+import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
+import io.nodemesh.model.PodInfo;
+import java.time.Duration;
+
+/** Builds clusters: shared per service port, per (pod, service port), passthrough and blackhole (DESIGN §5). */
+public final class ClusterTranslator {
+
+  static final String HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+  /**
+   * Envoy's default circuit breakers (1024 connections/requests per cluster) are sized for one sidecar; a
+   * node-level Envoy carries every pod of the node through one cluster, so the limits are lifted.
+   */
+  private static final int UNLIMITED = Integer.MAX_VALUE;
+
+  private ClusterTranslator() {}
+
+  /** {@code svc/{ns}/{svc}/{port}}: one EDS cluster per service port, shared by every pod and node. */
+  public static Cluster sharedServiceCluster(OutboundService outbound, TranslatorOptions options) {
+    return serviceCluster(outbound.sharedName(), outbound, UpstreamBindings.shared(options), options).build();
+  }
+
+  /** {@code pod/{ns}/{pod}/svc/...}: a pod's own cluster for a service port, EDS from the shared CLA. */
+  public static Cluster perPodServiceCluster(
+      PodInfo pod, String netnsPath, OutboundService outbound, TranslatorOptions options) {
+    String name = ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port());
+    return serviceCluster(name, outbound, UpstreamBindings.perPod(pod, netnsPath, options), options)
+        .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder()
+            .setEdsConfig(EnvoyBuilders.ads())
+            .setServiceName(outbound.sharedName()))
+        .build();
+  }
+
+  /** The shared passthrough cluster: original destination, leaving from the pod netns via filter state. */
+  public static Cluster sharedPassthrough(TranslatorOptions options) {
+    return passthrough(ResourceNames.PASSTHROUGH, UpstreamBindings.shared(options), options);
+  }
+
+  /** A pod's own passthrough cluster (per-pod mode). */
+  public static Cluster perPodPassthrough(PodInfo pod, String netnsPath, TranslatorOptions options) {
+    return passthrough(
+        ResourceNames.passthroughCluster(pod, UpstreamBinding.PER_POD),
+        UpstreamBindings.perPod(pod, netnsPath, options),
+        options);
+  }
+
+  /** Where the loop guard sends connections aimed at the capture port itself: a cluster with no hosts. */
+  public static Cluster blackhole(TranslatorOptions options) {
+    return Cluster.newBuilder()
+        .setName(ResourceNames.BLACKHOLE)
+        .setType(Cluster.DiscoveryType.STATIC)
+        .setConnectTimeout(EnvoyBuilders.duration(options.connectTimeout()))
+        .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
+        .build();
+  }
+
+  private static Cluster.Builder serviceCluster(
+      String name, OutboundService outbound, BindConfig bind, TranslatorOptions options) {
+    Cluster.Builder cluster =
+        Cluster.newBuilder()
+            .setName(name)
+            .setType(Cluster.DiscoveryType.EDS)
+            .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(EnvoyBuilders.ads()))
+            .setConnectTimeout(EnvoyBuilders.duration(options.connectTimeout()))
+            .setLbPolicy(outbound.protocol().http() ? Cluster.LbPolicy.LEAST_REQUEST : Cluster.LbPolicy.ROUND_ROBIN)
+            .setOutlierDetection(outlierDetection())
+            .setCircuitBreakers(unlimitedCircuitBreakers())
+            .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
+            .setUpstreamBindConfig(bind);
+    if (outbound.protocol() == PortProtocol.HTTP2) {
+      cluster.putTypedExtensionProtocolOptions(HTTP_PROTOCOL_OPTIONS_KEY, Any.pack(http2ProtocolOptions()));
+    }
+    return cluster;
+  }
+
+  private static Cluster passthrough(String name, BindConfig bind, TranslatorOptions options) {
+    return Cluster.newBuilder()
+        .setName(name)
+        .setType(Cluster.DiscoveryType.ORIGINAL_DST)
+        .setLbPolicy(Cluster.LbPolicy.CLUSTER_PROVIDED)
+        .setConnectTimeout(EnvoyBuilders.duration(options.connectTimeout()))
+        .setCircuitBreakers(unlimitedCircuitBreakers())
+        .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
+        .setUpstreamBindConfig(bind)
+        .build();
+  }
+
+  private static HttpProtocolOptions http2ProtocolOptions() {
+    return HttpProtocolOptions.newBuilder()
+        .setExplicitHttpConfig(HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
+            .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance()))
+        .build();
+  }
+
+  /** Ejects hosts that keep failing (5xx for HTTP, connect failures for TCP), at most half of them. */
+  private static OutlierDetection outlierDetection() {
+    return OutlierDetection.newBuilder()
+        .setConsecutive5Xx(EnvoyBuilders.uint32(5))
+        .setConsecutiveGatewayFailure(EnvoyBuilders.uint32(5))
+        .setEnforcingConsecutiveGatewayFailure(EnvoyBuilders.uint32(100))
+        .setInterval(EnvoyBuilders.duration(Duration.ofSeconds(10)))
+        .setBaseEjectionTime(EnvoyBuilders.duration(Duration.ofSeconds(30)))
+        .setMaxEjectionPercent(EnvoyBuilders.uint32(50))
+        .build();
+  }
+
+  private static CircuitBreakers unlimitedCircuitBreakers() {
+    return CircuitBreakers.newBuilder()
+        .addThresholds(CircuitBreakers.Thresholds.newBuilder()
+            .setPriority(RoutingPriority.DEFAULT)
+            .setMaxConnections(EnvoyBuilders.uint32(UNLIMITED))
+            .setMaxPendingRequests(EnvoyBuilders.uint32(UNLIMITED))
+            .setMaxRequests(EnvoyBuilders.uint32(UNLIMITED))
+            .setMaxRetries(EnvoyBuilders.uint32(UNLIMITED)))
+        .build();
+  }
+}

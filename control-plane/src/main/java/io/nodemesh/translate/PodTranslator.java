@@ -1,0 +1,46 @@
+package io.nodemesh.translate;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedMap;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.nodemesh.model.PodInfo;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Builds one meshed pod's listener and, in per-pod mode, its own clusters. */
+public final class PodTranslator {
+
+  private PodTranslator() {}
+
+  /**
+   * The pod's resources, or empty when the pod is not meshed (its {@code MeshStatus} says why).
+   *
+   * @param allOutbound every translated service port ({@link SharedResources#allOutbound}), computed
+   *     once per state by the caller rather than once per pod
+   */
+  public static Optional<PodResources> translate(
+      PodInfo pod, ImmutableList<OutboundService> allOutbound, TranslatorOptions options) {
+    if (!pod.mesh().meshed() || pod.mesh().netnsPath().isEmpty() || pod.ips().isEmpty()) {
+      return Optional.empty();
+    }
+    String netns = pod.mesh().netnsPath().get();
+    List<String> problems = new ArrayList<>();
+    ImmutableList<OutboundService> scope = UpstreamScope.forPod(pod, allOutbound, problems::add);
+    ImmutableSortedMap.Builder<String, Cluster> podClusters = ImmutableSortedMap.naturalOrder();
+    if (options.upstreamBinding() == UpstreamBinding.PER_POD) {
+      Cluster passthrough = ClusterTranslator.perPodPassthrough(pod, netns, options);
+      podClusters.put(passthrough.getName(), passthrough);
+      for (OutboundService outbound : scope) {
+        Cluster cluster = ClusterTranslator.perPodServiceCluster(pod, netns, outbound, options);
+        podClusters.put(cluster.getName(), cluster);
+      }
+    }
+    return Optional.of(new PodResources(
+        pod.key(),
+        ListenerTranslator.outboundListener(pod, netns, scope, options),
+        podClusters.build(),
+        scope,
+        ImmutableList.copyOf(problems)));
+  }
+}

@@ -1,0 +1,59 @@
+package io.nodemesh.translate;
+
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.ServiceInfo;
+import io.nodemesh.model.ServicePort;
+
+/** The stable, readable resource names of DESIGN §5, used by the xDS store, tests and the admin API. */
+public final class ResourceNames {
+
+  public static final String PASSTHROUGH = "passthrough";
+  public static final String BLACKHOLE = "blackhole";
+  public static final String CLUSTER_DOMAIN = "svc.cluster.local";
+
+  private ResourceNames() {}
+
+  /** {@code pod/{ns}/{pod}/outbound}: the pod's outbound listener. */
+  public static String outboundListener(ObjectKey pod) {
+    return podPrefix(pod) + "/outbound";
+  }
+
+  /** {@code svc/{ns}/{svc}/{port}}: shared cluster, ClusterLoadAssignment and route config of a service port. */
+  public static String servicePort(ObjectKey service, int port) {
+    return "svc/" + service.namespace() + "/" + service.name() + "/" + port;
+  }
+
+  public static String servicePort(ServiceInfo service, ServicePort port) {
+    return servicePort(service.key(), port.port());
+  }
+
+  /** {@code pod/{ns}/{pod}/svc/{svcNs}/{svc}/{port}}: per-pod cluster (per-pod binding mode). */
+  public static String perPodServiceCluster(ObjectKey pod, ObjectKey service, int port) {
+    return podPrefix(pod) + "/" + servicePort(service, port);
+  }
+
+  /** {@code passthrough} in shared mode, {@code pod/{ns}/{pod}/passthrough} in per-pod mode. */
+  public static String passthroughCluster(PodInfo pod, UpstreamBinding binding) {
+    return binding == UpstreamBinding.SHARED ? PASSTHROUGH : podPrefix(pod.key()) + "/" + PASSTHROUGH;
+  }
+
+  /** {@code {svc}.{ns}.svc.cluster.local:{port}}: the listener a proxyless gRPC client asks for. */
+  public static String proxylessListener(ObjectKey service, int port) {
+    return service.name() + "." + service.namespace() + "." + CLUSTER_DOMAIN + ":" + port;
+  }
+
+  /** {@code {svc}.{ns}:{port}}: the short form of the proxyless listener name. */
+  public static String proxylessShortListener(ObjectKey service, int port) {
+    return service.name() + "." + service.namespace() + ":" + port;
+  }
+
+  /** Envoy stat prefixes become metric names: keep them to characters every stats sink accepts. */
+  public static String statPrefix(String resourceName) {
+    return resourceName.replaceAll("[^A-Za-z0-9_.-]", "_");
+  }
+
+  private static String podPrefix(ObjectKey pod) {
+    return "pod/" + pod.namespace() + "/" + pod.name();
+  }
+}

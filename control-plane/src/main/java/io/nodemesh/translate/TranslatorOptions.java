@@ -1,0 +1,46 @@
+package io.nodemesh.translate;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The knobs that shape generated Envoy resources. Defaults follow DESIGN §5; the app layer exposes each one
+ * as a flag.
+ *
+ * @param upstreamBinding shared clusters with per-connection netns, or per-pod clusters
+ * @param bufferLimitBytes per_connection_buffer_limit_bytes on every listener and cluster
+ * @param soMark SO_MARK set on Envoy's upstream sockets so the pod's redirect rule skips them
+ * @param capturePort the port of the per-pod outbound listener that redirected traffic lands on
+ * @param connectTimeout upstream connect timeout of every cluster
+ */
+public record TranslatorOptions(
+    UpstreamBinding upstreamBinding, int bufferLimitBytes, int soMark, int capturePort, Duration connectTimeout) {
+
+  public static final int DEFAULT_BUFFER_LIMIT_BYTES = 32 * 1024;
+  public static final int DEFAULT_SO_MARK = 1337;
+  public static final int DEFAULT_CAPTURE_PORT = 15001;
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+  public static final TranslatorOptions DEFAULTS =
+      new TranslatorOptions(
+          UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, DEFAULT_SO_MARK, DEFAULT_CAPTURE_PORT,
+          DEFAULT_CONNECT_TIMEOUT);
+
+  public TranslatorOptions {
+    Objects.requireNonNull(upstreamBinding, "upstreamBinding");
+    Objects.requireNonNull(connectTimeout, "connectTimeout");
+    if (bufferLimitBytes < 1024) {
+      throw new IllegalArgumentException("buffer limit must be at least 1024 bytes: " + bufferLimitBytes);
+    }
+    if (capturePort < 1 || capturePort > 65535) {
+      throw new IllegalArgumentException("capture port must be 1-65535: " + capturePort);
+    }
+    if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+      throw new IllegalArgumentException("connect timeout must be positive: " + connectTimeout);
+    }
+  }
+
+  public TranslatorOptions withUpstreamBinding(UpstreamBinding binding) {
+    return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout);
+  }
+}

@@ -1,0 +1,79 @@
+package io.nodemesh.translate;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.datatype.guava.GuavaModule;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.EndpointSliceInfo;
+import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.NamespaceInfo;
+import io.nodemesh.model.NodeInfo;
+import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.ServiceInfo;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A golden case's input ({@code <case>.in.yaml}): the node to translate, option overrides and the cluster
+ * model as YAML. Every object goes through {@link ClusterState.Builder}, so validation applies as in
+ * production.
+ */
+record GoldenInput(
+    String description,
+    String node,
+    boolean proxyless,
+    TranslatorOverrides translator,
+    MeshOptions mesh,
+    List<NodeInfo> nodes,
+    List<NamespaceInfo> namespaces,
+    List<PodInfo> pods,
+    List<ServiceInfo> services,
+    List<EndpointSliceInfo> endpointSlices) {
+
+  /** Option overrides; unset fields keep {@link TranslatorOptions#DEFAULTS}. */
+  record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort) {
+    TranslatorOptions apply(TranslatorOptions defaults) {
+      return new TranslatorOptions(
+          upstreamBinding == null ? defaults.upstreamBinding() : upstreamBinding,
+          bufferLimitBytes == null ? defaults.bufferLimitBytes() : bufferLimitBytes,
+          soMark == null ? defaults.soMark() : soMark,
+          capturePort == null ? defaults.capturePort() : capturePort,
+          defaults.connectTimeout());
+    }
+  }
+
+  static final ObjectMapper YAML =
+      JsonMapper.builder(new YAMLFactory())
+          .addModule(new GuavaModule())
+          .addModule(new Jdk8Module())
+          .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .build();
+
+  static GoldenInput read(Path file) throws IOException {
+    return YAML.readValue(file.toFile(), GoldenInput.class);
+  }
+
+  TranslatorOptions translatorOptions() {
+    return translator == null ? TranslatorOptions.DEFAULTS : translator.apply(TranslatorOptions.DEFAULTS);
+  }
+
+  ClusterState state() {
+    ClusterState.Builder builder = ClusterState.builder(mesh == null ? MeshOptions.DEFAULTS : mesh);
+    orEmpty(nodes).forEach(builder::putNode);
+    orEmpty(namespaces).forEach(builder::putNamespace);
+    orEmpty(pods).forEach(builder::putPod);
+    orEmpty(services).forEach(builder::putService);
+    orEmpty(endpointSlices).forEach(builder::putEndpointSlice);
+    return builder.build();
+  }
+
+  private static <T> List<T> orEmpty(List<T> list) {
+    return list == null ? List.of() : list;
+  }
+}
