@@ -106,7 +106,8 @@ class GoldenFilesTest {
     out.put("pods", pods);
     List<String> problems = new ArrayList<>();
     for (Problem problem : state.problems()) {
-      problems.add(problem.kind() + " " + problem.namespace() + "/" + problem.name() + ": " + problem.reason());
+      String object = problem.namespace().isEmpty() ? problem.name() : problem.namespace() + "/" + problem.name();
+      problems.add(problem.kind() + " " + object + ": " + problem.reason());
     }
     node.podProblems().forEach((pod, problem) -> problems.add("Pod " + pod + ": " + problem));
     shared.serviceProblems().forEach((svc, problem) -> problems.add("Service " + svc + ": " + problem));
