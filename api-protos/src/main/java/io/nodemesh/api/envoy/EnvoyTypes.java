@@ -43,6 +43,9 @@ public final class EnvoyTypes {
           "envoy.extensions.local_address_selectors.filter_state_override.v3.Config",
           "envoy/extensions/local_address_selectors/filter_state_override/v3/config.proto");
 
+  /** Type URLs may come from outside (a client's config dump); bound what a stream of junk can pin. */
+  private static final int MAX_CACHED_TYPES = 4096;
+
   private static final Map<String, Optional<Descriptor>> CACHE = new ConcurrentHashMap<>();
 
   private EnvoyTypes() {}
@@ -62,7 +65,15 @@ public final class EnvoyTypes {
 
   /** The descriptor behind a type URL, if it names an Envoy API message this process knows. */
   public static Optional<Descriptor> descriptorFor(String typeUrl) {
-    return CACHE.computeIfAbsent(typeUrl, EnvoyTypes::resolve);
+    Optional<Descriptor> cached = CACHE.get(typeUrl);
+    if (cached != null) {
+      return cached;
+    }
+    Optional<Descriptor> resolved = resolve(typeUrl);
+    if (CACHE.size() < MAX_CACHED_TYPES) {
+      CACHE.put(typeUrl, resolved);
+    }
+    return resolved;
   }
 
   /**
