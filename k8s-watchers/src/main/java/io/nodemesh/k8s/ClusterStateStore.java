@@ -162,7 +162,7 @@ public final class ClusterStateStore implements AutoCloseable {
     }
   }
 
-  private void checkWriter() {
+  void checkWriter() {
     if (Thread.currentThread() != writerThread) {
       throw new IllegalStateException("cluster state touched outside the writer thread: " + Thread.currentThread());
     }
