@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -143,7 +144,12 @@ public final class ClusterStateStore implements AutoCloseable {
     queue.add(event);
     queueDepth.incrementAndGet();
     if (drainScheduled.compareAndSet(false, true)) {
-      writer.execute(this::drain);
+      try {
+        writer.execute(this::drain);
+      } catch (RejectedExecutionException e) {
+        // closed: informers still shutting down may deliver a last event, which no one needs any more
+        log.debug("Store closed, dropping {}", event);
+      }
     }
   }
 

@@ -146,13 +146,15 @@ public final class KubernetesWatchers implements AutoCloseable {
 
     @Override
     public void onDelete(T object, boolean finalStateUnknown) {
-      events.incrementAndGet();
       long now = System.nanoTime();
       try {
         store.submit(new StoreEvent.Delete(kind, keyOf.apply(object), now));
       } catch (RuntimeException e) {
         // an object that cannot be named was never applied either
         log.warn("Ignoring delete of unidentifiable {}: {}", kind.kindName(), e.getMessage());
+      } finally {
+        // counted once queued, so a reader that sees the count can wait for the store to apply it
+        events.incrementAndGet();
       }
     }
 
@@ -168,7 +170,6 @@ public final class KubernetesWatchers implements AutoCloseable {
     }
 
     private void upsert(T object) {
-      events.incrementAndGet();
       long now = System.nanoTime();
       Object key = null;
       try {
@@ -179,6 +180,8 @@ public final class KubernetesWatchers implements AutoCloseable {
       } catch (RuntimeException e) {
         // hostile input that slipped past the converter's checks must not kill the informer
         reject(object, key, "conversion failed: " + e, now);
+      } finally {
+        events.incrementAndGet();
       }
     }
 

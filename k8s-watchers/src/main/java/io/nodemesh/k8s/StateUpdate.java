@@ -17,8 +17,4 @@ public record StateUpdate(ClusterState state, Change change, long generation) {
     Objects.requireNonNull(change, "change");
   }
 
-  /** This update followed by a later one: the later state, both changes merged. */
-  public StateUpdate then(StateUpdate later) {
-    return new StateUpdate(later.state, change.merge(later.change), later.generation);
-  }
 }
