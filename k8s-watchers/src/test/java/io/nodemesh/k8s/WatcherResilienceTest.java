@@ -95,6 +95,27 @@ class WatcherResilienceTest {
     assertThat(harness.state().pods()).containsKeys(ObjectKey.of("shop", "web-1"), ObjectKey.of("shop", "web-3"));
   }
 
+  @Test
+  void informersStartedBeforeTheApiServerIsUpKeepRetryingAndSyncOnceItIs() {
+    seedCluster();
+    api.stop();
+    harness = new WatcherHarness(client);
+
+    await().atMost(WatcherHarness.DEADLINE).until(() -> harness.watchers.health().watchErrors() > 0);
+    WatchHealth down = harness.watchers.health();
+    assertThat(down.synced()).isFalse();
+    assertThat(down.apiServerReachable()).isFalse();
+    assertThat(down.lastError()).isPresent();
+    assertThat(down.lastErrorAt()).isPresent();
+    assertThat(harness.published).as("nothing before a complete list").isEmpty();
+
+    api.restart();
+
+    harness.awaitSynced();
+    assertThat(harness.state().pods()).hasSize(3);
+    await().atMost(WatcherHarness.DEADLINE).until(harness.watchers::isApiServerReachable);
+  }
+
   private void seedCluster() {
     client.namespaces().resource(namespace("shop", true)).create();
     client.nodes().resource(node("node-a", "z1")).create();
