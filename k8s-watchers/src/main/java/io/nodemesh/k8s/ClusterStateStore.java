@@ -94,7 +94,7 @@ public final class ClusterStateStore implements AutoCloseable {
 
   /**
    * Registers a subscriber, called on the writer thread with every published update. A subscriber that
-   * arrives after the first state was published first gets that state with {@link Change#full()} set.
+   * arrives after the first state was published first gets the current state with {@link Change#full()} set.
    */
   public void subscribe(Consumer<StateUpdate> subscriber) {
     Objects.requireNonNull(subscriber, "subscriber");
@@ -121,7 +121,8 @@ public final class ClusterStateStore implements AutoCloseable {
    * applied. Dependents registered before completion run on the writer thread: keep them short.
    */
   public CompletableFuture<ClusterState> synced() {
-    return synced;
+    // a copy: callers completing or cancelling it must not fake readiness
+    return synced.copy();
   }
 
   /** Events queued and not yet applied (for the queue-depth metric). */
