@@ -1,0 +1,198 @@
+package io.nodemesh.k8s;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.nodemesh.model.ClusterState;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Cluster-wide fabric8 shared informers for Pods, Services, EndpointSlices (discovery.k8s.io/v1), Nodes and
+ * Namespaces, feeding a {@link ClusterStateStore}. Each informer converts on its own handler thread and queues
+ * the result; a converter failure becomes a {@code Problem}, never an exception out of a handler. List and
+ * watch failures are retried forever with fabric8's backoff (the default would stop an informer whose first
+ * list fails, e.g. when the API server is not up yet).
+ *
+ * <p>Thread-safe.
+ */
+public final class KubernetesWatchers implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(KubernetesWatchers.class);
+
+  private final ClusterStateStore store;
+  private final ImmutableList<KindWatch<?>> watches;
+  private final AtomicLong watchErrors = new AtomicLong();
+  private volatile String lastError;
+  private volatile Instant lastErrorAt;
+
+  private KubernetesWatchers(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
+    this.store = Objects.requireNonNull(store, "store");
+    long resync = options.resyncPeriod().toMillis();
+    this.watches = ImmutableList.of(
+        new KindWatch<>(ResourceKind.NAMESPACE, client.namespaces().runnableInformer(resync),
+            Converters::namespace, Converters::clusterScopedKey),
+        new KindWatch<>(ResourceKind.NODE, client.nodes().runnableInformer(resync),
+            Converters::node, Converters::clusterScopedKey),
+        new KindWatch<>(ResourceKind.SERVICE, client.services().inAnyNamespace().runnableInformer(resync),
+            Converters::service, Converters::namespacedKey),
+        new KindWatch<>(ResourceKind.ENDPOINT_SLICE,
+            client.discovery().v1().endpointSlices().inAnyNamespace().runnableInformer(resync),
+            Converters::endpointSlice, Converters::namespacedKey),
+        new KindWatch<>(ResourceKind.POD, client.pods().inAnyNamespace().runnableInformer(resync),
+            Converters::pod, Converters::namespacedKey));
+  }
+
+  /**
+   * Creates and starts the informers; returns at once (see {@link #synced()}). The client's configuration
+   * decides where the API server is (in-cluster service account, KUBECONFIG, ...).
+   */
+  public static KubernetesWatchers start(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
+    KubernetesWatchers watchers = new KubernetesWatchers(client, store, options);
+    watchers.watches.forEach(KindWatch::start);
+    return watchers;
+  }
+
+  /** True once every informer has listed and the store published the resulting state (for /readyz). */
+  public boolean isSynced() {
+    return store.isSynced() && watches.stream().allMatch(w -> w.informer.hasSynced());
+  }
+
+  /** Completes with the first complete cluster state. */
+  public CompletableFuture<ClusterState> synced() {
+    return store.synced();
+  }
+
+  /** True when every informer has an open watch; false while any is relisting or reconnecting. */
+  public boolean isApiServerReachable() {
+    return watches.stream().allMatch(w -> w.informer.isWatching());
+  }
+
+  /** Informer notifications received per kind (adds, updates including resync replays, deletes). */
+  public ImmutableMap<ResourceKind, Long> eventCounts() {
+    ImmutableMap.Builder<ResourceKind, Long> counts = ImmutableMap.builder();
+    watches.forEach(w -> counts.put(w.kind, w.events.get()));
+    return counts.buildOrThrow();
+  }
+
+  /** Everything /readyz and /debug/state need to know about the watchers. */
+  public WatchHealth health() {
+    ImmutableMap.Builder<ResourceKind, WatchHealth.KindStatus> kinds = ImmutableMap.builder();
+    for (KindWatch<?> watch : watches) {
+      kinds.put(watch.kind, new WatchHealth.KindStatus(
+          watch.informer.hasSynced(), watch.informer.isWatching(), watch.lists.get(), watch.events.get()));
+    }
+    return new WatchHealth(isSynced(), isApiServerReachable(), watchErrors.get(),
+        Optional.ofNullable(lastError), Optional.ofNullable(lastErrorAt), kinds.buildOrThrow());
+  }
+
+  /** Stops every informer; the store keeps its last state. */
+  @Override
+  public void close() {
+    watches.forEach(w -> w.informer.close());
+  }
+
+  private void recordError(ResourceKind kind, Throwable error) {
+    watchErrors.incrementAndGet();
+    lastError = kind.kindName() + ": " + error;
+    lastErrorAt = Instant.now();
+    log.warn("{} informer list/watch failed, retrying: {}", kind.kindName(), error.toString());
+  }
+
+  /** One informer and the handler that converts its notifications into store events. */
+  private final class KindWatch<T extends HasMetadata> implements ResourceEventHandler<T> {
+    private final ResourceKind kind;
+    private final SharedIndexInformer<T> informer;
+    private final Function<T, Converted<?>> converter;
+    private final Function<T, Object> keyOf;
+    private final AtomicLong events = new AtomicLong();
+    private final AtomicLong lists = new AtomicLong();
+
+    KindWatch(ResourceKind kind, SharedIndexInformer<T> informer, Function<T, ? extends Converted<?>> converter,
+        Function<T, ?> keyOf) {
+      this.kind = kind;
+      this.informer = informer;
+      this.converter = converter::apply;
+      this.keyOf = keyOf::apply;
+    }
+
+    void start() {
+      informer.exceptionHandler((started, error) -> {
+        recordError(kind, error);
+        return true;
+      });
+      informer.addEventHandler(this);
+      informer.start();
+    }
+
+    @Override
+    public void onAdd(T object) {
+      upsert(object);
+    }
+
+    @Override
+    public void onUpdate(T oldObject, T newObject) {
+      upsert(newObject);
+    }
+
+    @Override
+    public void onDelete(T object, boolean finalStateUnknown) {
+      long now = System.nanoTime();
+      try {
+        store.submit(new StoreEvent.Delete(kind, keyOf.apply(object), now));
+      } catch (RuntimeException e) {
+        // an object that cannot be named was never applied either
+        log.warn("Ignoring delete of unidentifiable {}: {}", kind.kindName(), e.getMessage());
+      } finally {
+        // counted once queued, so a reader that sees the count can wait for the store to apply it
+        events.incrementAndGet();
+      }
+    }
+
+    @Override
+    public void onBeforeList(String lastSyncResourceVersion) {
+      lists.incrementAndGet();
+    }
+
+    @Override
+    public void onList(String resourceVersion, boolean remainedEmpty) {
+      // notifications are serial per informer: every object of this list was queued before this marker
+      store.submit(new StoreEvent.Listed(kind));
+    }
+
+    private void upsert(T object) {
+      long now = System.nanoTime();
+      Object key = null;
+      try {
+        key = keyOf.apply(object);
+        store.submit(new StoreEvent.Upsert(kind, key, converter.apply(object), now));
+      } catch (ConversionException e) {
+        reject(object, key, e.getMessage(), now);
+      } catch (RuntimeException e) {
+        // hostile input that slipped past the converter's checks must not kill the informer
+        reject(object, key, "conversion failed: " + e, now);
+      } finally {
+        events.incrementAndGet();
+      }
+    }
+
+    private void reject(T object, Object key, String reason, long now) {
+      String namespace = "";
+      String name = "";
+      if (object != null && object.getMetadata() != null) {
+        namespace = Converters.printable(Objects.requireNonNullElse(object.getMetadata().getNamespace(), ""));
+        name = Converters.printable(Objects.requireNonNullElse(object.getMetadata().getName(), ""));
+      }
+      store.submit(new StoreEvent.Reject(kind, key, namespace, name, reason, now));
+    }
+  }
+}

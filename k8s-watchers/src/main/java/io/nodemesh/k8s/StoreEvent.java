@@ -1,0 +1,41 @@
+package io.nodemesh.k8s;
+
+import java.util.Objects;
+
+/** An informer observation queued for the store's writer; conversion already happened on the informer thread. */
+sealed interface StoreEvent {
+
+  /** An object was added or updated (or replayed by a resync) and converted. */
+  record Upsert(ResourceKind kind, Object key, Converted<?> converted, long observedNanos) implements StoreEvent {
+    public Upsert {
+      Objects.requireNonNull(kind);
+      Objects.requireNonNull(key);
+      Objects.requireNonNull(converted);
+    }
+  }
+
+  /** An object was deleted. */
+  record Delete(ResourceKind kind, Object key, long observedNanos) implements StoreEvent {
+    public Delete {
+      Objects.requireNonNull(kind);
+      Objects.requireNonNull(key);
+    }
+  }
+
+  /**
+   * An object could not be converted. {@code key} is null when the object cannot even be identified (no name or
+   * namespace); {@code namespace}/{@code name} are whatever could be read, for the problem report.
+   */
+  record Reject(ResourceKind kind, Object key, String namespace, String name, String reason, long observedNanos)
+      implements StoreEvent {
+    public Reject {
+      Objects.requireNonNull(kind);
+      namespace = namespace == null ? "" : namespace;
+      name = name == null ? "" : name;
+      Objects.requireNonNull(reason);
+    }
+  }
+
+  /** An informer finished a list (initial or relist); every object of that list was queued before this. */
+  record Listed(ResourceKind kind) implements StoreEvent {}
+}
