@@ -1,12 +1,11 @@
 package io.nodemesh.k8s;
 
-import com.google.common.collect.ImmutableList;
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Every tuning knob of the watcher layer, declared once with its default and description so that the app can
- * expose each as a flag and show it at {@code /debug/config}.
+ * The tuning knobs of the watcher layer with their defaults. The app's {@code Settings} declares the matching
+ * flags (name, description) once and builds this record from them.
  *
  * @param debounceQuiet flush a batch once no change arrived for this long (default {@value #DEFAULT_DEBOUNCE_QUIET_MS}
  *     ms). Short because the target is pod-to-ACK p99 <= 50 ms; bursts are still merged.
@@ -27,16 +26,6 @@ public record WatcherOptions(Duration debounceQuiet, Duration debounceMax, Durat
           Duration.ofMillis(DEFAULT_DEBOUNCE_QUIET_MS),
           Duration.ofMillis(DEFAULT_DEBOUNCE_MAX_MS),
           Duration.ofSeconds(DEFAULT_RESYNC_PERIOD_S));
-
-  /** Name, default and description of every knob, for flags and {@code /debug/config}. */
-  public static final ImmutableList<Knob> KNOBS =
-      ImmutableList.of(
-          new Knob("debounce-quiet", DEFAULT_DEBOUNCE_QUIET_MS + "ms",
-              "Flush a change batch once no change arrived for this long."),
-          new Knob("debounce-max", DEFAULT_DEBOUNCE_MAX_MS + "ms",
-              "Flush a change batch at the latest this long after its first change."),
-          new Knob("informer-resync", DEFAULT_RESYNC_PERIOD_S + "s",
-              "How often informers replay their cache (0 disables); unchanged content emits nothing."));
 
   public WatcherOptions {
     Objects.requireNonNull(debounceQuiet, "debounceQuiet");
@@ -62,7 +51,4 @@ public record WatcherOptions(Duration debounceQuiet, Duration debounceMax, Durat
   public WatcherOptions withResyncPeriod(Duration period) {
     return new WatcherOptions(debounceQuiet, debounceMax, period);
   }
-
-  /** One knob: its flag name, default value as text, and what it does. */
-  public record Knob(String name, String defaultValue, String description) {}
 }

@@ -1,0 +1,183 @@
+package io.nodemesh.app;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import io.nodemesh.k8s.WatcherOptions;
+import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.NetnsMode;
+import io.nodemesh.translate.TranslatorOptions;
+import io.nodemesh.translate.UpstreamBinding;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Every configuration knob of the control plane, declared once (DESIGN §8). Flags win over environment
+ * variables, which win over defaults. {@code GET /debug/config} and {@code --help} are generated from here.
+ */
+public final class Settings {
+
+  public static final Flag<Integer> XDS_PORT =
+      Flag.integer("xds-port", 15010, 0, 65535, "gRPC port serving ADS (SotW and Delta); 0 picks a free port");
+  public static final Flag<Integer> ADMIN_PORT =
+      Flag.integer("admin-port", 15014, 0, 65535, "HTTP port of the admin REST endpoint and /metrics; 0 picks a free port");
+  public static final Flag<Duration> DEBOUNCE_QUIET =
+      Flag.duration("debounce-quiet", WatcherOptions.DEFAULT_DEBOUNCE_QUIET_MS + "ms", Duration.ZERO, "push once the cluster was quiet this long");
+  public static final Flag<Duration> DEBOUNCE_MAX =
+      Flag.duration("debounce-max", WatcherOptions.DEFAULT_DEBOUNCE_MAX_MS + "ms", Duration.ofMillis(1), "push at the latest this long after the first change");
+  public static final Flag<Duration> INFORMER_RESYNC =
+      Flag.duration("informer-resync", WatcherOptions.DEFAULT_RESYNC_PERIOD_S + "s", Duration.ZERO,
+          "how often informers replay their cache (0 disables); unchanged content emits nothing");
+  public static final Flag<Boolean> MESH_ALL_NAMESPACES =
+      Flag.bool("mesh-all-namespaces", false, "mesh every pod, not only those opted in with nodemesh.io/mesh=enabled");
+  public static final Flag<NetnsMode> NETNS_MODE =
+      Flag.choice("netns-mode", NetnsMode.TEMPLATE, NetnsMode.class,
+          "where a pod's network namespace path comes from: the template, or the nodemesh.io/netns annotation");
+  public static final Flag<String> NETNS_TEMPLATE =
+      Flag.text("netns-template", MeshOptions.DEFAULT_NETNS_TEMPLATE,
+          "netns path template ({podUid} is replaced); the node's CNI plugin pins namespaces there");
+  public static final Flag<String> NETNS_ALLOWED_PREFIX =
+      Flag.text("netns-allowed-prefix", MeshOptions.DEFAULT_NETNS_ALLOWED_PREFIX,
+          "annotation mode: only paths under this directory are accepted");
+  public static final Flag<UpstreamBinding> UPSTREAM_BINDING =
+      Flag.choice("upstream-binding", UpstreamBinding.SHARED, UpstreamBinding.class,
+          "shared: one cluster per service port, netns per connection (Envoy >= 1.37); per-pod: a cluster per pod"
+              + " and service port (Envoy 1.36)");
+  public static final Flag<Integer> BUFFER_LIMIT_BYTES =
+      Flag.integer("buffer-limit-bytes", TranslatorOptions.DEFAULT_BUFFER_LIMIT_BYTES, 1024, 64 * 1024 * 1024,
+          "per_connection_buffer_limit_bytes of every generated listener and cluster");
+  public static final Flag<Integer> SO_MARK =
+      Flag.integer("so-mark", TranslatorOptions.DEFAULT_SO_MARK, 0, Integer.MAX_VALUE,
+          "SO_MARK on Envoy's upstream sockets, so the pod's redirect rule skips them");
+  public static final Flag<Integer> CAPTURE_PORT =
+      Flag.integer("capture-port", TranslatorOptions.DEFAULT_CAPTURE_PORT, 1, 65535,
+          "port of the per-pod outbound listener that redirected traffic lands on");
+  public static final Flag<Duration> CONNECT_TIMEOUT =
+      Flag.duration("connect-timeout", "5s", Duration.ofMillis(1), "upstream connect timeout of generated clusters");
+  public static final Flag<Integer> MAX_MESSAGE_BYTES =
+      Flag.integer("max-message-bytes", 4 * 1024 * 1024, 64 * 1024, Integer.MAX_VALUE,
+          "largest xDS response sent: delta responses are split, SotW responses over it are logged and counted");
+  public static final Flag<String> LOG_LEVEL =
+      Flag.text("log-level", "info", "root log level: trace, debug, info, warn or error");
+  public static final Flag<Boolean> DEMO =
+      Flag.bool("demo", false, "start an embedded Kubernetes API seeded with a small cluster and gentle churn");
+
+  public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
+      XDS_PORT, ADMIN_PORT, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
+      NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
+      MAX_MESSAGE_BYTES, LOG_LEVEL, DEMO);
+
+  private final ImmutableMap<String, String> raw;
+  private final ImmutableMap<String, String> sources;
+
+  private Settings(ImmutableMap<String, String> raw, ImmutableMap<String, String> sources) {
+    this.raw = raw;
+    this.sources = sources;
+  }
+
+  /** Defaults only, e.g. for tests. */
+  public static Settings defaults() {
+    return parse(new String[0], Map.of());
+  }
+
+  /**
+   * Resolves every flag from {@code --name=value} / {@code --name value} arguments (a bare boolean flag means
+   * true), then {@code NODEMESH_*} environment variables, then defaults. Every value is parsed here, so a bad
+   * one fails at startup.
+   *
+   * @throws Flag.UsageException for unknown flags, missing values and values that do not parse
+   */
+  public static Settings parse(String[] args, Map<String, String> env) {
+    Map<String, Flag<?>> byName = new HashMap<>();
+    ALL.forEach(flag -> byName.put(flag.name(), flag));
+    Map<String, String> values = new HashMap<>();
+    Map<String, String> sources = new HashMap<>();
+    for (Flag<?> flag : ALL) {
+      String fromEnv = env.get(flag.env());
+      values.put(flag.name(), fromEnv != null ? fromEnv : flag.defaultValue());
+      sources.put(flag.name(), fromEnv != null ? "env " + flag.env() : "default");
+    }
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--")) {
+        throw new Flag.UsageException("unexpected argument '" + arg + "': flags look like --name=value (see --help)");
+      }
+      String name = arg.substring(2);
+      String value = null;
+      int equals = name.indexOf('=');
+      if (equals >= 0) {
+        value = name.substring(equals + 1);
+        name = name.substring(0, equals);
+      }
+      Flag<?> flag = byName.get(name);
+      if (flag == null) {
+        throw new Flag.UsageException("unknown flag --" + name + " (see --help)");
+      }
+      if (value == null) {
+        boolean isBoolean = flag.accepts().equals("true or false");
+        if (isBoolean && (i + 1 >= args.length || args[i + 1].startsWith("--"))) {
+          value = "true";
+        } else if (i + 1 < args.length) {
+          value = args[++i];
+        } else {
+          throw new Flag.UsageException("flag --" + name + " needs a value: " + flag.accepts());
+        }
+      }
+      values.put(name, value);
+      sources.put(name, "flag");
+    }
+    Settings settings = new Settings(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
+    ALL.forEach(settings::get);
+    settings.meshOptions();
+    settings.watcherOptions();
+    return settings;
+  }
+
+  public <T> T get(Flag<T> flag) {
+    return flag.parse(raw.get(flag.name()));
+  }
+
+  /** The text value in force for a flag, as given. */
+  public String text(Flag<?> flag) {
+    return raw.get(flag.name());
+  }
+
+  /** Where the value came from: "flag", "env NODEMESH_...", or "default". */
+  public String source(Flag<?> flag) {
+    return sources.get(flag.name());
+  }
+
+  public MeshOptions meshOptions() {
+    try {
+      return new MeshOptions(get(MESH_ALL_NAMESPACES), get(NETNS_MODE), get(NETNS_TEMPLATE), get(NETNS_ALLOWED_PREFIX));
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
+    }
+  }
+
+  public WatcherOptions watcherOptions() {
+    try {
+      return new WatcherOptions(get(DEBOUNCE_QUIET), get(DEBOUNCE_MAX), get(INFORMER_RESYNC));
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("invalid watcher settings: " + e.getMessage());
+    }
+  }
+
+  public TranslatorOptions translatorOptions() {
+    return new TranslatorOptions(
+        get(UPSTREAM_BINDING), get(BUFFER_LIMIT_BYTES), get(SO_MARK), get(CAPTURE_PORT), get(CONNECT_TIMEOUT));
+  }
+
+  /** The text of {@code --help}: every flag with its environment variable, default and description. */
+  public static String help() {
+    StringBuilder help = new StringBuilder(
+        "Usage: java -jar nodemesh-control-plane.jar [--flag=value ...]\n\n"
+            + "nodemesh: xDS control plane for node-level Envoy on Kubernetes. Kubernetes access uses fabric8's\n"
+            + "auto-configuration (in-cluster service account, KUBECONFIG, KUBERNETES_MASTER).\n\nFlags:\n");
+    for (Flag<?> flag : ALL) {
+      help.append(String.format("  --%-22s %s%n  %-24s default %s; env %s; %s%n",
+          flag.name(), flag.description(), "", flag.defaultValue(), flag.env(), flag.accepts()));
+    }
+    return help.toString();
+  }
+}
