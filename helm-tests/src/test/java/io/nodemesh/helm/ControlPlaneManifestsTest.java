@@ -1,6 +1,7 @@
 package io.nodemesh.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.groups.Tuple.tuple;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -63,7 +64,7 @@ class ControlPlaneManifestsTest {
     assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
     assertThat(binding.getRoleRef().getName()).isEqualTo(NAME);
     assertThat(binding.getSubjects()).extracting(Subject::getKind, Subject::getName, Subject::getNamespace)
-        .containsExactly(org.assertj.core.groups.Tuple.tuple("ServiceAccount", NAME, HelmChart.NAMESPACE));
+        .containsExactly(tuple("ServiceAccount", NAME, HelmChart.NAMESPACE));
     assertThat(deployment.getSpec().getTemplate().getSpec().getServiceAccountName()).isEqualTo(NAME);
   }
 
@@ -141,8 +142,8 @@ class ControlPlaneManifestsTest {
         "--extra-flag=x");
     assertThat(container.getPorts()).extracting(ContainerPort::getName, ContainerPort::getContainerPort)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("grpc-xds", 16010),
-            org.assertj.core.groups.Tuple.tuple("http-admin", 16014));
+            tuple("grpc-xds", 16010),
+            tuple("http-admin", 16014));
   }
 
   @Test
@@ -188,8 +189,8 @@ class ControlPlaneManifestsTest {
     assertThat(service.getSpec().getPorts())
         .extracting(ServicePort::getName, ServicePort::getPort, p -> p.getTargetPort().getStrVal(), ServicePort::getAppProtocol)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("grpc-xds", 15010, "grpc-xds", "grpc"),
-            org.assertj.core.groups.Tuple.tuple("http-admin", 15014, "http-admin", "http"));
+            tuple("grpc-xds", 15010, "grpc-xds", "grpc"),
+            tuple("http-admin", 15014, "http-admin", "http"));
     List<String> containerPorts = container(defaults).getPorts().stream().map(ContainerPort::getName).toList();
     assertThat(containerPorts).contains("grpc-xds", "http-admin");
   }

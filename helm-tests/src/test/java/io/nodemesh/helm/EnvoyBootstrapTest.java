@@ -1,6 +1,7 @@
 package io.nodemesh.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.groups.Tuple.tuple;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.InvalidProtocolBufferException;
@@ -24,9 +25,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The bootstrap each node Envoy runs with (ConfigMap file plus the node identity merged in from
@@ -170,8 +171,8 @@ class EnvoyBootstrapTest {
         .extracting(OverloadAction::getName, action -> action.getTriggers(0).getName(),
             action -> action.getTriggers(0).getThreshold().getValue())
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("envoy.overload_actions.shrink_heap", "envoy.resource_monitors.fixed_heap", 0.95),
-            org.assertj.core.groups.Tuple.tuple("envoy.overload_actions.stop_accepting_requests", "envoy.resource_monitors.fixed_heap", 0.98));
+            tuple("envoy.overload_actions.shrink_heap", "envoy.resource_monitors.fixed_heap", 0.95),
+            tuple("envoy.overload_actions.stop_accepting_requests", "envoy.resource_monitors.fixed_heap", 0.98));
     assertThat(bootstrap.getAdmin().getIgnoreGlobalConnLimit()).as("admin stays reachable at the limit").isTrue();
   }
 

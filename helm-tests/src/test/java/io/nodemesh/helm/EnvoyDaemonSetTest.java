@@ -14,6 +14,8 @@ import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import org.assertj.core.groups.Tuple;
 import org.junit.jupiter.api.Test;
 
 /** The node Envoy DaemonSet: identity wiring, privileges, host mounts, probes, drain and rollout. */
@@ -80,7 +82,7 @@ class EnvoyDaemonSetTest {
 
   @Test
   void nodeIdentityEnvComesFromTheDownwardApi() {
-    Map<String, String> fieldPaths = new java.util.TreeMap<>();
+    Map<String, String> fieldPaths = new TreeMap<>();
     envoy(defaults).getEnv().forEach(env -> fieldPaths.put(env.getName(), env.getValueFrom().getFieldRef().getFieldPath()));
 
     assertThat(fieldPaths).isEqualTo(Map.of("POD_NAME", "metadata.name", "NODE_NAME", "spec.nodeName"));
@@ -172,7 +174,7 @@ class EnvoyDaemonSetTest {
         .isZero();
   }
 
-  private static List<org.assertj.core.groups.Tuple> hostMounts(Manifests manifests) {
+  private static List<Tuple> hostMounts(Manifests manifests) {
     PodSpec pod = podSpec(manifests);
     return envoy(manifests).getVolumeMounts().stream()
         .flatMap(mount -> pod.getVolumes().stream()

@@ -1,6 +1,8 @@
 package io.nodemesh.helm;
 
+import com.marcnuri.helm.DryRun;
 import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import java.nio.file.Files;
@@ -69,6 +71,16 @@ final class HelmChart {
   /** The rendered manifests, parsed into typed fabric8 objects. */
   Manifests render() {
     return Manifests.parse(renderText());
+  }
+
+  /** What {@code helm install --dry-run=client} prints, including the rendered NOTES.txt. */
+  String installDryRunOutput() {
+    InstallCommand command = new Helm(CHART).install()
+        .withName(RELEASE).withNamespace(NAMESPACE).withKubeVersion(KUBE_VERSION)
+        .withDryRunOption(DryRun.CLIENT).clientOnly();
+    valuesFiles.forEach(command::withValuesFile);
+    sets.forEach(command::set);
+    return command.call().getOutput();
   }
 
   /** The message {@code helm template} fails with; fails the test if rendering succeeds. */

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -38,7 +39,7 @@ final class Manifests {
   }
 
   /** Whether a matchLabels selector selects an object with these labels. */
-  static boolean selects(java.util.Map<String, String> selector, java.util.Map<String, String> labels) {
+  static boolean selects(Map<String, String> selector, Map<String, String> labels) {
     return !selector.isEmpty() && labels != null && labels.entrySet().containsAll(selector.entrySet());
   }
 
