@@ -3,8 +3,12 @@ package io.nodemesh.helm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.groups.Tuple.tuple;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors.EnumValueDescriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Duration;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -20,7 +24,9 @@ import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.nodemesh.api.envoy.EnvoyTypes;
 import io.nodemesh.api.envoy.EnvoyValidator;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -184,6 +190,17 @@ class EnvoyBootstrapTest {
         .allSatisfy(cluster -> assertThat(cluster.getPerConnectionBufferLimitBytes().getValue()).isEqualTo(32768));
   }
 
+  @ParameterizedTest(name = "values {0}")
+  @ValueSource(strings = {"", "everything"})
+  void bootstrapUsesNoDeprecatedEnvoyField(String valuesFile) {
+    HelmChart chart = HelmChart.template();
+    if (!valuesFile.isEmpty()) {
+      chart.values(valuesFile);
+    }
+
+    assertThat(deprecatedFields(effective(chart.render()), "bootstrap")).isEmpty();
+  }
+
   /** The effective bootstrap of the Envoy container in these manifests, for {@link #POD_NAME} on {@link #NODE_NAME}. */
   static Bootstrap effective(Manifests manifests) {
     return EnvoyBootstrap.effective(
@@ -207,6 +224,34 @@ class EnvoyBootstrapTest {
       throw new AssertionError(e);
     }
     return paths;
+  }
+
+  /** Paths of every set field (or enum value) marked deprecated, looking inside every Any as well. */
+  private static List<String> deprecatedFields(Message message, String path) {
+    List<String> found = new ArrayList<>();
+    if (message instanceof Any any) {
+      try {
+        return deprecatedFields(EnvoyTypes.unpack(any), path + "<" + any.getTypeUrl() + ">");
+      } catch (InvalidProtocolBufferException e) {
+        throw new AssertionError(e);
+      }
+    }
+    for (Map.Entry<FieldDescriptor, Object> field : message.getAllFields().entrySet()) {
+      FieldDescriptor descriptor = field.getKey();
+      String fieldPath = path + "." + descriptor.getName();
+      if (descriptor.getOptions().getDeprecated()) {
+        found.add(fieldPath);
+      }
+      List<?> values = descriptor.isRepeated() ? (List<?>) field.getValue() : List.of(field.getValue());
+      for (Object value : values) {
+        if (value instanceof Message child) {
+          found.addAll(deprecatedFields(child, fieldPath));
+        } else if (value instanceof EnumValueDescriptor enumValue && enumValue.getOptions().getDeprecated()) {
+          found.add(fieldPath + "=" + enumValue.getName());
+        }
+      }
+    }
+    return found;
   }
 
   private static Cluster cluster(Bootstrap bootstrap, String name) {
