@@ -81,6 +81,17 @@ class EnvoyDaemonSetTest {
   }
 
   @Test
+  void annotationModeMountsTheDirectoryOnceWhenPinsAndAllowedPrefixCoincide() {
+    Manifests manifests = HelmChart.template()
+        .set("controlPlane.config.netnsMode", "annotation")
+        .set("controlPlane.config.netnsTemplate", "/var/run/netns/{podUid}")
+        .render();
+
+    assertThat(hostMounts(manifests)).containsExactly(
+        tuple("/var/run/netns", "/var/run/netns", "HostToContainer", true));
+  }
+
+  @Test
   void nodeIdentityEnvComesFromTheDownwardApi() {
     Map<String, String> fieldPaths = new TreeMap<>();
     envoy(defaults).getEnv().forEach(env -> fieldPaths.put(env.getName(), env.getValueFrom().getFieldRef().getFieldPath()));
