@@ -1,0 +1,275 @@
+package io.nodemesh.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.groups.Tuple.tuple;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.api.model.rbac.Subject;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+
+/** The control plane's Deployment, RBAC, Service, PodDisruptionBudget and ServiceMonitor as rendered by Helm. */
+class ControlPlaneManifestsTest {
+
+  private static final String NAME = "nodemesh-control-plane";
+
+  private final Manifests defaults = HelmChart.template().render();
+
+  @Test
+  void clusterRoleGrantsExactlyGetListWatchOnPodsServicesEndpointSlicesNodesAndNamespaces() {
+    ClusterRole role = defaults.named(ClusterRole.class, NAME);
+
+    Map<String, Set<String>> verbsByResource = new TreeMap<>();
+    for (PolicyRule rule : role.getRules()) {
+      assertThat(rule.getResourceNames()).as("no rule is limited to or widened by names").isNullOrEmpty();
+      assertThat(rule.getNonResourceURLs()).isNullOrEmpty();
+      for (String group : rule.getApiGroups()) {
+        for (String resource : rule.getResources()) {
+          verbsByResource.computeIfAbsent(group + "/" + resource, key -> new TreeSet<>()).addAll(rule.getVerbs());
+        }
+      }
+    }
+
+    Set<String> read = Set.of("get", "list", "watch");
+    assertThat(verbsByResource).isEqualTo(Map.of(
+        "/pods", read,
+        "/services", read,
+        "/nodes", read,
+        "/namespaces", read,
+        "discovery.k8s.io/endpointslices", read));
+  }
+
+  @Test
+  void clusterRoleIsBoundToTheControlPlaneServiceAccountOnly() {
+    ClusterRoleBinding binding = defaults.named(ClusterRoleBinding.class, NAME);
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+
+    assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
+    assertThat(binding.getRoleRef().getName()).isEqualTo(NAME);
+    assertThat(binding.getSubjects()).extracting(Subject::getKind, Subject::getName, Subject::getNamespace)
+        .containsExactly(tuple("ServiceAccount", NAME, HelmChart.NAMESPACE));
+    assertThat(deployment.getSpec().getTemplate().getSpec().getServiceAccountName()).isEqualTo(NAME);
+  }
+
+  @Test
+  void deploymentRunsTwoReplicasSpreadOverNodesAndRollsWithoutLosingOne() {
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+
+    assertThat(deployment.getSpec().getReplicas()).isEqualTo(2);
+    assertThat(deployment.getSpec().getStrategy().getRollingUpdate().getMaxUnavailable().getIntVal()).isZero();
+    var antiAffinity = deployment.getSpec().getTemplate().getSpec().getAffinity().getPodAntiAffinity();
+    assertThat(antiAffinity.getPreferredDuringSchedulingIgnoredDuringExecution()).singleElement().satisfies(term -> {
+      assertThat(term.getPodAffinityTerm().getTopologyKey()).isEqualTo("kubernetes.io/hostname");
+      assertThat(term.getPodAffinityTerm().getLabelSelector().getMatchLabels())
+          .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+    });
+  }
+
+  @Test
+  void replicasAndHardAntiAffinityFollowTheValues() {
+    Deployment deployment = HelmChart.template()
+        .set("controlPlane.replicas", 3)
+        .set("controlPlane.antiAffinity", "hard")
+        .render()
+        .named(Deployment.class, NAME);
+
+    assertThat(deployment.getSpec().getReplicas()).isEqualTo(3);
+    var antiAffinity = deployment.getSpec().getTemplate().getSpec().getAffinity().getPodAntiAffinity();
+    assertThat(antiAffinity.getPreferredDuringSchedulingIgnoredDuringExecution()).isNullOrEmpty();
+    assertThat(antiAffinity.getRequiredDuringSchedulingIgnoredDuringExecution()).singleElement()
+        .satisfies(term -> assertThat(term.getTopologyKey()).isEqualTo("kubernetes.io/hostname"));
+  }
+
+  @Test
+  void argsCarryEveryControlPlaneFlagWithItsDefault() {
+    List<String> args = container(defaults).getArgs();
+
+    assertThat(args).containsExactly(
+        "--xds-port=15010",
+        "--admin-port=15014",
+        "--debounce-quiet=10ms",
+        "--debounce-max=100ms",
+        "--mesh-all-namespaces=false",
+        "--netns-mode=template",
+        "--netns-template=/var/run/nodemesh/netns/{podUid}",
+        "--netns-allowed-prefix=/var/run/netns/",
+        "--upstream-binding=shared",
+        "--buffer-limit-bytes=32768",
+        "--so-mark=1337",
+        "--capture-port=15001",
+        "--connect-timeout=5s",
+        "--max-message-bytes=4194304",
+        "--log-level=info");
+  }
+
+  @Test
+  void everyConfigValueReachesItsFlag() {
+    Container container = container(HelmChart.template().values("tuned-control-plane").render());
+
+    assertThat(container.getArgs()).contains(
+        "--xds-port=16010",
+        "--admin-port=16014",
+        "--debounce-quiet=25ms",
+        "--debounce-max=1s",
+        "--mesh-all-namespaces=true",
+        "--netns-mode=annotation",
+        "--netns-template=/run/pins/{podUid}",
+        "--netns-allowed-prefix=/run/netns/",
+        "--upstream-binding=per-pod",
+        "--buffer-limit-bytes=65536",
+        "--so-mark=4242",
+        "--capture-port=15101",
+        "--connect-timeout=2s",
+        "--max-message-bytes=16777216",
+        "--log-level=debug",
+        "--extra-flag=x");
+    assertThat(container.getPorts()).extracting(ContainerPort::getName, ContainerPort::getContainerPort)
+        .containsExactly(
+            tuple("grpc-xds", 16010),
+            tuple("http-admin", 16014));
+  }
+
+  @Test
+  void probesAskHealthzAndReadyzOnTheAdminPort() {
+    Container container = container(defaults);
+
+    assertHttpGet(container.getLivenessProbe(), "/healthz", "http-admin");
+    assertHttpGet(container.getStartupProbe(), "/healthz", "http-admin");
+    assertHttpGet(container.getReadinessProbe(), "/readyz", "http-admin");
+    assertThat(container.getPorts()).filteredOn(port -> port.getName().equals("http-admin"))
+        .singleElement().satisfies(port -> assertThat(port.getContainerPort()).isEqualTo(15014));
+    assertThat(container.getResources().getRequests()).containsKeys("cpu", "memory");
+  }
+
+  @Test
+  void controlPlaneRunsAsNonRootWithReadOnlyRootAndNoCapabilities() {
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+    PodSecurityContext pod = deployment.getSpec().getTemplate().getSpec().getSecurityContext();
+    SecurityContext container = container(defaults).getSecurityContext();
+
+    assertThat(pod.getRunAsNonRoot()).isTrue();
+    assertThat(pod.getRunAsUser()).isPositive();
+    assertThat(pod.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+    assertThat(container.getRunAsNonRoot()).isTrue();
+    assertThat(container.getReadOnlyRootFilesystem()).isTrue();
+    assertThat(container.getAllowPrivilegeEscalation()).isFalse();
+    assertThat(container.getPrivileged()).isFalse();
+    assertThat(container.getCapabilities().getDrop()).containsExactly("ALL");
+    assertThat(container.getCapabilities().getAdd()).isNullOrEmpty();
+    assertThat(container.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+  }
+
+  @Test
+  void serviceSelectsTheControlPlanePodsOnlyAndExposesGrpcXdsAndAdmin() {
+    Service service = defaults.named(Service.class, NAME);
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+    DaemonSet envoy = defaults.one(DaemonSet.class);
+    Map<String, String> selector = service.getSpec().getSelector();
+
+    assertThat(Manifests.selects(selector, deployment.getSpec().getTemplate().getMetadata().getLabels())).isTrue();
+    assertThat(Manifests.selects(selector, envoy.getSpec().getTemplate().getMetadata().getLabels()))
+        .as("the Service must not select Envoy pods").isFalse();
+    assertThat(service.getSpec().getPorts())
+        .extracting(ServicePort::getName, ServicePort::getPort, p -> p.getTargetPort().getStrVal(), ServicePort::getAppProtocol)
+        .containsExactly(
+            tuple("grpc-xds", 15010, "grpc-xds", "grpc"),
+            tuple("http-admin", 15014, "http-admin", "http"));
+    List<String> containerPorts = container(defaults).getPorts().stream().map(ContainerPort::getName).toList();
+    assertThat(containerPorts).contains("grpc-xds", "http-admin");
+  }
+
+  @Test
+  void deploymentSelectorMatchesItsOwnPodTemplate() {
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+
+    assertThat(deployment.getSpec().getTemplate().getMetadata().getLabels())
+        .containsAllEntriesOf(deployment.getSpec().getSelector().getMatchLabels());
+  }
+
+  @Test
+  void podDisruptionBudgetCoversExactlyTheControlPlanePods() {
+    PodDisruptionBudget budget = defaults.named(PodDisruptionBudget.class, NAME);
+    Deployment deployment = defaults.named(Deployment.class, NAME);
+
+    assertThat(budget.getSpec().getSelector().getMatchLabels())
+        .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+    assertThat(budget.getSpec().getMaxUnavailable().getIntVal()).isEqualTo(1);
+    assertThat(budget.getSpec().getMinAvailable()).isNull();
+  }
+
+  @Test
+  void serviceMonitorIsOffByDefault() {
+    assertThat(defaults.generic("monitoring.coreos.com/v1", "ServiceMonitor")).isEmpty();
+  }
+
+  @Test
+  void serviceMonitorScrapesMetricsOnTheAdminPortOfTheControlPlaneService() {
+    Manifests manifests = HelmChart.template()
+        .set("controlPlane.serviceMonitor.enabled", true)
+        .set("controlPlane.serviceMonitor.labels.release", "prometheus")
+        .render();
+    GenericKubernetesResource monitor = manifests.generic("monitoring.coreos.com/v1", "ServiceMonitor").orElseThrow();
+    Service service = manifests.named(Service.class, NAME);
+
+    assertThat(monitor.getMetadata().getLabels()).containsEntry("release", "prometheus");
+    Map<String, Object> spec = monitor.get("spec");
+    @SuppressWarnings("unchecked")
+    Map<String, String> matchLabels = (Map<String, String>) ((Map<String, Object>) spec.get("selector")).get("matchLabels");
+    assertThat(service.getMetadata().getLabels()).containsAllEntriesOf(matchLabels);
+    assertThat(monitor.<List<Map<String, Object>>>get("spec", "endpoints")).singleElement().satisfies(endpoint -> {
+      assertThat(endpoint).containsEntry("port", "http-admin").containsEntry("path", "/metrics");
+    });
+    assertThat(monitor.<List<String>>get("spec", "namespaceSelector", "matchNames")).containsExactly(HelmChart.NAMESPACE);
+  }
+
+  @Test
+  void customImagesAreUsedAndAnEmptyTagMeansTheAppVersion() {
+    assertThat(container(defaults).getImage()).isEqualTo("ghcr.io/nodemesh/control-plane:0.1.0");
+
+    Manifests custom = HelmChart.template().values("custom-images").render();
+
+    assertThat(container(custom).getImage()).isEqualTo("registry.example.com/mirror/nodemesh-cp:1.2.3");
+    assertThat(container(custom).getImagePullPolicy()).isEqualTo("Always");
+    assertThat(custom.one(Deployment.class).getSpec().getTemplate().getSpec().getImagePullSecrets())
+        .extracting(secret -> secret.getName()).containsExactly("mirror-pull");
+  }
+
+  @Test
+  void perPodUpstreamBindingReachesTheControlPlane() {
+    Container container = container(HelmChart.template()
+        .set("controlPlane.config.upstreamBinding", "per-pod")
+        .render());
+
+    assertThat(container.getArgs()).contains("--upstream-binding=per-pod").doesNotContain("--upstream-binding=shared");
+  }
+
+  private static Container container(Manifests manifests) {
+    return manifests.named(Deployment.class, NAME).getSpec().getTemplate().getSpec().getContainers().stream()
+        .filter(container -> container.getName().equals("control-plane"))
+        .findFirst()
+        .orElseThrow();
+  }
+
+  static void assertHttpGet(Probe probe, String path, String portName) {
+    assertThat(probe).isNotNull();
+    assertThat(probe.getHttpGet().getPath()).isEqualTo(path);
+    assertThat(probe.getHttpGet().getPort().getStrVal()).isEqualTo(portName);
+  }
+}

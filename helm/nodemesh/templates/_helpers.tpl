@@ -1,0 +1,129 @@
+{{/* Chart name, overridable. */}}
+{{- define "nodemesh.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Prefix of every resource name. Truncated so that the longest suffix ("-control-plane") still fits the 63
+characters of a DNS label (Service names are DNS labels).
+*/}}
+{{- define "nodemesh.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 49 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 49 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 49 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nodemesh.controlPlane.fullname" -}}
+{{- printf "%s-control-plane" (include "nodemesh.fullname" .) -}}
+{{- end -}}
+
+{{- define "nodemesh.envoy.fullname" -}}
+{{- printf "%s-envoy" (include "nodemesh.fullname" .) -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "nodemesh.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "nodemesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: nodemesh
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels: immutable on Deployments and DaemonSets, so they carry nothing that changes on upgrade. */}}
+{{- define "nodemesh.controlPlane.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nodemesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: control-plane
+{{- end -}}
+
+{{- define "nodemesh.envoy.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nodemesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: node-proxy
+{{- end -}}
+
+{{- define "nodemesh.controlPlane.labels" -}}
+{{ include "nodemesh.labels" . }}
+app.kubernetes.io/component: control-plane
+{{- end -}}
+
+{{- define "nodemesh.envoy.labels" -}}
+{{ include "nodemesh.labels" . }}
+app.kubernetes.io/component: node-proxy
+{{- end -}}
+
+{{/* repository:tag, or repository@digest when a digest is given. */}}
+{{- define "nodemesh.image" -}}
+{{- $image := .image -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $image.repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $image.repository (default .defaultTag $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DNS name the node Envoys use to reach the control plane. */}}
+{{- define "nodemesh.controlPlane.address" -}}
+{{- printf "%s.%s.svc.%s" (include "nodemesh.controlPlane.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* Host directory holding the netns pins: the directory part of the netns template. */}}
+{{- define "nodemesh.netnsDir" -}}
+{{- dir .Values.controlPlane.config.netnsTemplate -}}
+{{- end -}}
+
+{{/* Allowed annotation prefix without its trailing slash, as a mount path. */}}
+{{- define "nodemesh.netnsAllowedDir" -}}
+{{- .Values.controlPlane.config.netnsAllowedPrefix | trimSuffix "/" -}}
+{{- end -}}
+
+{{/* The first "major.minor.patch" found in an image tag such as "v1.38.3" or "distroless-v1.38.3", or "". */}}
+{{- define "nodemesh.envoy.version" -}}
+{{- regexFind "[0-9]+\\.[0-9]+\\.[0-9]+" .Values.envoy.image.tag -}}
+{{- end -}}
+
+{{/*
+Cross-field rules that values.schema.json cannot express. Included by the workload templates; `fail` aborts
+`helm template`/`install` with the message.
+*/}}
+{{- define "nodemesh.validate" -}}
+{{- $cp := .Values.controlPlane -}}
+{{- $envoy := .Values.envoy -}}
+{{- if not (contains "{podUid}" $cp.config.netnsTemplate) -}}
+{{- fail (printf "controlPlane.config.netnsTemplate %q must contain the placeholder {podUid}" $cp.config.netnsTemplate) -}}
+{{- end -}}
+{{- if contains "{podUid}" (include "nodemesh.netnsDir" .) -}}
+{{- fail (printf "controlPlane.config.netnsTemplate %q: {podUid} must be in the last path segment, so that one host directory holds all pins" $cp.config.netnsTemplate) -}}
+{{- end -}}
+{{- if and $envoy.hostNetwork (gt (int $envoy.updateStrategy.maxSurge) 0) -}}
+{{- fail "envoy.hostNetwork=true requires envoy.updateStrategy.maxSurge=0 (and maxUnavailable>=1): two Envoys in the node's network namespace would both bind the admin and status ports" -}}
+{{- end -}}
+{{- if and (eq (int $envoy.updateStrategy.maxSurge) 0) (eq (int $envoy.updateStrategy.maxUnavailable) 0) -}}
+{{- fail "envoy.updateStrategy: maxSurge and maxUnavailable cannot both be 0 (the rollout could never progress)" -}}
+{{- end -}}
+{{- $version := include "nodemesh.envoy.version" . -}}
+{{- if and $version (not $envoy.image.digest) -}}
+{{- $minimum := ternary "1.37.0-0" "1.36.0-0" (eq $cp.config.upstreamBinding "shared") -}}
+{{- if not (semverCompare (printf ">=%s" $minimum) $version) -}}
+{{- fail (printf "envoy.image.tag %q: controlPlane.config.upstreamBinding=%s needs Envoy >= %s" $envoy.image.tag $cp.config.upstreamBinding (trimSuffix "-0" $minimum)) -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (int $cp.config.xdsPort) (int $cp.config.adminPort) -}}
+{{- fail "controlPlane.config.xdsPort and adminPort must differ" -}}
+{{- end -}}
+{{- if eq (int $envoy.adminPort) (int $envoy.statusPort) -}}
+{{- fail "envoy.adminPort and envoy.statusPort must differ" -}}
+{{- end -}}
+{{- end -}}
