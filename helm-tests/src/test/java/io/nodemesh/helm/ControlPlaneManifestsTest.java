@@ -18,6 +18,8 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
+import io.nodemesh.app.Flag;
+import io.nodemesh.app.Settings;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -106,6 +108,7 @@ class ControlPlaneManifestsTest {
         "--admin-port=15014",
         "--debounce-quiet=10ms",
         "--debounce-max=100ms",
+        "--informer-resync=300s",
         "--mesh-all-namespaces=false",
         "--netns-mode=template",
         "--netns-template=/var/run/nodemesh/netns/{podUid}",
@@ -117,6 +120,17 @@ class ControlPlaneManifestsTest {
         "--connect-timeout=5s",
         "--max-message-bytes=4194304",
         "--log-level=info");
+  }
+
+  @Test
+  void argsCoverEveryFlagTheControlPlaneDeclaresWithTheSameDefault() {
+    List<String> args = container(defaults).getArgs();
+    for (Flag<?> flag : Settings.ALL) {
+      if (flag != Settings.DEMO) {
+        assertThat(args).as("chart default of --%s", flag.name())
+            .contains("--" + flag.name() + "=" + flag.defaultValue());
+      }
+    }
   }
 
   @Test

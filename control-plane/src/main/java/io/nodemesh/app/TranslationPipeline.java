@@ -1,0 +1,295 @@
+package io.nodemesh.app;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSet;
+import com.google.common.collect.ImmutableSortedMap;
+import com.google.protobuf.Message;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.nodemesh.k8s.Change;
+import io.nodemesh.k8s.StateUpdate;
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.ServiceInfo;
+import io.nodemesh.translate.ClusterTranslator;
+import io.nodemesh.translate.NodeResources;
+import io.nodemesh.translate.NodeTranslator;
+import io.nodemesh.translate.OutboundService;
+import io.nodemesh.translate.ServicePortResources;
+import io.nodemesh.translate.ServiceTranslator;
+import io.nodemesh.translate.SharedResources;
+import io.nodemesh.translate.TranslatorOptions;
+import io.nodemesh.xds.ApplyResult;
+import io.nodemesh.xds.ResourceStore;
+import io.nodemesh.xds.ResourceType;
+import io.nodemesh.xds.UpdateBatch;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns debounced cluster changes into resource-store batches, translating only what a change touches: the
+ * services that changed (or whose endpoints did), and the nodes whose pods changed — or every node with pods
+ * when a service changed, since each pod listener has a chain per service port.
+ *
+ * <p>Single writer: all translation state is owned by one thread. Updates that arrive while it is busy are
+ * merged (latest state, union of changes), so the queue never grows beyond one pending update.
+ */
+public final class TranslationPipeline implements Consumer<StateUpdate>, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(TranslationPipeline.class);
+
+  /** What one applied update did, for metrics and the admin endpoint. */
+  public record Outcome(
+      long generation, long earliestEventNanos, int services, int nodes, long translateNanos, ApplyResult result) {}
+
+  /** The translation state readers may look at: per node its resource names, and current problems. */
+  public record View(
+      ClusterState state,
+      ImmutableMap<String, NodeNames> nodes,
+      ImmutableSortedMap<ObjectKey, String> podProblems,
+      ImmutableSortedMap<ObjectKey, String> serviceProblems) {
+    static final View EMPTY = new View(ClusterState.empty(), ImmutableMap.of(), ImmutableSortedMap.of(),
+        ImmutableSortedMap.of());
+  }
+
+  /** The names a node's Envoys get; EDS/RDS names are those its clusters and listeners reference. */
+  public record NodeNames(ImmutableSet<String> listeners, ImmutableSet<String> clusters,
+      ImmutableSet<String> endpoints, ImmutableSet<String> routes) {}
+
+  private final ResourceStore store;
+  private final TranslatorOptions options;
+  private final Consumer<Outcome> outcomes;
+  private final ExecutorService executor = Executors.newSingleThreadExecutor(runnable -> {
+    Thread thread = new Thread(runnable, "nodemesh-translator");
+    thread.setDaemon(true);
+    return thread;
+  });
+  private final AtomicReference<StateUpdate> pending = new AtomicReference<>();
+  private volatile View view = View.EMPTY;
+
+  // owned by the executor thread
+  private final TreeMap<ObjectKey, ImmutableList<ServicePortResources>> services = new TreeMap<>();
+  private final TreeMap<ObjectKey, String> serviceProblems = new TreeMap<>();
+  private final Map<String, NodeNames> nodes = new HashMap<>();
+  private final Map<String, ImmutableSortedMap<ObjectKey, String>> podProblemsByNode = new HashMap<>();
+
+  public TranslationPipeline(ResourceStore store, TranslatorOptions options, Consumer<Outcome> outcomes) {
+    this.store = store;
+    this.options = options;
+    this.outcomes = outcomes;
+  }
+
+  /** The latest translation state; immutable. */
+  public View view() {
+    return view;
+  }
+
+  /** Whether an update is waiting for the translator (0 or 1: updates are merged). */
+  public int queueDepth() {
+    return pending.get() == null ? 0 : 1;
+  }
+
+  @Override
+  public void accept(StateUpdate update) {
+    StateUpdate previous = pending.getAndAccumulate(update, (queued, next) -> queued == null ? next
+        : new StateUpdate(next.state(), queued.change().merge(next.change()), next.generation()));
+    if (previous == null) {
+      executor.execute(this::drain);
+    }
+  }
+
+  private void drain() {
+    StateUpdate update = pending.getAndSet(null);
+    if (update == null) {
+      return;
+    }
+    try {
+      apply(update.state(), update.change());
+    } catch (RuntimeException e) {
+      // the store keeps the last good config; the next update retries from scratch
+      log.error("translation of state generation {} failed; keeping the last good config", update.generation(), e);
+      services.clear();
+      nodes.clear();
+    }
+  }
+
+  private void apply(ClusterState state, Change change) {
+    long start = System.nanoTime();
+    UpdateBatch.Builder batch = UpdateBatch.builder();
+    boolean everything = change.full() || services.isEmpty() && nodes.isEmpty();
+
+    Set<ObjectKey> touchedServices = new TreeSet<>();
+    if (everything || change.nodesChanged()) {
+      touchedServices.addAll(state.services().keySet()); // localities come from nodes
+      touchedServices.addAll(services.keySet());
+    } else {
+      touchedServices.addAll(change.services());
+      touchedServices.addAll(change.endpoints());
+    }
+    for (ObjectKey key : touchedServices) {
+      retranslateService(key, state, batch);
+    }
+    SharedResources shared = sharedResources();
+
+    Set<String> touchedNodes = new TreeSet<>();
+    if (everything || !change.services().isEmpty()) {
+      touchedNodes.addAll(nodes.keySet());
+      state.nodes().keySet().forEach(touchedNodes::add);
+      state.pods().values().forEach(pod -> pod.nodeName().ifPresent(touchedNodes::add));
+    } else {
+      touchedNodes.addAll(change.podNodes());
+    }
+    if (everything) {
+      batch.put(ClusterTranslator.blackhole(options)).put(ClusterTranslator.sharedPassthrough(options));
+    }
+    Set<String> stillServed = new HashSet<>();
+    Set<String> maybeGone = new HashSet<>();
+    for (String node : touchedNodes) {
+      NodeNames before = nodes.get(node);
+      NodeResources resources = NodeTranslator.translate(state, node, options, shared);
+      NodeNames after = names(resources);
+      if (after.listeners().isEmpty() && !state.nodes().containsKey(node)) {
+        nodes.remove(node);
+        batch.removeNode(node);
+      } else {
+        nodes.put(node, after);
+        batch.putNode(node, after.listeners(), after.clusters());
+      }
+      resources.listeners().values().forEach(batch::put);
+      resources.clusters().forEach((name, cluster) -> {
+        if (isPerPod(name)) {
+          batch.put(cluster);
+        }
+      });
+      podProblemsByNode.put(node, resources.podProblems());
+      stillServed.addAll(after.listeners());
+      stillServed.addAll(after.clusters());
+      if (before != null) {
+        maybeGone.addAll(before.listeners());
+        maybeGone.addAll(before.clusters());
+      }
+    }
+    for (String name : maybeGone) {
+      // a pod that moved nodes keeps its names: it is served by the other node now
+      if (isPerPod(name) && !stillServed.contains(name)) {
+        batch.remove(name.endsWith("/outbound") ? ResourceType.LISTENER : ResourceType.CLUSTER, name);
+      }
+    }
+    long translated = System.nanoTime();
+    ApplyResult result = store.apply(batch.build()).join();
+    view = new View(state, ImmutableMap.copyOf(nodes), allPodProblems(), ImmutableSortedMap.copyOf(serviceProblems));
+    Outcome outcome = new Outcome(result.generation(), change.earliestEventNanos(), touchedServices.size(),
+        touchedNodes.size(), translated - start, result);
+    log.debug("translated {} services and {} nodes in {} ms: {}", touchedServices.size(), touchedNodes.size(),
+        TimeUnit.NANOSECONDS.toMillis(translated - start), result);
+    outcomes.accept(outcome);
+  }
+
+  private void retranslateService(ObjectKey key, ClusterState state, UpdateBatch.Builder batch) {
+    ImmutableList<ServicePortResources> before = services.getOrDefault(key, ImmutableList.of());
+    ImmutableList<ServicePortResources> after = ImmutableList.of();
+    serviceProblems.remove(key);
+    ServiceInfo service = state.services().get(key);
+    if (service != null) {
+      try {
+        after = ServiceTranslator.translate(service, state, options);
+      } catch (RuntimeException e) {
+        serviceProblems.put(key, "translation failed: " + e);
+        log.warn("service {} failed to translate; it is left out of every node", key, e);
+      }
+    }
+    if (after.isEmpty()) {
+      services.remove(key);
+    } else {
+      services.put(key, after);
+    }
+    Map<ResourceType, Set<String>> kept = new HashMap<>();
+    for (ServicePortResources port : after) {
+      List<Message> messages = new ArrayList<>(List.of(port.cluster(), port.endpoints(), port.routes()));
+      messages.addAll(port.proxylessListeners());
+      for (Message message : messages) {
+        batch.put(message);
+        ResourceType type = ResourceType.of(message);
+        kept.computeIfAbsent(type, t -> new HashSet<>()).add(type.nameOf(message));
+      }
+    }
+    for (ServicePortResources port : before) {
+      removeUnlessKept(batch, kept, ResourceType.CLUSTER, port.name());
+      removeUnlessKept(batch, kept, ResourceType.ENDPOINT, port.name());
+      removeUnlessKept(batch, kept, ResourceType.ROUTE, port.name());
+      for (Listener listener : port.proxylessListeners()) {
+        removeUnlessKept(batch, kept, ResourceType.LISTENER, listener.getName());
+      }
+    }
+  }
+
+  private static void removeUnlessKept(
+      UpdateBatch.Builder batch, Map<ResourceType, Set<String>> kept, ResourceType type, String name) {
+    if (!kept.getOrDefault(type, Set.of()).contains(name)) {
+      batch.remove(type, name);
+    }
+  }
+
+  private SharedResources sharedResources() {
+    ImmutableList.Builder<OutboundService> allOutbound = ImmutableList.builder();
+    Map<String, ServicePortResources> byName = new LinkedHashMap<>();
+    for (ImmutableList<ServicePortResources> ports : services.values()) {
+      for (ServicePortResources port : ports) {
+        allOutbound.add(port.outbound());
+        byName.put(port.name(), port);
+      }
+    }
+    return new SharedResources(allOutbound.build(), ImmutableMap.copyOf(byName),
+        ImmutableSortedMap.copyOf(serviceProblems));
+  }
+
+  private ImmutableSortedMap<ObjectKey, String> allPodProblems() {
+    TreeMap<ObjectKey, String> all = new TreeMap<>();
+    podProblemsByNode.values().forEach(all::putAll);
+    return ImmutableSortedMap.copyOfSorted(all);
+  }
+
+  private static NodeNames names(NodeResources resources) {
+    return new NodeNames(resources.listeners().keySet(), resources.clusters().keySet(),
+        resources.endpoints().keySet(), resources.routes().keySet());
+  }
+
+  /** Per-pod names carry their pod and are owned by one node; everything else is shared. */
+  private static boolean isPerPod(String name) {
+    return name.startsWith("pod/");
+  }
+
+  /** The names of a pod's own resources, as the translator would give them now. */
+  static ImmutableList<String> podResourceNames(PodInfo pod, NodeNames node) {
+    String prefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
+    ImmutableList.Builder<String> names = ImmutableList.builder();
+    node.listeners().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
+    node.clusters().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
+    return names.build();
+  }
+
+  @Override
+  public void close() {
+    executor.shutdown();
+    try {
+      executor.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
