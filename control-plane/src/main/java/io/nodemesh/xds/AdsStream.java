@@ -193,6 +193,10 @@ abstract class AdsStream<ReqT, RespT> {
           nodeId(), id, state.type.shortName(), kind, abbreviate(nonceText));
       return AckMatch.UNKNOWN;
     }
+    if (latestOnly && nonce == state.lastSentNonce && state.outstanding.isEmpty()) {
+      // SotW: a further request about the current response (new names after its ACK) is current, not stale
+      return AckMatch.CURRENT;
+    }
     Sent sent = state.match(nonce, latestOnly);
     if (sent == null) {
       server.metricsInternal().staleNonce();

@@ -51,6 +51,8 @@ final class TypeState {
   boolean responseOwed;
   Diff.Known known = Diff.Known.NOTHING;
   final ArrayDeque<Sent> outstanding = new ArrayDeque<>();
+  /** Nonce of the latest response of this type (0 before the first). */
+  long lastSentNonce;
 
   String sentVersion = "";
   String sentNonce = "";
@@ -73,6 +75,7 @@ final class TypeState {
     while (outstanding.size() > XdsTunables.MAX_OUTSTANDING_NONCES) {
       outstanding.removeFirst();
     }
+    lastSentNonce = sent.nonce();
     sentVersion = sent.version();
     sentNonce = Long.toString(sent.nonce());
     sentGeneration = sent.generation();
