@@ -264,6 +264,15 @@ abstract class AdsStream<ReqT, RespT> {
       Scope scope = Scope.resolve(type, state.subscription, snapshot, identity.nodeName());
       diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type));
     }
+    for (int i = 0; i < diffs.length; i++) {
+      Diff diff = diffs[i];
+      if (diff != null && !diff.missing.isEmpty()) {
+        server.metricsInternal().unknownResourceNames(diff.missing.size());
+        log.info(
+            "node={} stream={} type={} subscribed to names the server does not hold: {}",
+            nodeId(), id, types[i].type.shortName(), names(diff.missing));
+      }
+    }
     send(snapshot, diffs);
     for (int i = 0; i < diffs.length; i++) {
       Diff diff = diffs[i];
@@ -271,12 +280,6 @@ abstract class AdsStream<ReqT, RespT> {
         continue;
       }
       TypeState state = types[i];
-      if (!diff.missing.isEmpty()) {
-        server.metricsInternal().unknownResourceNames(diff.missing.size());
-        log.info(
-            "node={} stream={} type={} subscribed to names the server does not hold: {}",
-            nodeId(), id, state.type.shortName(), names(diff.missing));
-      }
       // fold even when nothing was sent: the client holds what we sent, and what it was told is gone
       state.known = diff.after();
       state.responseOwed = false;
