@@ -471,7 +471,17 @@ abstract class AdsStream<ReqT, RespT> {
         + " more";
   }
 
+  /** Client-supplied text made safe for one log line: bounded, control characters escaped. */
   static String abbreviate(String text) {
-    return text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    String bounded = text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    StringBuilder safe = new StringBuilder(bounded.length());
+    bounded.codePoints().forEach(c -> {
+      if (Character.isISOControl(c)) {
+        safe.append(String.format("\\u%04x", c));
+      } else {
+        safe.appendCodePoint(c);
+      }
+    });
+    return safe.toString();
   }
 }
