@@ -13,6 +13,7 @@ import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
 import java.util.Collection;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -79,23 +80,23 @@ abstract class AdsStream<ReqT, RespT> {
     // queued in our memory
     observer.disableAutoRequest();
     observer.setOnReadyHandler(this::scheduleDrain);
-    observer.setOnCancelHandler(() -> executor.execute(() -> close(true, "cancelled or disconnected")));
+    observer.setOnCancelHandler(() -> run(() -> close(true, "cancelled or disconnected")));
     server.metricsInternal().streamOpened();
     observer.request(1);
     return new StreamObserver<>() {
       @Override
       public void onNext(ReqT request) {
-        executor.execute(() -> onRequest(request));
+        run(() -> onRequest(request));
       }
 
       @Override
       public void onError(Throwable error) {
-        executor.execute(() -> close(true, Status.fromThrowable(error).toString()));
+        run(() -> close(true, Status.fromThrowable(error).toString()));
       }
 
       @Override
       public void onCompleted() {
-        executor.execute(
+        run(
             () -> {
               if (!closed) {
                 close(false, "client half-closed");
@@ -234,8 +235,31 @@ abstract class AdsStream<ReqT, RespT> {
 
   final void scheduleDrain() {
     if (!closed && drainScheduled.compareAndSet(false, true)) {
-      executor.execute(this::drain);
+      run(this::drain);
     }
+  }
+
+  /** Runs a task on the stream executor; once the server is closed there is nothing left to do. */
+  private void run(Runnable task) {
+    try {
+      executor.execute(task);
+    } catch (RejectedExecutionException e) {
+      log.debug("node={} stream={} task dropped: server closed", nodeId(), id);
+    }
+  }
+
+  /**
+   * Types whose held state still refers to a table older than {@code generation}: candidates for
+   * re-anchoring. Declared (reconnect) state is always folded by the first push, so it never lingers.
+   */
+  final int typesAnchoredBefore(long generation) {
+    int bits = 0;
+    for (TypeState state : types) {
+      if (state.published.requested() && state.knownGeneration < generation) {
+        bits |= bit(state.type);
+      }
+    }
+    return bits;
   }
 
   /** Types with pending work (0..4): the whole per-stream backlog, whatever the update rate. */
@@ -282,6 +306,7 @@ abstract class AdsStream<ReqT, RespT> {
       TypeState state = types[i];
       // fold even when nothing was sent: the client holds what we sent, and what it was told is gone
       state.known = diff.after();
+      state.knownGeneration = snapshot.generation();
       state.responseOwed = false;
       state.publish();
     }

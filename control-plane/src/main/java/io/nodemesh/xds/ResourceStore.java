@@ -55,6 +55,11 @@ public final class ResourceStore {
     listeners.add(listener);
   }
 
+  /** Stops notifying a listener. */
+  public void removeListener(ChangeListener listener) {
+    listeners.remove(listener);
+  }
+
   /**
    * Applies a batch atomically: readers see all of it or none of it. Completes once the new snapshot is
    * published and listeners were told. Batches apply in the order their calls entered the context.

@@ -50,6 +50,8 @@ final class TypeState {
   /** The client waits for a first response even if it would be empty (wildcard LDS/CDS). */
   boolean responseOwed;
   Diff.Known known = Diff.Known.NOTHING;
+  /** Store generation of the table {@link #known} refers to; read by the re-anchoring sweep. */
+  volatile long knownGeneration;
   final ArrayDeque<Sent> outstanding = new ArrayDeque<>();
   /** Nonce of the latest response of this type (0 before the first). */
   long lastSentNonce;

@@ -57,6 +57,11 @@ public final class XdsServer implements AutoCloseable {
   private final Map<Long, AdsStream<?, ?>> streams = new ConcurrentHashMap<>();
   /** Envoys of a cluster subscribe to largely the same EDS/RDS names: keep one copy per distinct set. */
   private final Interner<ImmutableSet<String>> names = Interners.newWeakInterner();
+  private final ResourceStore.ChangeListener storeListener = this::onStoreChange;
+  /** Re-anchoring sweep state; touched only in the store's context. */
+  private long lastSweepMillis;
+  private long sweepGeneration;
+  private volatile boolean closed;
 
   private XdsServer(ResourceStore store, XdsEventListener listener, Clock clock) {
     this.store = store;
@@ -66,7 +71,8 @@ public final class XdsServer implements AutoCloseable {
         Executors.newFixedThreadPool(
             XdsTunables.STREAM_THREADS,
             new ThreadFactoryBuilder().setNameFormat("xds-stream-%d").setDaemon(true).build());
-    store.addListener(this::onStoreChange);
+    this.lastSweepMillis = clock.millis();
+    store.addListener(storeListener);
   }
 
   /** A server over {@code store} with no event listener and the system clock. */
@@ -122,6 +128,8 @@ public final class XdsServer implements AutoCloseable {
   /** Stops the stream threads; close the gRPC server first so no stream is left waiting. */
   @Override
   public void close() {
+    closed = true;
+    store.removeListener(storeListener);
     pool.shutdown();
     try {
       if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -164,11 +172,27 @@ public final class XdsServer implements AutoCloseable {
   }
 
   private void onStoreChange(StoreSnapshot snapshot, StoreChange change) {
+    if (closed) {
+      return;
+    }
     for (AdsStream<?, ?> stream : streams.values()) {
       int bits = stream.affectedTypes(snapshot, change);
       if (bits != 0) {
         stream.markDirty(bits);
       }
+    }
+    long now = clock.millis();
+    if (now - lastSweepMillis >= XdsTunables.REANCHOR_INTERVAL_MILLIS) {
+      // streams not pushed to since the last sweep: a diff against the current tables (normally empty,
+      // so nothing is sent) re-anchors them and lets old tables be collected
+      for (AdsStream<?, ?> stream : streams.values()) {
+        int bits = stream.typesAnchoredBefore(sweepGeneration);
+        if (bits != 0) {
+          stream.markDirty(bits);
+        }
+      }
+      lastSweepMillis = now;
+      sweepGeneration = snapshot.generation();
     }
   }
 

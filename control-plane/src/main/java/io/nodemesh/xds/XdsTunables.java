@@ -32,6 +32,13 @@ public final class XdsTunables {
   /** Threads that run stream work (request handling, diffing, serialisation): one per core. */
   public static final int STREAM_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
+  /**
+   * How often (at most; only while the store keeps changing) streams that were not pushed to re-anchor
+   * what they hold on the current tables. A quiet stream otherwise pins the table of its last push and,
+   * with it, old versions of resources that have changed since; this bounds that to about one interval.
+   */
+  public static final long REANCHOR_INTERVAL_MILLIS = 30_000;
+
   /** Names listed in one log line before the rest is summarised as a count, to keep lines greppable. */
   public static final int MAX_NAMES_IN_LOG = 10;
 }

@@ -290,6 +290,7 @@ class SotwProtocolTest {
     server.put(endpoints("a", "10.0.0.1", 80));
     try (var envoy = AdsTestClient.Sotw.connect(server.channel, envoyNode("envoy-1", "node-1"))) {
       DiscoveryResponse first = envoy.requestResponseAck(ResourceType.ENDPOINT, "a");
+      server.awaitSynced("envoy-1", ResourceType.ENDPOINT);
       server.put(endpoints("a", "10.0.0.1", 81));
       DiscoveryResponse second = envoy.awaitResponse(ResourceType.ENDPOINT);
 

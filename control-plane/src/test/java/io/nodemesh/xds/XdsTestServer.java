@@ -12,6 +12,7 @@ import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.api.envoy.EnvoyValidator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -21,11 +22,16 @@ import java.util.concurrent.TimeoutException;
 final class XdsTestServer implements AutoCloseable {
 
   final ResourceStore store = new ResourceStore();
-  final XdsServer xds = XdsServer.create(store);
+  final XdsServer xds;
   final Server server;
   final ManagedChannel channel;
 
   XdsTestServer() {
+    this(Clock.systemUTC());
+  }
+
+  XdsTestServer(Clock clock) {
+    xds = XdsServer.create(store, XdsEventListener.NONE, clock);
     String name = InProcessServerBuilder.generateName();
     try {
       server = InProcessServerBuilder.forName(name).directExecutor().addService(xds.service()).build().start();
@@ -63,6 +69,14 @@ final class XdsTestServer implements AutoCloseable {
   Optional<TypeStatus> typeStatus(String nodeId, ResourceType type) {
     return client(nodeId)
         .flatMap(c -> c.getTypesList().stream().filter(t -> t.getTypeUrl().equals(type.typeUrl())).findFirst());
+  }
+
+  /** Waits until the server has processed the ACK of the latest response of that type. */
+  void awaitSynced(String nodeId, ResourceType type) {
+    org.awaitility.Awaitility.await()
+        .untilAsserted(
+            () -> assertThat(typeStatus(nodeId, type).map(TypeStatus::getState))
+                .contains(io.nodemesh.api.admin.v1.SyncState.SYNCED));
   }
 
   /** The server-side stream of a node id (for the pending-work assertion). */
