@@ -29,6 +29,7 @@ public final class Resource {
       Message message,
       Any any,
       io.envoyproxy.envoy.service.discovery.v3.Resource deltaResource,
+      long pairHash,
       long generation) {
     this.type = type;
     this.name = name;
@@ -36,7 +37,7 @@ public final class Resource {
     this.message = message;
     this.any = any;
     this.deltaResource = deltaResource;
-    this.pairHash = Versions.pairHash(name, version);
+    this.pairHash = pairHash;
     this.generation = generation;
   }
 
@@ -62,12 +63,12 @@ public final class Resource {
     // memoise the size now, while one thread owns the object, so senders only read it
     any.getSerializedSize();
     delta.getSerializedSize();
-    return new Resource(type, name, version, message, any, delta, 0);
+    return new Resource(type, name, version, message, any, delta, Versions.pairHash(name, version), 0);
   }
 
   /** The same resource stamped with the store generation that introduced this version. */
   Resource withGeneration(long newGeneration) {
-    return new Resource(type, name, version, message, any, deltaResource, newGeneration);
+    return new Resource(type, name, version, message, any, deltaResource, pairHash, newGeneration);
   }
 
   /** The resource's type. */

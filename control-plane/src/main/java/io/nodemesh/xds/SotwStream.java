@@ -49,6 +49,9 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       }
     }
     boolean first = !state.requested;
+    if (first && !request.getVersionInfo().isEmpty()) {
+      state.claimedVersion = request.getVersionInfo();
+    }
     Subscription next = subscription(state, request.getResourceNamesList(), first);
     state.requested = true;
     if (first && type.get().fullState()) {
@@ -101,6 +104,9 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
         continue;
       }
       TypeState state = state(type);
+      if (clientAlreadyHolds(state, diff)) {
+        continue;
+      }
       if (type.fullState()) {
         if (diff.isEmpty() && !state.responseOwed) {
           continue;
@@ -120,6 +126,24 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     if (deferClusterRemovals) {
       sendFullState(state(ResourceType.CLUSTER), clusters, List.of(), snapshot.generation());
     }
+  }
+
+  /**
+   * A reconnecting client (to this or another replica) names the version it holds; versions are content
+   * hashes, so if it equals what we would send, sending it again would only cost bandwidth.
+   */
+  private boolean clientAlreadyHolds(TypeState state, Diff diff) {
+    String claimed = state.claimedVersion;
+    state.claimedVersion = null;
+    if (claimed == null || !claimed.equals(Versions.ofSum(diff.sum))) {
+      return false;
+    }
+    state.ackedVersion = claimed;
+    state.ackedAtMillis = server.clock().millis();
+    log.debug(
+        "node={} stream={} type={} already holds version {}; nothing to send",
+        nodeId(), id, state.type.shortName(), claimed);
+    return true;
   }
 
   private boolean sendFullState(TypeState state, Diff diff, List<Resource> keep, long generation) {

@@ -49,6 +49,11 @@ final class TypeState {
   boolean legacyWildcard;
   /** The client waits for a first response even if it would be empty (wildcard LDS/CDS). */
   boolean responseOwed;
+  /**
+   * SotW: the version_info a client sent on its first request of the stream (what it holds from a previous
+   * stream, possibly to another replica); null once the first push decision is made.
+   */
+  String claimedVersion;
   Diff.Known known = Diff.Known.NOTHING;
   /** Store generation of the table {@link #known} refers to; read by the re-anchoring sweep. */
   volatile long knownGeneration;

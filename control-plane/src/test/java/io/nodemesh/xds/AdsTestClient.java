@@ -245,6 +245,12 @@ abstract class AdsTestClient<ReqT, RespT> implements AutoCloseable {
       sendRaw(base(type).build());
     }
 
+    /** First request of a reconnecting client: the version it holds (version_info), plus its names. */
+    void resume(ResourceType type, String version, String... resourceNames) {
+      ackedVersion.put(type, version);
+      request(type, resourceNames);
+    }
+
     DiscoveryResponse awaitResponse(ResourceType type) {
       DiscoveryResponse response = awaitResponse();
       assertThat(response.getTypeUrl()).as("type of the next response").isEqualTo(type.typeUrl());

@@ -66,6 +66,35 @@ class ReplicaVersionsTest {
   }
 
   @Test
+  void aSotwClientMovingToAnotherReplicaWithItsVersionsReceivesNothingButAChangeStillArrives() {
+    sameStateDifferentHistory();
+    String clusters;
+    String endpoints;
+    try (var onFirst = AdsTestClient.Sotw.connect(first.channel, envoyNode("envoy-1", "node-1"))) {
+      clusters = onFirst.requestResponseAck(ResourceType.CLUSTER).getVersionInfo();
+      endpoints = onFirst.requestResponseAck(ResourceType.ENDPOINT, "a").getVersionInfo();
+    }
+
+    try (var onSecond = AdsTestClient.Sotw.connect(second.channel, envoyNode("envoy-1", "node-1"))) {
+      onSecond.resume(ResourceType.CLUSTER, clusters);
+      onSecond.resume(ResourceType.ENDPOINT, endpoints, "a");
+      onSecond.resume(ResourceType.LISTENER, "an-outdated-version");
+
+      DiscoveryResponse listeners = onSecond.awaitResponse(ResourceType.LISTENER);
+      assertThat(listeners.getResourcesCount()).isEqualTo(1);
+      onSecond.ack(listeners);
+      onSecond.expectNoResponse();
+      await().untilAsserted(
+          () -> assertThat(second.client("envoy-1").orElseThrow().getTypesList())
+              .hasSize(3)
+              .allSatisfy(type -> assertThat(type.getState()).isEqualTo(SyncState.SYNCED)));
+
+      second.put(endpoints("a", "10.0.0.7", 80));
+      assertThat(onSecond.awaitResponse(ResourceType.ENDPOINT).getResourcesCount()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void aDeltaClientMovingToAnotherReplicaWithItsVersionsReceivesNothing() {
     sameStateDifferentHistory();
     Map<String, String> clusters;
