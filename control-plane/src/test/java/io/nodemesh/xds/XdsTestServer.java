@@ -31,7 +31,11 @@ final class XdsTestServer implements AutoCloseable {
   }
 
   XdsTestServer(Clock clock) {
-    xds = XdsServer.create(store, XdsEventListener.NONE, clock);
+    this(XdsEventListener.NONE, clock);
+  }
+
+  XdsTestServer(XdsEventListener listener, Clock clock) {
+    xds = XdsServer.create(store, listener, clock);
     String name = InProcessServerBuilder.generateName();
     try {
       server = InProcessServerBuilder.forName(name).directExecutor().addService(xds.service()).build().start();
