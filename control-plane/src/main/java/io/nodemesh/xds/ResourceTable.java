@@ -26,7 +26,7 @@ final class ResourceTable {
     this.size = size;
   }
 
-  @SuppressWarnings("unchecked")
+  @SuppressWarnings({"unchecked", "rawtypes"}) // generic array creation
   private static ImmutableMap<String, Resource>[] emptyShards() {
     ImmutableMap<String, Resource>[] shards = new ImmutableMap[SHARDS];
     Arrays.fill(shards, ImmutableMap.of());

@@ -79,6 +79,26 @@ class DeltaProtocolTest {
   }
 
   @Test
+  void namingResourcesEndsALegacyWildcardUnlessTheStarIsNamed() {
+    nodeWithThreeClusters();
+    try (var legacy = envoy("envoy-1");
+        var explicit = envoy("envoy-2")) {
+      legacy.subscribeResponseAck(ResourceType.CLUSTER);
+      explicit.subscribeResponseAck(ResourceType.CLUSTER, "*");
+
+      legacy.subscribe(ResourceType.CLUSTER, "elsewhere");
+      explicit.subscribe(ResourceType.CLUSTER, "elsewhere");
+
+      DeltaDiscoveryResponse narrowed = legacy.awaitResponse(ResourceType.CLUSTER);
+      assertThat(resourceNames(narrowed)).containsExactly("elsewhere");
+      assertThat(narrowed.getRemovedResourcesList()).isEmpty();
+      assertThat(server.typeStatus("envoy-1", ResourceType.CLUSTER).orElseThrow().getWildcard()).isFalse();
+      assertThat(resourceNames(explicit.awaitResponse(ResourceType.CLUSTER))).containsExactly("elsewhere");
+      assertThat(server.typeStatus("envoy-2", ResourceType.CLUSTER).orElseThrow().getWildcard()).isTrue();
+    }
+  }
+
+  @Test
   void aNamedSubscriptionReceivesOnlyThoseNames() {
     server.put(endpoints("a", "10.0.0.1", 80), endpoints("b", "10.0.0.2", 80));
     try (var envoy = envoy("envoy-1")) {
