@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * {@code target/push-latency.txt}. Not a pass/fail benchmark: it only checks that every push arrived.
  */
 @EnabledIfSystemProperty(named = "nodemesh.measure", matches = "true")
-class PushLatencyMeasurement {
+class PushLatencyMeasurementTest {
 
   private static final int STREAMS = Integer.getInteger("nodemesh.measure.streams", 1000);
   private static final int CHANNELS = 50;
