@@ -1,0 +1,512 @@
+package io.nodemesh.xds;
+
+import com.google.common.collect.Iterables;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.nodemesh.api.admin.v1.ClientStatus;
+import io.nodemesh.api.admin.v1.SyncState;
+import io.nodemesh.api.admin.v1.TypeStatus;
+import io.nodemesh.xds.TypeState.AckMatch;
+import io.nodemesh.xds.TypeState.Sent;
+import io.nodemesh.xds.XdsMetrics.BadRequest;
+import java.util.Collection;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ADS stream (SotW or delta). Everything mutable is confined to the stream's sequential executor:
+ * requests, pushes and status updates run there one at a time. Other threads only set dirty bits
+ * ({@link #markDirty}) and read volatile, immutable status.
+ *
+ * <p>Pending work is a bit per type ("this type may differ from what the client holds"), recomputed
+ * from the latest snapshot when the stream is ready: however many updates arrive while a client is slow,
+ * the backlog is at most four bits (latest wins).
+ */
+abstract class AdsStream<ReqT, RespT> {
+
+  static final Logger log = LoggerFactory.getLogger(AdsStream.class);
+
+  /** What the store's change listener reads to decide whether a change concerns this stream. */
+  record Interest(String nodeName, Subscription[] subscriptions) {}
+
+  final long id;
+  final XdsServer server;
+  final ServerCallStreamObserver<RespT> observer;
+  final Executor executor;
+  final String peer;
+  final long connectedAtMillis;
+  final TypeState[] types = new TypeState[ResourceType.all().length];
+
+  private final AtomicInteger dirty = new AtomicInteger();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private volatile Interest interest;
+  private volatile NodeIdentity identity;
+  private volatile boolean closed;
+  private long nonceCounter;
+
+  AdsStream(long id, XdsServer server, ServerCallStreamObserver<RespT> observer, Executor executor, String peer) {
+    this.id = id;
+    this.server = server;
+    this.observer = observer;
+    this.executor = executor;
+    this.peer = peer;
+    this.connectedAtMillis = server.clock().millis();
+    for (ResourceType type : ResourceType.all()) {
+      types[type.ordinal()] = new TypeState(type);
+    }
+  }
+
+  /** "sotw" or "delta". */
+  abstract String protocol();
+
+  /** Handles one request on the stream executor. */
+  abstract void handle(ReqT request);
+
+  /** Sends what the diffs call for, in make-before-break order. Runs on the stream executor. */
+  abstract void send(StoreSnapshot snapshot, Diff[] diffs);
+
+  /**
+   * Wires flow control and returns the request observer. Must be called inside the service method,
+   * before it returns, because manual inbound flow control can only be switched on then.
+   */
+  final StreamObserver<ReqT> start() {
+    // one request at a time: a client that floods requests is throttled by HTTP/2 flow control, not
+    // queued in our memory
+    observer.disableAutoRequest();
+    observer.setOnReadyHandler(this::scheduleDrain);
+    observer.setOnCancelHandler(() -> run(() -> close(true, "cancelled or disconnected")));
+    server.metricsInternal().streamOpened();
+    observer.request(1);
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(ReqT request) {
+        run(() -> onRequest(request));
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        run(() -> close(true, Status.fromThrowable(error).toString()));
+      }
+
+      @Override
+      public void onCompleted() {
+        run(
+            () -> {
+              if (!closed) {
+                close(false, "client half-closed");
+                observer.onCompleted();
+              }
+            });
+      }
+    };
+  }
+
+  private void onRequest(ReqT request) {
+    if (closed) {
+      return;
+    }
+    try {
+      handle(request);
+      drain();
+    } catch (RuntimeException e) {
+      log.error("node={} stream={} failed to handle a request; closing the stream", nodeId(), id, e);
+      close(false, "internal error: " + e);
+      observer.onError(Status.INTERNAL.withDescription("internal error").asRuntimeException());
+      return;
+    }
+    if (!closed) {
+      observer.request(1);
+    }
+  }
+
+  /**
+   * Reads the node on the first request. Returns false (and closes the stream) when there is none: without
+   * it the stream has no view.
+   */
+  final boolean identify(boolean hasNode, Node node) {
+    if (identity != null) {
+      return true;
+    }
+    if (!hasNode || node.getId().isEmpty()) {
+      server.metricsInternal().badRequest(BadRequest.MISSING_NODE);
+      log.warn("stream={} peer={} first request has no node id; closing the stream", id, peer);
+      close(false, "no node on first request");
+      observer.onError(
+          Status.INVALID_ARGUMENT.withDescription("the first request must carry node.id").asRuntimeException());
+      return false;
+    }
+    identity = NodeIdentity.of(node);
+    publishInterest();
+    server.register(this);
+    log.info(
+        "stream opened node={} nodeName={} stream={} protocol={} peer={}",
+        identity.nodeId(), identity.nodeName(), id, protocol(), peer);
+    return true;
+  }
+
+  final TypeState state(ResourceType type) {
+    return types[type.ordinal()];
+  }
+
+  /** Logs and counts a request whose type URL we do not serve; the stream carries on. */
+  final void unknownType(String typeUrl) {
+    server.metricsInternal().badRequest(BadRequest.UNKNOWN_TYPE_URL);
+    log.warn(
+        "node={} stream={} requested unknown type URL '{}'; ignoring the request",
+        nodeId(), id, abbreviate(typeUrl));
+  }
+
+  /** Logs and counts a request that is malformed in a way the protocol does not allow. */
+  final void malformed(String what) {
+    server.metricsInternal().badRequest(BadRequest.MALFORMED);
+    log.warn("node={} stream={} malformed request: {}", nodeId(), id, what);
+  }
+
+  /** Called when the client's subscription for a type changed (or was first made). */
+  final void subscriptionChanged(TypeState state) {
+    publishInterest();
+    state.publish();
+    dirty.getAndUpdate(bits -> bits | bit(state.type));
+  }
+
+  /**
+   * Matches an ACK/NACK to a response in flight. Unknown nonces (never issued) and stale ones (superseded)
+   * are logged and counted and otherwise ignored, as the protocol requires.
+   */
+  final AckMatch onResponseNonce(TypeState state, String nonceText, com.google.rpc.Status error, boolean latestOnly) {
+    long nonce;
+    try {
+      nonce = Long.parseLong(nonceText);
+    } catch (NumberFormatException e) {
+      nonce = -1;
+    }
+    String kind = error == null ? "ACK" : "NACK";
+    if (nonce <= 0 || nonce > nonceCounter) {
+      server.metricsInternal().badRequest(BadRequest.UNKNOWN_NONCE);
+      log.warn(
+          "node={} stream={} type={} {} for response_nonce '{}' that this stream never sent; ignoring it",
+          nodeId(), id, state.type.shortName(), kind, abbreviate(nonceText));
+      return AckMatch.UNKNOWN;
+    }
+    if (latestOnly && nonce == state.lastSentNonce && state.outstanding.isEmpty()) {
+      // SotW: a further request about the current response (new names after its ACK) is current, not stale
+      return AckMatch.CURRENT;
+    }
+    Sent sent = state.match(nonce, latestOnly);
+    if (sent == null) {
+      server.metricsInternal().staleNonce();
+      log.debug(
+          "node={} stream={} type={} {} for stale nonce {}; ignoring it",
+          nodeId(), id, state.type.shortName(), kind, nonce);
+      return AckMatch.STALE;
+    }
+    long now = server.clock().millis();
+    if (error != null) {
+      state.lastResponseNacked = true;
+      state.nackError = error.getMessage().isEmpty() ? "code " + error.getCode() : error.getMessage();
+      server.metricsInternal().nacked(state.type);
+      log.warn(
+          "NACK node={} nodeName={} stream={} type={} nonce={} version={} error={}",
+          nodeId(), nodeName(), id, state.type.shortName(), nonce, sent.version(), state.nackError);
+      server.listener().onNack(identity, state.type, sent.generation(), state.nackError);
+    } else {
+      state.lastResponseNacked = false;
+      state.ackedVersion = sent.version();
+      state.ackedGeneration = sent.generation();
+      state.ackedAtMillis = now;
+      server.metricsInternal().acked(state.type);
+      server.listener().onAck(identity, state.type, sent.generation());
+    }
+    state.publish();
+    return AckMatch.CURRENT;
+  }
+
+  /** Marks types dirty (from any thread) and schedules a drain. */
+  final void markDirty(int typeBits) {
+    dirty.getAndUpdate(bits -> bits | typeBits);
+    scheduleDrain();
+  }
+
+  final void scheduleDrain() {
+    if (!closed && drainScheduled.compareAndSet(false, true)) {
+      run(this::drain);
+    }
+  }
+
+  /** Runs a task on the stream executor; once the server is closed there is nothing left to do. */
+  private void run(Runnable task) {
+    try {
+      executor.execute(task);
+    } catch (RejectedExecutionException e) {
+      log.debug("node={} stream={} task dropped: server closed", nodeId(), id);
+    }
+  }
+
+  /**
+   * Types whose held state still refers to a table older than {@code generation}: candidates for
+   * re-anchoring. Declared (reconnect) state is always folded by the first push, so it never lingers.
+   */
+  final int typesAnchoredBefore(long generation) {
+    int bits = 0;
+    for (TypeState state : types) {
+      if (state.published.requested() && state.knownGeneration < generation) {
+        bits |= bit(state.type);
+      }
+    }
+    return bits;
+  }
+
+  /** Types with pending work (0..4): the whole per-stream backlog, whatever the update rate. */
+  final int pendingTypes() {
+    return Integer.bitCount(dirty.get());
+  }
+
+  /** Computes and sends what the client lacks, if it can take it now. Runs on the stream executor. */
+  final void drain() {
+    drainScheduled.set(false);
+    if (closed || identity == null || !observer.isReady()) {
+      // not ready: the onReady handler drains again; the dirty bits stay as they are
+      return;
+    }
+    int bits = dirty.getAndSet(0);
+    if (bits == 0) {
+      return;
+    }
+    StoreSnapshot snapshot = server.store().snapshot();
+    Diff[] diffs = new Diff[types.length];
+    for (ResourceType type : ResourceType.all()) {
+      TypeState state = state(type);
+      if ((bits & bit(type)) == 0 || !state.requested) {
+        continue;
+      }
+      Scope scope = Scope.resolve(type, state.subscription, snapshot, identity.nodeName());
+      diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type));
+    }
+    for (int i = 0; i < diffs.length; i++) {
+      Diff diff = diffs[i];
+      if (diff != null && !diff.missing.isEmpty()) {
+        server.metricsInternal().unknownResourceNames(diff.missing.size());
+        log.info(
+            "node={} stream={} type={} subscribed to names the server does not hold: {}",
+            nodeId(), id, types[i].type.shortName(), names(diff.missing));
+      }
+    }
+    send(snapshot, diffs);
+    for (int i = 0; i < diffs.length; i++) {
+      Diff diff = diffs[i];
+      if (diff == null) {
+        continue;
+      }
+      TypeState state = types[i];
+      // fold even when nothing was sent: the client holds what we sent, and what it was told is gone
+      state.known = diff.after();
+      state.knownGeneration = snapshot.generation();
+      state.responseOwed = false;
+      state.publish();
+    }
+  }
+
+  /** Sends one response; returns false if the stream is gone. The response carries {@code nonce}. */
+  final boolean respond(
+      TypeState state, RespT response, long nonce, String version, long generation, int bytes, int resources,
+      int removed) {
+    if (closed) {
+      server.metricsInternal().sendFailure();
+      log.debug("node={} stream={} dropped a {} push: stream closed", nodeId(), id, state.type.shortName());
+      return false;
+    }
+    if (bytes > XdsTunables.MAX_RESPONSE_BYTES) {
+      server.metricsInternal().oversizeResponse();
+      log.warn(
+          "node={} stream={} type={} response of {} bytes exceeds the {} byte limit; the client may reject it",
+          nodeId(), id, state.type.shortName(), bytes, XdsTunables.MAX_RESPONSE_BYTES);
+    }
+    try {
+      observer.onNext(response);
+    } catch (RuntimeException e) {
+      server.metricsInternal().sendFailure();
+      log.info("node={} stream={} push failed, closing the stream: {}", nodeId(), id, e.toString());
+      close(true, "send failed: " + e);
+      return false;
+    }
+    server.metricsInternal().pushed(state.type, bytes);
+    state.recordSent(new Sent(nonce, version, generation, server.clock().millis()));
+    log.debug(
+        "push node={} stream={} protocol={} type={} nonce={} version={} generation={} resources={} removed={} bytes={}",
+        nodeId(), id, protocol(), state.type.shortName(), nonce, version, generation, resources, removed, bytes);
+    return true;
+  }
+
+  final long nextNonce() {
+    return ++nonceCounter;
+  }
+
+  final void close(boolean cancelled, String reason) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    server.unregister(this);
+    server.metricsInternal().streamClosed(cancelled);
+    log.info("stream closed node={} stream={} protocol={} reason={}", nodeId(), id, protocol(), reason);
+  }
+
+  final boolean isClosed() {
+    return closed;
+  }
+
+  private void publishInterest() {
+    NodeIdentity who = identity;
+    if (who == null) {
+      return;
+    }
+    Subscription[] subscriptions = new Subscription[types.length];
+    for (TypeState state : types) {
+      subscriptions[state.type.ordinal()] = state.requested ? state.subscription : Subscription.NONE;
+    }
+    interest = new Interest(who.nodeName(), subscriptions);
+  }
+
+  /**
+   * Which of this stream's types a store change touches, as a bit set. Called in the store's context;
+   * reads only volatile, immutable state.
+   */
+  final int affectedTypes(StoreSnapshot snapshot, StoreChange change) {
+    Interest current = interest;
+    if (current == null) {
+      return 0;
+    }
+    int bits = 0;
+    for (ResourceType type : ResourceType.all()) {
+      Subscription subscription = current.subscriptions()[type.ordinal()];
+      if (subscription.isEmpty()) {
+        continue;
+      }
+      Collection<String> changed = change.changed(type);
+      boolean affected;
+      if (subscription.wildcard() && type.fullState()) {
+        affected =
+            change.changedViews().containsEntry(current.nodeName(), type)
+                || intersects(snapshot.viewOrEmpty(current.nodeName()).names(type), changed);
+      } else {
+        affected = subscription.wildcard() && !changed.isEmpty();
+      }
+      if (affected || intersects(subscription.names(), changed)) {
+        bits |= bit(type);
+      }
+    }
+    return bits;
+  }
+
+  private static boolean intersects(java.util.Set<String> names, Collection<String> changed) {
+    if (names.isEmpty() || changed.isEmpty()) {
+      return false;
+    }
+    for (String name : changed) {
+      if (names.contains(name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static int bit(ResourceType type) {
+    return 1 << type.ordinal();
+  }
+
+  final String nodeId() {
+    NodeIdentity who = identity;
+    return who == null ? "?" : who.nodeId();
+  }
+
+  final String nodeName() {
+    NodeIdentity who = identity;
+    return who == null ? "?" : who.nodeName();
+  }
+
+  final NodeIdentity identity() {
+    return identity;
+  }
+
+  /** "proxyless" for a client without node_name metadata that asks for listeners by name, else "envoy". */
+  final String kind() {
+    NodeIdentity who = identity;
+    TypeState.Published listeners = state(ResourceType.LISTENER).published;
+    boolean proxyless =
+        who != null && !who.nodeNameFromMetadata() && listeners.requested() && !listeners.wildcard();
+    return proxyless ? "proxyless" : "envoy";
+  }
+
+  /** The stream's status for the admin layer; safe from any thread. */
+  final ClientStatus status() {
+    NodeIdentity who = identity;
+    ClientStatus.Builder status =
+        ClientStatus.newBuilder()
+            .setStreamId(Long.toString(id))
+            .setNodeId(who == null ? "" : who.nodeId())
+            .setNodeName(who == null ? "" : who.nodeName())
+            .setKind(kind())
+            .setProtocol(protocol())
+            .setPeer(peer)
+            .setConnectedUnixMillis(connectedAtMillis);
+    int pending = dirty.get();
+    for (TypeState state : types) {
+      TypeState.Published p = state.published;
+      if (!p.requested()) {
+        continue;
+      }
+      SyncState sync;
+      if (p.awaitingAck() || (pending & bit(state.type)) != 0) {
+        sync = SyncState.STALE;
+      } else if (p.lastResponseNacked()) {
+        sync = SyncState.NACKED;
+      } else {
+        sync = SyncState.SYNCED;
+      }
+      status.addTypes(
+          TypeStatus.newBuilder()
+              .setTypeUrl(state.type.typeUrl())
+              .setSentVersion(p.sentVersion())
+              .setSentNonce(p.sentNonce())
+              .setAckedVersion(p.ackedVersion())
+              .setNackError(p.nackError())
+              .setState(sync)
+              .setLastPushUnixMillis(p.sentAtMillis())
+              .setLastAckUnixMillis(p.ackedAtMillis())
+              .setSentGeneration(p.sentGeneration())
+              .setAckedGeneration(p.ackedGeneration())
+              .setWildcard(p.wildcard())
+              .setSubscribedNames(p.subscribedNames())
+              .setResourceCount(p.heldResources()));
+    }
+    return status.build();
+  }
+
+  static String names(Collection<String> names) {
+    if (names.size() <= XdsTunables.MAX_NAMES_IN_LOG) {
+      return names.toString();
+    }
+    return Iterables.limit(names, XdsTunables.MAX_NAMES_IN_LOG) + " and " + (names.size() - XdsTunables.MAX_NAMES_IN_LOG)
+        + " more";
+  }
+
+  /** Client-supplied text made safe for one log line: bounded, control characters escaped. */
+  static String abbreviate(String text) {
+    String bounded = text.length() <= 200 ? text : text.substring(0, 200) + "...";
+    StringBuilder safe = new StringBuilder(bounded.length());
+    bounded.codePoints().forEach(c -> {
+      if (Character.isISOControl(c)) {
+        safe.append(String.format("\\u%04x", c));
+      } else {
+        safe.appendCodePoint(c);
+      }
+    });
+    return safe.toString();
+  }
+}

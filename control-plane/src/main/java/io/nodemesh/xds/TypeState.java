@@ -1,0 +1,143 @@
+package io.nodemesh.xds;
+
+import java.util.ArrayDeque;
+import java.util.Iterator;
+
+/**
+ * One stream's state for one resource type: subscription, what the client holds, responses awaiting an
+ * ACK, and the status fields the admin layer reads. Confined to the stream's executor; {@link #published}
+ * is the immutable copy other threads read.
+ */
+final class TypeState {
+
+  /** A response awaiting ACK/NACK. */
+  record Sent(long nonce, String version, long generation, long sentAtMillis) {}
+
+  /** Status fields for readers on other threads. */
+  record Published(
+      boolean requested,
+      boolean wildcard,
+      int subscribedNames,
+      int heldResources,
+      String sentVersion,
+      String sentNonce,
+      long sentGeneration,
+      long sentAtMillis,
+      String ackedVersion,
+      long ackedGeneration,
+      long ackedAtMillis,
+      String nackError,
+      boolean lastResponseNacked,
+      boolean awaitingAck) {
+
+    static final Published INITIAL =
+        new Published(false, false, 0, 0, "", "", 0, 0, "", 0, 0, "", false, false);
+  }
+
+  /** How an ACK/NACK matched the responses in flight. */
+  enum AckMatch {
+    CURRENT,
+    STALE,
+    UNKNOWN
+  }
+
+  final ResourceType type;
+  Subscription subscription = Subscription.NONE;
+  /** The client has sent at least one request for this type on this stream. */
+  boolean requested;
+  /** SotW/delta legacy wildcard: the first request named nothing; ends when the client names resources. */
+  boolean legacyWildcard;
+  /** The client waits for a first response even if it would be empty (wildcard LDS/CDS). */
+  boolean responseOwed;
+  /**
+   * SotW: the version_info a client sent on its first request of the stream (what it holds from a previous
+   * stream, possibly to another replica); null once the first push decision is made.
+   */
+  String claimedVersion;
+  Diff.Known known = Diff.Known.NOTHING;
+  /** Store generation of the table {@link #known} refers to; read by the re-anchoring sweep. */
+  volatile long knownGeneration;
+  final ArrayDeque<Sent> outstanding = new ArrayDeque<>();
+  /** Nonce of the latest response of this type (0 before the first). */
+  long lastSentNonce;
+
+  String sentVersion = "";
+  String sentNonce = "";
+  long sentGeneration;
+  long sentAtMillis;
+  String ackedVersion = "";
+  long ackedGeneration;
+  long ackedAtMillis;
+  String nackError = "";
+  boolean lastResponseNacked;
+
+  volatile Published published = Published.INITIAL;
+
+  TypeState(ResourceType type) {
+    this.type = type;
+  }
+
+  void recordSent(Sent sent) {
+    outstanding.addLast(sent);
+    while (outstanding.size() > XdsTunables.MAX_OUTSTANDING_NONCES) {
+      outstanding.removeFirst();
+    }
+    lastSentNonce = sent.nonce();
+    sentVersion = sent.version();
+    sentNonce = Long.toString(sent.nonce());
+    sentGeneration = sent.generation();
+    sentAtMillis = sent.sentAtMillis();
+  }
+
+  /**
+   * Finds the response an ACK/NACK refers to. SotW: only the latest response counts (each supersedes the
+   * previous one). Delta: any response still in flight counts, because each carries different resources.
+   * The matched response and all older ones leave the in-flight list.
+   */
+  Sent match(long nonce, boolean latestOnly) {
+    Sent latest = outstanding.peekLast();
+    if (latest == null) {
+      return null;
+    }
+    if (latestOnly && latest.nonce() != nonce) {
+      return null;
+    }
+    Sent found = null;
+    for (Sent sent : outstanding) {
+      if (sent.nonce() == nonce) {
+        found = sent;
+        break;
+      }
+    }
+    if (found == null) {
+      return null;
+    }
+    for (Iterator<Sent> it = outstanding.iterator(); it.hasNext(); ) {
+      Sent sent = it.next();
+      it.remove();
+      if (sent == found) {
+        break;
+      }
+    }
+    return found;
+  }
+
+  void publish() {
+    published =
+        new Published(
+            requested,
+            subscription.wildcard(),
+            subscription.names().size(),
+            known.count(),
+            sentVersion,
+            sentNonce,
+            sentGeneration,
+            sentAtMillis,
+            ackedVersion,
+            ackedGeneration,
+            ackedAtMillis,
+            nackError,
+            lastResponseNacked,
+            !outstanding.isEmpty());
+  }
+}

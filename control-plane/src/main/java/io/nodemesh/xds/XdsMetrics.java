@@ -1,0 +1,163 @@
+package io.nodemesh.xds;
+
+import com.google.common.collect.ImmutableMap;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of the xDS server, readable from any thread. Plain adders until a metrics library is wired in;
+ * the admin layer exports {@link #snapshot()}.
+ */
+public final class XdsMetrics {
+
+  /** Why a request (or part of one) was not acted on. Each reason is its own counter. */
+  public enum BadRequest {
+    /** A type URL that is not one of the four v3 types. */
+    UNKNOWN_TYPE_URL,
+    /** The first request of a stream carried no node. */
+    MISSING_NODE,
+    /** A response_nonce this stream never issued (e.g. an ACK/NACK for a version never sent). */
+    UNKNOWN_NONCE,
+    /** A request that is malformed in another way (e.g. initial versions after the first request). */
+    MALFORMED
+  }
+
+  private final Map<ResourceType, LongAdder> pushes = adders();
+  private final Map<ResourceType, LongAdder> pushBytes = adders();
+  private final Map<ResourceType, LongAdder> acks = adders();
+  private final Map<ResourceType, LongAdder> nacks = adders();
+  private final Map<BadRequest, LongAdder> badRequests = new EnumMap<>(BadRequest.class);
+  private final LongAdder staleNonces = new LongAdder();
+  private final LongAdder unknownResourceNames = new LongAdder();
+  private final LongAdder oversizeResponses = new LongAdder();
+  private final LongAdder splitResponses = new LongAdder();
+  private final LongAdder sendFailures = new LongAdder();
+  private final LongAdder streamsOpened = new LongAdder();
+  private final LongAdder streamsClosed = new LongAdder();
+  private final LongAdder streamsCancelled = new LongAdder();
+
+  XdsMetrics() {
+    for (BadRequest reason : BadRequest.values()) {
+      badRequests.put(reason, new LongAdder());
+    }
+  }
+
+  private static Map<ResourceType, LongAdder> adders() {
+    Map<ResourceType, LongAdder> map = new EnumMap<>(ResourceType.class);
+    for (ResourceType type : ResourceType.all()) {
+      map.put(type, new LongAdder());
+    }
+    return map;
+  }
+
+  void pushed(ResourceType type, int bytes) {
+    pushes.get(type).increment();
+    pushBytes.get(type).add(bytes);
+  }
+
+  void acked(ResourceType type) {
+    acks.get(type).increment();
+  }
+
+  void nacked(ResourceType type) {
+    nacks.get(type).increment();
+  }
+
+  void badRequest(BadRequest reason) {
+    badRequests.get(reason).increment();
+  }
+
+  void staleNonce() {
+    staleNonces.increment();
+  }
+
+  void unknownResourceNames(int count) {
+    unknownResourceNames.add(count);
+  }
+
+  void oversizeResponse() {
+    oversizeResponses.increment();
+  }
+
+  void splitResponse() {
+    splitResponses.increment();
+  }
+
+  void sendFailure() {
+    sendFailures.increment();
+  }
+
+  void streamOpened() {
+    streamsOpened.increment();
+  }
+
+  void streamClosed(boolean cancelled) {
+    streamsClosed.increment();
+    if (cancelled) {
+      streamsCancelled.increment();
+    }
+  }
+
+  /** A consistent-enough copy of every counter (each read atomically, not all at one instant). */
+  public Snapshot snapshot() {
+    return new Snapshot(
+        sums(pushes),
+        sums(pushBytes),
+        sums(acks),
+        sums(nacks),
+        sums(badRequests),
+        staleNonces.sum(),
+        unknownResourceNames.sum(),
+        oversizeResponses.sum(),
+        splitResponses.sum(),
+        sendFailures.sum(),
+        streamsOpened.sum(),
+        streamsClosed.sum(),
+        streamsCancelled.sum());
+  }
+
+  private static <K extends Enum<K>> ImmutableMap<K, Long> sums(Map<K, LongAdder> adders) {
+    ImmutableMap.Builder<K, Long> out = ImmutableMap.builder();
+    adders.forEach((key, adder) -> out.put(key, adder.sum()));
+    return out.build();
+  }
+
+  /**
+   * Counter values.
+   *
+   * @param pushes responses sent, by type
+   * @param pushBytes serialized response bytes sent, by type
+   * @param acks ACKs received, by type
+   * @param nacks NACKs received, by type
+   * @param badRequests requests (or parts) ignored, by reason
+   * @param staleNonces ACK/NACKs for a superseded response, ignored as the protocol says
+   * @param unknownResourceNames subscriptions to names the store does not hold (at subscription time)
+   * @param oversizeResponses SotW responses (or single delta resources) above the max message size
+   * @param splitResponses delta pushes split into several responses to stay under the max size
+   * @param sendFailures responses that could not be written (stream already gone)
+   * @param streamsOpened ADS streams opened
+   * @param streamsClosed ADS streams closed for any reason
+   * @param streamsCancelled ADS streams the client cancelled or lost
+   */
+  public record Snapshot(
+      ImmutableMap<ResourceType, Long> pushes,
+      ImmutableMap<ResourceType, Long> pushBytes,
+      ImmutableMap<ResourceType, Long> acks,
+      ImmutableMap<ResourceType, Long> nacks,
+      ImmutableMap<BadRequest, Long> badRequests,
+      long staleNonces,
+      long unknownResourceNames,
+      long oversizeResponses,
+      long splitResponses,
+      long sendFailures,
+      long streamsOpened,
+      long streamsClosed,
+      long streamsCancelled) {
+
+    /** Total bad requests over every reason. */
+    public long totalBadRequests() {
+      return badRequests.values().stream().mapToLong(Long::longValue).sum();
+    }
+  }
+}

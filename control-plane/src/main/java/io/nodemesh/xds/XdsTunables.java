@@ -1,0 +1,44 @@
+package io.nodemesh.xds;
+
+/** Every tuning knob of the xDS server and resource store, declared once with the reason for its value. */
+public final class XdsTunables {
+
+  private XdsTunables() {}
+
+  /**
+   * Largest response the server builds, in bytes. 4 MiB is grpc-java's and the common client default for
+   * the maximum inbound message; Envoy accepts more, but a proxyless client would reject the stream.
+   */
+  public static final int MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+  /**
+   * Room kept free in each delta response for its envelope (type URL, nonce, system version, removed
+   * names are counted separately), so a split response stays under {@link #MAX_RESPONSE_BYTES}.
+   */
+  public static final int RESPONSE_ENVELOPE_BYTES = 1024;
+
+  /**
+   * How many unacknowledged delta responses per type a stream remembers by nonce. A split push produces
+   * several; a client ACKs them in order, so a handful covers it. Older nonces are then treated as stale.
+   */
+  public static final int MAX_OUTSTANDING_NONCES = 16;
+
+  /**
+   * Shards per resource table. A batch copies only the shards it touches, so with 30,000 listeners and
+   * 128 shards one pod change copies ~250 map entries instead of the whole table.
+   */
+  public static final int TABLE_SHARD_BITS = 7;
+
+  /** Threads that run stream work (request handling, diffing, serialisation): one per core. */
+  public static final int STREAM_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+  /**
+   * How often (at most; only while the store keeps changing) streams that were not pushed to re-anchor
+   * what they hold on the current tables. A quiet stream otherwise pins the table of its last push and,
+   * with it, old versions of resources that have changed since; this bounds that to about one interval.
+   */
+  public static final long REANCHOR_INTERVAL_MILLIS = 30_000;
+
+  /** Names listed in one log line before the rest is summarised as a count, to keep lines greppable. */
+  public static final int MAX_NAMES_IN_LOG = 10;
+}
