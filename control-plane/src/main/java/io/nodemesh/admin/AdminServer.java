@@ -108,7 +108,7 @@ public final class AdminServer implements AutoCloseable {
 
   public void start() {
     server.start();
-    log.info("admin endpoint listening on http://{}:{}/debug", server.getAddress().getHostString(), port());
+    log.info("admin endpoint listening on port {} (GET /debug lists the endpoints)", port());
   }
 
   public int port() {

@@ -43,6 +43,8 @@ public final class DemoCluster implements AutoCloseable {
   static final String NAMESPACE = "demo";
   static final List<String> NODES = List.of("node-a", "node-b", "node-c");
   private static final Duration CHURN_PERIOD = Duration.ofSeconds(4);
+  /** The mock logs every request through java.util.logging; held strongly so the level sticks. */
+  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
 
   private record App(String name, String portName, int port, String appProtocol, int replicas) {}
 
@@ -72,6 +74,7 @@ public final class DemoCluster implements AutoCloseable {
 
   /** Starts the mock API on 127.0.0.1 (a free port), seeds it, and starts the churn. */
   public static DemoCluster start() throws Exception {
+    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
     KubernetesMockServer server = new KubernetesMockServer(
         new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(List.of()), false);
     server.init(InetAddress.getLoopbackAddress(), 0);

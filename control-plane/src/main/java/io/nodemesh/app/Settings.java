@@ -57,8 +57,8 @@ public final class Settings {
   public static final Flag<Integer> MAX_MESSAGE_BYTES =
       Flag.integer("max-message-bytes", 4 * 1024 * 1024, 64 * 1024, Integer.MAX_VALUE,
           "largest xDS response sent: delta responses are split, SotW responses over it are logged and counted");
-  public static final Flag<String> LOG_LEVEL =
-      Flag.text("log-level", "info", "root log level: trace, debug, info, warn or error");
+  public static final Flag<LogLevel> LOG_LEVEL =
+      Flag.choice("log-level", LogLevel.INFO, LogLevel.class, "root log level (push summaries are at debug)");
   public static final Flag<Boolean> DEMO =
       Flag.bool("demo", false, "start an embedded Kubernetes API seeded with a small cluster and gentle churn");
 

@@ -1,0 +1,312 @@
+package io.nodemesh.admin;
+
+import com.google.common.collect.ImmutableList;
+import com.google.protobuf.Message;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import io.nodemesh.admin.AdminServer.Response;
+import io.nodemesh.api.admin.v1.ClientStatus;
+import io.nodemesh.api.admin.v1.PodStatus;
+import io.nodemesh.api.admin.v1.SyncState;
+import io.nodemesh.api.admin.v1.TypeStatus;
+import io.nodemesh.api.config.v1.ControlPlaneConfig;
+import io.nodemesh.api.config.v1.Setting;
+import io.nodemesh.api.envoy.EnvoyTypes;
+import io.nodemesh.app.Flag;
+import io.nodemesh.app.Settings;
+import io.nodemesh.app.TranslationPipeline;
+import io.nodemesh.app.TranslationPipeline.NodeNames;
+import io.nodemesh.k8s.KubernetesWatchers;
+import io.nodemesh.k8s.WatchHealth;
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.NodeInfo;
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.Problem;
+import io.nodemesh.xds.Resource;
+import io.nodemesh.xds.ResourceType;
+import io.nodemesh.xds.StoreSnapshot;
+import io.nodemesh.xds.XdsServer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The admin endpoints of DESIGN §7, each answering from immutable snapshots: the pipeline's view, the store's
+ * snapshot, the xDS server's per-stream status and the watchers' health. Unknown nodes and pods give 404.
+ */
+public final class AdminEndpoints {
+
+  private static final JsonFormat.Printer PROTO_JSON =
+      JsonFormat.printer().includingDefaultValueFields().preservingProtoFieldNames();
+
+  private final Settings settings;
+  private final Supplier<KubernetesWatchers> watchers;
+  private final TranslationPipeline pipeline;
+  private final XdsServer xds;
+  private final BooleanSupplier xdsServing;
+  private final ConvergenceTracker convergence;
+  private final ControlPlaneMetrics metrics;
+
+  public AdminEndpoints(Settings settings, Supplier<KubernetesWatchers> watchers, TranslationPipeline pipeline,
+      XdsServer xds, BooleanSupplier xdsServing, ConvergenceTracker convergence, ControlPlaneMetrics metrics) {
+    this.settings = settings;
+    this.watchers = watchers;
+    this.pipeline = pipeline;
+    this.xds = xds;
+    this.xdsServing = xdsServing;
+    this.convergence = convergence;
+    this.metrics = metrics;
+  }
+
+  /** Registers every endpoint on the server. */
+  public void registerOn(AdminServer server) {
+    server
+        .register("/healthz", "liveness: the process is up and answering", (p, q) -> Response.json(Map.of("status", "ok")))
+        .register("/readyz", "readiness: informers synced and xDS serving (503 until then); shows API server outages",
+            (p, q) -> readyz())
+        .register("/debug/config", "every configuration knob: value in force, source, default, description",
+            (p, q) -> proto(config()))
+        .register("/debug/state", "model counts, input problems, translation problems, watcher health, store sizes",
+            (p, q) -> Response.json(state()))
+        .register("/debug/syncz", "every connected xDS client: node, kind, per type sent/ACKed version, NACK, state",
+            (p, q) -> proto(xds.syncStatus()))
+        .register("/debug/nodes", "every node: zone, pods (meshed/total), resource counts, clients and sync state",
+            (p, q) -> Response.json(nodes()))
+        .register("/debug/nodes/{node}/config", "one node's listeners, clusters, endpoints and routes as Envoy JSON",
+            (p, q) -> nodeConfig(p.get("node")))
+        .register("/debug/pods/{namespace}/{name}",
+            "one pod: meshed or why not, its resources, and whether its node's Envoys ACKed them",
+            (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))))
+        .register("/metrics", "Prometheus metrics (text format)",
+            (p, q) -> Response.text(metrics.contentType(), metrics.scrape()));
+  }
+
+  private Response readyz() {
+    KubernetesWatchers current = watchers.get();
+    WatchHealth health = current == null ? null : current.health();
+    boolean synced = health != null && health.synced();
+    boolean serving = xdsServing.getAsBoolean();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("ready", synced && serving);
+    body.put("informersSynced", synced);
+    body.put("xdsServing", serving);
+    body.put("apiServer", health == null ? "not connected yet"
+        : health.apiServerReachable() ? "reachable"
+        : "unreachable: serving the last good config (" + health.lastError().orElse("no watch open") + ")");
+    // an API server outage does not make us unready: Envoys keep the last good config from us
+    return Response.json(synced && serving ? 200 : 503, body);
+  }
+
+  private ControlPlaneConfig config() {
+    ControlPlaneConfig.Builder config = ControlPlaneConfig.newBuilder();
+    for (Flag<?> flag : Settings.ALL) {
+      config.addSettings(Setting.newBuilder()
+          .setName(flag.name())
+          .setValue(settings.text(flag))
+          .setDefaultValue(flag.defaultValue())
+          .setEnv(flag.env())
+          .setDescription(flag.description() + " [" + settings.source(flag) + "; accepts " + flag.accepts() + "]"));
+    }
+    return config.build();
+  }
+
+  private Map<String, Object> state() {
+    TranslationPipeline.View view = pipeline.view();
+    ClusterState state = view.state();
+    Map<String, Object> body = new LinkedHashMap<>();
+    Map<String, Object> counts = new LinkedHashMap<>();
+    counts.put("nodes", state.nodes().size());
+    counts.put("namespaces", state.namespaces().size());
+    counts.put("pods", state.pods().size());
+    counts.put("meshedPods", state.pods().values().stream().filter(p -> p.mesh().meshed()).count());
+    counts.put("services", state.services().size());
+    counts.put("endpointSlices", state.endpointSlices().size());
+    body.put("model", counts);
+    List<String> problems = new ArrayList<>();
+    for (Problem problem : state.problems()) {
+      String object = problem.namespace().isEmpty() ? problem.name() : problem.namespace() + "/" + problem.name();
+      problems.add(problem.kind() + " " + object + ": " + problem.reason());
+    }
+    body.put("inputProblems", problems);
+    Map<String, String> translation = new LinkedHashMap<>();
+    view.podProblems().forEach((pod, problem) -> translation.put("Pod " + pod, problem));
+    view.serviceProblems().forEach((svc, problem) -> translation.put("Service " + svc, problem));
+    body.put("translationProblems", translation);
+    StoreSnapshot snapshot = xds.store().snapshot();
+    Map<String, Object> store = new LinkedHashMap<>();
+    store.put("generation", snapshot.generation());
+    for (ResourceType type : ResourceType.values()) {
+      store.put(type.shortName(), snapshot.size(type));
+    }
+    store.put("nodeViews", snapshot.nodes().size());
+    body.put("store", store);
+    KubernetesWatchers current = watchers.get();
+    if (current != null) {
+      WatchHealth health = current.health();
+      Map<String, Object> watch = new LinkedHashMap<>();
+      watch.put("synced", health.synced());
+      watch.put("apiServerReachable", health.apiServerReachable());
+      watch.put("watchErrors", health.watchErrors());
+      watch.put("lastError", health.lastError().orElse(""));
+      watch.put("lastErrorAt", health.lastErrorAt().map(Object::toString).orElse(""));
+      Map<String, Object> kinds = new LinkedHashMap<>();
+      health.kinds().forEach((kind, status) -> kinds.put(kind.name(), Map.of(
+          "hasSynced", status.hasSynced(), "watching", status.watching(), "lists", status.lists(),
+          "events", status.events())));
+      watch.put("informers", kinds);
+      body.put("watchers", watch);
+    }
+    body.put("xdsStreams", xds.connectedStreams());
+    return body;
+  }
+
+  private List<Map<String, Object>> nodes() {
+    TranslationPipeline.View view = pipeline.view();
+    Set<String> names = new TreeSet<>(view.state().nodes().keySet());
+    names.addAll(view.nodes().keySet());
+    List<Map<String, Object>> nodes = new ArrayList<>();
+    for (String name : names) {
+      Map<String, Object> node = new LinkedHashMap<>();
+      Optional<NodeInfo> info = view.state().node(name);
+      ImmutableList<PodInfo> pods = view.state().podsOnNode(name);
+      node.put("name", name);
+      node.put("zone", info.flatMap(NodeInfo::zone).orElse(""));
+      node.put("ready", info.map(NodeInfo::ready).orElse(false));
+      node.put("pods", pods.size());
+      node.put("meshedPods", pods.stream().filter(p -> p.mesh().meshed()).count());
+      NodeNames resources = view.nodes().get(name);
+      node.put("listeners", resources == null ? 0 : resources.listeners().size());
+      node.put("clusters", resources == null ? 0 : resources.clusters().size());
+      List<ClientStatus> clients = xds.clientsOfNode(name);
+      node.put("clients", clients.size());
+      node.put("state", clients.isEmpty() ? "NO_CLIENT" : worst(clients).name());
+      nodes.add(node);
+    }
+    return nodes;
+  }
+
+  private Response nodeConfig(String nodeName) throws IOException {
+    TranslationPipeline.View view = pipeline.view();
+    NodeNames names = view.nodes().get(nodeName);
+    if (names == null) {
+      return view.state().node(nodeName).isPresent()
+          ? Response.json(Map.of("node", nodeName, "listeners", List.of(), "clusters", List.of(),
+              "endpoints", List.of(), "routes", List.of()))
+          : Response.error(404, "unknown node: " + nodeName);
+    }
+    StoreSnapshot snapshot = xds.store().snapshot();
+    List<Message> all = new ArrayList<>();
+    Map<String, List<Message>> byType = new LinkedHashMap<>();
+    byType.put("listeners", lookup(snapshot, ResourceType.LISTENER, names.listeners()));
+    byType.put("clusters", lookup(snapshot, ResourceType.CLUSTER, names.clusters()));
+    byType.put("endpoints", lookup(snapshot, ResourceType.ENDPOINT, names.endpoints()));
+    byType.put("routes", lookup(snapshot, ResourceType.ROUTE, names.routes()));
+    byType.values().forEach(all::addAll);
+    JsonFormat.Printer printer = EnvoyTypes.jsonPrinter(all).omittingInsignificantWhitespace();
+    StringBuilder json = new StringBuilder("{\"node\":").append(AdminServer.JSON.writeValueAsString(nodeName));
+    for (Map.Entry<String, List<Message>> entry : byType.entrySet()) {
+      json.append(",\"").append(entry.getKey()).append("\":[");
+      for (int i = 0; i < entry.getValue().size(); i++) {
+        json.append(i == 0 ? "" : ",").append(printer.print(entry.getValue().get(i)));
+      }
+      json.append(']');
+    }
+    return Response.rawJson(json.append('}').toString());
+  }
+
+  private static List<Message> lookup(StoreSnapshot snapshot, ResourceType type, Set<String> names) {
+    List<Message> found = new ArrayList<>();
+    for (String name : names) {
+      snapshot.get(type, name).map(Resource::message).ifPresent(found::add);
+    }
+    return found;
+  }
+
+  private Response pod(ObjectKey key) throws IOException {
+    TranslationPipeline.View view = pipeline.view();
+    Optional<PodInfo> found = view.state().pod(key);
+    if (found.isEmpty()) {
+      return Response.error(404, "unknown pod: " + key);
+    }
+    PodInfo pod = found.get();
+    PodStatus.Builder status = PodStatus.newBuilder()
+        .setNamespace(pod.namespace())
+        .setName(pod.name())
+        .setNodeName(pod.nodeName().orElse(""))
+        .setMeshed(pod.mesh().meshed())
+        .setReason(view.podProblems().containsKey(key)
+            ? pod.mesh().reason() + "; " + view.podProblems().get(key) : pod.mesh().reason())
+        .setNetnsPath(pod.mesh().netnsPath().orElse(""));
+    NodeNames node = pod.nodeName().map(view.nodes()::get).orElse(null);
+    if (node == null || !pod.mesh().meshed()) {
+      return proto(status.build());
+    }
+    StoreSnapshot snapshot = xds.store().snapshot();
+    String listener = "pod/" + pod.namespace() + "/" + pod.name() + "/outbound";
+    String clusterPrefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
+    long listenerGeneration = 0;
+    long clusterGeneration = 0;
+    if (node.listeners().contains(listener)) {
+      status.addListeners(listener);
+      listenerGeneration = snapshot.get(ResourceType.LISTENER, listener).map(Resource::generation).orElse(0L);
+    }
+    for (String cluster : node.clusters()) {
+      if (cluster.startsWith(clusterPrefix)) {
+        status.addClusters(cluster);
+        clusterGeneration = Math.max(clusterGeneration,
+            snapshot.get(ResourceType.CLUSTER, cluster).map(Resource::generation).orElse(0L));
+      }
+    }
+    List<ClientStatus> clients = xds.clientsOfNode(pod.nodeName().get());
+    boolean acked = !clients.isEmpty() && !status.getListenersList().isEmpty();
+    for (ClientStatus client : clients) {
+      acked &= ackedAtLeast(client, ResourceType.LISTENER, listenerGeneration)
+          && ackedAtLeast(client, ResourceType.CLUSTER, clusterGeneration);
+    }
+    status.setAcked(acked);
+    if (acked) {
+      convergence.listenerConvergenceMillis(pod.nodeName().get(), listenerGeneration)
+          .ifPresent(status::setConvergenceMillis);
+    }
+    return proto(status.build());
+  }
+
+  private static boolean ackedAtLeast(ClientStatus client, ResourceType type, long generation) {
+    if (generation == 0) {
+      return true;
+    }
+    for (TypeStatus typeStatus : client.getTypesList()) {
+      if (typeStatus.getTypeUrl().equals(type.typeUrl())) {
+        return typeStatus.getAckedGeneration() >= generation;
+      }
+    }
+    return false;
+  }
+
+  private static SyncState worst(List<ClientStatus> clients) {
+    SyncState worst = SyncState.SYNCED;
+    for (ClientStatus client : clients) {
+      for (TypeStatus type : client.getTypesList()) {
+        if (type.getState() == SyncState.NACKED) {
+          return SyncState.NACKED;
+        }
+        if (type.getState() == SyncState.STALE) {
+          worst = SyncState.STALE;
+        }
+      }
+    }
+    return worst;
+  }
+
+  private static Response proto(MessageOrBuilder message) throws IOException {
+    return Response.rawJson(PROTO_JSON.print(message));
+  }
+}

@@ -1,0 +1,123 @@
+package io.nodemesh.admin;
+
+import io.nodemesh.k8s.KubernetesWatchers;
+import io.nodemesh.k8s.ResourceKind;
+import io.nodemesh.xds.ResourceType;
+import io.nodemesh.xds.XdsMetrics;
+import io.nodemesh.xds.XdsServer;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The control plane's Prometheus metrics. Counters kept by the xDS and watcher layers are read at scrape time
+ * (callbacks), so the hot paths only bump their own adders; histograms are recorded here.
+ */
+public final class ControlPlaneMetrics {
+
+  private static final double[] LATENCY_BOUNDS =
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final Histogram convergence = Histogram.builder()
+      .name("nodemesh_convergence_seconds")
+      .help("Time from a Kubernetes event being observed to a client ACKing a response that includes it")
+      .labelNames("type")
+      .classicUpperBounds(LATENCY_BOUNDS)
+      .register(registry);
+  private final Histogram translation = Histogram.builder()
+      .name("nodemesh_translation_seconds")
+      .help("Time to translate one debounced batch of changes into resources")
+      .classicUpperBounds(LATENCY_BOUNDS)
+      .register(registry);
+  private final Histogram batchServices = Histogram.builder()
+      .name("nodemesh_debounce_batch_services")
+      .help("Services retranslated per debounced batch")
+      .classicUpperBounds(0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000)
+      .register(registry);
+  private final Histogram batchNodes = Histogram.builder()
+      .name("nodemesh_debounce_batch_nodes")
+      .help("Nodes retranslated per debounced batch")
+      .classicUpperBounds(0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000)
+      .register(registry);
+
+  /** Registers the callbacks that read the xDS server's, the watchers' and the pipeline's own counters. */
+  public ControlPlaneMetrics(XdsServer xds, Supplier<KubernetesWatchers> watchers, IntSupplier queueDepth) {
+    GaugeWithCallback.builder()
+        .name("nodemesh_xds_connected_clients").help("Connected xDS streams by client kind").labelNames("kind")
+        .callback(cb -> {
+          Map<String, Long> byKind = new java.util.TreeMap<>(Map.of("envoy", 0L, "proxyless", 0L));
+          xds.clients().forEach(client -> byKind.merge(client.getKind(), 1L, Long::sum));
+          byKind.forEach((kind, count) -> cb.call(count, kind));
+        })
+        .register(registry);
+    perType("nodemesh_xds_pushes", "xDS responses sent by type", xds, XdsMetrics.Snapshot::pushes);
+    perType("nodemesh_xds_push_bytes", "Serialized bytes of xDS responses sent by type", xds,
+        XdsMetrics.Snapshot::pushBytes);
+    perType("nodemesh_xds_acks", "ACKs received by type", xds, XdsMetrics.Snapshot::acks);
+    perType("nodemesh_xds_nacks", "NACKs received by type", xds, XdsMetrics.Snapshot::nacks);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_bad_requests").help("Malformed or unexpected xDS requests by reason")
+        .labelNames("reason")
+        .callback(cb -> xds.metrics().badRequests().forEach((reason, count) -> cb.call(count, reason.name())))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_oversize_responses").help("SotW responses larger than the max message size")
+        .callback(cb -> cb.call(xds.metrics().oversizeResponses()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_informer_events").help("Informer events received by kind").labelNames("kind")
+        .callback(cb -> {
+          KubernetesWatchers current = watchers.get();
+          if (current != null) {
+            for (Map.Entry<ResourceKind, Long> entry : current.eventCounts().entrySet()) {
+              cb.call(entry.getValue(), entry.getKey().name());
+            }
+          }
+        })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("nodemesh_translation_queue_depth").help("Debounced updates waiting for the translator")
+        .callback(cb -> cb.call(queueDepth.getAsInt()))
+        .register(registry);
+  }
+
+  private void perType(String name, String help, XdsServer xds,
+      Function<XdsMetrics.Snapshot, Map<ResourceType, Long>> values) {
+    CounterWithCallback.builder().name(name).help(help).labelNames("type")
+        .callback(cb -> values.apply(xds.metrics()).forEach((type, count) -> cb.call(count, type.shortName())))
+        .register(registry);
+  }
+
+  /** Records one convergence observation for a resource type. */
+  public void observeConvergence(ResourceType type, double seconds) {
+    convergence.labelValues(type.shortName()).observe(seconds);
+  }
+
+  public void observeTranslation(double seconds, int services, int nodes) {
+    translation.observe(seconds);
+    batchServices.observe(services);
+    batchNodes.observe(nodes);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  public String scrape() throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    writer.write(out, registry.scrape());
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  public String contentType() {
+    return writer.getContentType();
+  }
+}

@@ -1,0 +1,89 @@
+package io.nodemesh.admin;
+
+import io.nodemesh.xds.NodeIdentity;
+import io.nodemesh.xds.ResourceType;
+import io.nodemesh.xds.XdsEventListener;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.BiConsumer;
+
+/**
+ * Links store generations to the Kubernetes events that caused them, so an ACK can be turned into
+ * "event observed -> node ACKed" time: for the convergence histogram, and per node for
+ * {@code /debug/pods/...}. Memory is bounded: only the latest generations and ACKs are kept.
+ *
+ * <p>Thread-safe: ACKs arrive on stream threads, generations on the translator thread; one lock guards it all
+ * and every operation under it is a few map look-ups.
+ */
+public final class ConvergenceTracker implements XdsEventListener {
+
+  private static final int MAX_GENERATIONS = 4096;
+  private static final int MAX_ACKS_PER_NODE = 256;
+
+  private record Event(long nanos, long wallMillis) {}
+
+  private final NavigableMap<Long, Event> eventsByGeneration = new TreeMap<>();
+  private final Map<String, Long> lastCountedByStream = new HashMap<>();
+  private final Map<String, NavigableMap<Long, Long>> listenerAcksByNode = new HashMap<>();
+  private final BiConsumer<ResourceType, Double> convergenceSeconds;
+
+  /** {@code convergenceSeconds} receives one observation per (client, type, generation) that converged. */
+  public ConvergenceTracker(BiConsumer<ResourceType, Double> convergenceSeconds) {
+    this.convergenceSeconds = convergenceSeconds;
+  }
+
+  /** The store reached {@code generation} because of Kubernetes events first observed at {@code eventNanos}. */
+  public synchronized void generationApplied(long generation, long eventNanos) {
+    long ageMillis = (System.nanoTime() - eventNanos) / 1_000_000;
+    eventsByGeneration.put(generation, new Event(eventNanos, System.currentTimeMillis() - ageMillis));
+    while (eventsByGeneration.size() > MAX_GENERATIONS) {
+      eventsByGeneration.pollFirstEntry();
+    }
+  }
+
+  @Override
+  public void onAck(NodeIdentity client, ResourceType type, long generation) {
+    long now = System.nanoTime();
+    synchronized (this) {
+      String stream = client.nodeId() + "\u0000" + type;
+      long counted = lastCountedByStream.getOrDefault(stream, Long.MIN_VALUE);
+      if (generation <= counted) {
+        return;
+      }
+      lastCountedByStream.put(stream, generation);
+      for (Event event : eventsByGeneration.subMap(counted, false, generation, true).values()) {
+        convergenceSeconds.accept(type, (now - event.nanos()) / 1e9);
+      }
+      if (type == ResourceType.LISTENER) {
+        NavigableMap<Long, Long> acks = listenerAcksByNode.computeIfAbsent(client.nodeName(), n -> new TreeMap<>());
+        acks.putIfAbsent(generation, System.currentTimeMillis());
+        while (acks.size() > MAX_ACKS_PER_NODE) {
+          acks.pollFirstEntry();
+        }
+      }
+    }
+  }
+
+  /** Forgets a client that disconnected, so its id can come back without skewing the histogram. */
+  public synchronized void forget(String nodeId) {
+    lastCountedByStream.keySet().removeIf(key -> key.startsWith(nodeId + "\u0000"));
+  }
+
+  /**
+   * How long a listener that changed at {@code generation} took from its Kubernetes event to the first LDS
+   * ACK of the node covering it; empty while not ACKed or when the history no longer reaches back.
+   */
+  public synchronized Optional<Long> listenerConvergenceMillis(String nodeName, long generation) {
+    Event event = eventsByGeneration.get(generation);
+    NavigableMap<Long, Long> acks = listenerAcksByNode.get(nodeName);
+    if (event == null || acks == null) {
+      return Optional.empty();
+    }
+    Map.Entry<Long, Long> firstCovering = acks.ceilingEntry(generation);
+    return firstCovering == null ? Optional.empty()
+        : Optional.of(Math.max(0, firstCovering.getValue() - event.wallMillis()));
+  }
+}

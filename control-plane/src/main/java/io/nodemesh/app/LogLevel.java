@@ -1,0 +1,10 @@
+package io.nodemesh.app;
+
+/** The root log level choices of {@code --log-level}. */
+public enum LogLevel {
+  TRACE,
+  DEBUG,
+  INFO,
+  WARN,
+  ERROR
+}

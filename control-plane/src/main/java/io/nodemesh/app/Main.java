@@ -1,0 +1,63 @@
+package io.nodemesh.app;
+
+import ch.qos.logback.classic.Level;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+/** Entry point of {@code nodemesh-control-plane.jar}: parses flags, runs the control plane until SIGTERM/SIGINT. */
+public final class Main {
+
+  private Main() {}
+
+  public static void main(String[] args) throws Exception {
+    if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+      System.out.print(Settings.help());
+      return;
+    }
+    Settings settings;
+    try {
+      settings = Settings.parse(args, System.getenv());
+    } catch (Flag.UsageException e) {
+      System.err.println("nodemesh: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    setLogLevel(settings.get(Settings.LOG_LEVEL));
+
+    CountDownLatch stop = new CountDownLatch(1);
+    // handle the signals ourselves: a clean shutdown then exits 0 instead of the JVM's 143
+    Signal.handle(new Signal("TERM"), signal -> stop.countDown());
+    Signal.handle(new Signal("INT"), signal -> stop.countDown());
+
+    ControlPlane plane = ControlPlane.start(settings);
+    if (plane.demo() != null) {
+      printDemoGuide(plane);
+    }
+    stop.await();
+    plane.close();
+    System.exit(0);
+  }
+
+  private static void printDemoGuide(ControlPlane plane) {
+    plane.xdsStarted().thenAccept(xdsPort -> {
+      String admin = "http://127.0.0.1:" + plane.adminPort();
+      System.out.printf("%n=== nodemesh demo is running ===%n"
+          + "  embedded Kubernetes API : %s%n"
+          + "  xDS (ADS) for Envoys    : 127.0.0.1:%d   (node.metadata.node_name = node-a | node-b | node-c)%n"
+          + "  admin endpoint          : %s/debug%n"
+          + "  try                     : curl %s/debug/nodes%n"
+          + "                            curl %s/debug/pods/demo/frontend-1%n"
+          + "                            curl %s/debug/nodes/node-a/config%n"
+          + "                            curl %s/metrics%n"
+          + "  a pod comes or goes every few seconds; Ctrl-C stops the demo%n%n",
+          plane.demo().url(), xdsPort, admin, admin, admin, admin, admin);
+    });
+  }
+
+  private static void setLogLevel(LogLevel level) {
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+        .setLevel(Level.toLevel(level.name()));
+  }
+}
