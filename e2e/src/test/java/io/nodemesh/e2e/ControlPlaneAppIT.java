@@ -1,0 +1,198 @@
+package io.nodemesh.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.nodemesh.app.Flag;
+import io.nodemesh.app.Settings;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The control plane jar as a user runs it: demo mode, a real (mock) API server, flags, signals. */
+class ControlPlaneAppIT {
+
+  private static final Duration STARTUP = Duration.ofSeconds(60);
+
+  private static ManagedChannel channel(ControlPlaneProcess process) {
+    return NettyChannelBuilder.forAddress("127.0.0.1", process.xdsPort()).usePlaintext().build();
+  }
+
+  @Test
+  void demoModeServesEveryAdminEndpointAndANodeEnvoyGetsSynced() throws Exception {
+    try (ControlPlaneProcess demo = ControlPlaneProcess.start("demo", null, "--demo").awaitReady(STARTUP)) {
+      JsonNode index = demo.json("/debug");
+      for (String endpoint : List.of("/healthz", "/readyz", "/debug/config", "/debug/state", "/debug/syncz",
+          "/debug/nodes", "/debug/nodes/{node}/config", "/debug/pods/{namespace}/{name}", "/metrics")) {
+        assertThat(index.has(endpoint)).as("GET /debug lists %s", endpoint).isTrue();
+        assertThat(index.get(endpoint).asText()).isNotBlank();
+      }
+      assertThat(demo.json("/healthz").get("status").asText()).isEqualTo("ok");
+      assertThat(demo.json("/readyz").get("ready").asBoolean()).isTrue();
+
+      List<String> flags = new ArrayList<>();
+      demo.json("/debug/config").get("settings").forEach(s -> flags.add(s.get("name").asText()));
+      assertThat(flags).containsExactlyElementsOf(Settings.ALL.stream().map(Flag::name).toList());
+
+      JsonNode state = demo.json("/debug/state");
+      assertThat(state.at("/model/nodes").asInt()).isEqualTo(3);
+      assertThat(state.at("/model/services").asInt()).isEqualTo(6);
+      assertThat(state.at("/model/meshedPods").asInt()).isGreaterThanOrEqualTo(15);
+      assertThat(state.at("/watchers/synced").asBoolean()).isTrue();
+
+      JsonNode nodes = demo.json("/debug/nodes");
+      assertThat(nodes).hasSize(3);
+      nodes.forEach(node -> assertThat(node.get("listeners").asInt()).isPositive());
+
+      ManagedChannel channel = channel(demo);
+      try (SimulatedEnvoy envoy = SimulatedEnvoy.delta(channel, "envoy-node-a", "node-a")) {
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+          JsonNode node = find(demo.json("/debug/nodes"), "node-a");
+          assertThat(node.get("clients").asInt()).isEqualTo(1);
+          assertThat(node.get("state").asText()).isEqualTo("SYNCED");
+        });
+        JsonNode client = demo.json("/debug/syncz").get("clients").get(0);
+        assertThat(client.get("node_id").asText()).isEqualTo("envoy-node-a");
+        assertThat(client.get("node_name").asText()).isEqualTo("node-a");
+        assertThat(client.get("kind").asText()).isEqualTo("envoy");
+        assertThat(client.get("protocol").asText()).isEqualTo("delta");
+        System.out.println("[syncz] " + demo.text("/debug/syncz"));
+
+        JsonNode config = demo.json("/debug/nodes/node-a/config");
+        assertThat(config.get("listeners").size()).isEqualTo(envoy.names(SimulatedEnvoy.LDS).size());
+        String podListener = config.get("listeners").get(0).get("name").asText();
+        String[] parts = podListener.split("/"); // pod/{ns}/{name}/outbound
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+          JsonNode pod = demo.json("/debug/pods/" + parts[1] + "/" + parts[2]);
+          assertThat(pod.get("meshed").asBoolean()).isTrue();
+          assertThat(pod.get("listeners").get(0).asText()).isEqualTo(podListener);
+          assertThat(pod.get("acked").asBoolean()).isTrue();
+        });
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+
+      String metrics = demo.text("/metrics");
+      assertThat(metrics).contains("nodemesh_xds_connected_clients", "nodemesh_xds_pushes_total",
+          "nodemesh_convergence_seconds_bucket", "nodemesh_translation_seconds", "nodemesh_informer_events_total",
+          "nodemesh_debounce_batch_nodes", "nodemesh_xds_nacks_total");
+
+      assertThat(demo.status("/debug/pods/demo/no-such-pod")).isEqualTo(404);
+      assertThat(demo.json("/debug/pods/demo/no-such-pod").get("error").asText()).contains("unknown pod");
+      assertThat(demo.status("/debug/nodes/no-such-node/config")).isEqualTo(404);
+      assertThat(demo.status("/nope")).isEqualTo(404);
+    }
+  }
+
+  @Test
+  void aPodCreatedThroughTheApiShowsUpAckedOnceItsNodesEnvoyAcks() throws Exception {
+    try (MockKubernetes k8s = MockKubernetes.start()) {
+      k8s.namespace("shop", true);
+      k8s.node("node-1", "zone-a");
+      k8s.service("shop", "cart", "10.96.0.20", "http", 8080, null);
+      try (ControlPlaneProcess plane = ControlPlaneProcess.start("plane", k8s.url()).awaitReady(STARTUP)) {
+        ManagedChannel channel = channel(plane);
+        try (SimulatedEnvoy envoy = SimulatedEnvoy.delta(channel, "envoy-abc12", "node-1")) {
+          await().atMost(Duration.ofSeconds(20)).until(() -> envoy.responses(SimulatedEnvoy.CDS) > 0);
+          JsonNode before = plane.json("/debug/pods/shop/client");
+          assertThat(before.get("error").asText()).contains("unknown pod");
+
+          long created = System.nanoTime();
+          String uid = k8s.pod("shop", "client", "node-1", "10.1.0.7", "client").getMetadata().getUid();
+          await().atMost(Duration.ofSeconds(20))
+              .until(() -> envoy.names(SimulatedEnvoy.LDS).contains("pod/shop/client/outbound"));
+          System.out.printf("[convergence] pod create -> listener at its node's Envoy: %d ms%n",
+              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - created));
+          assertThat(envoy.names(SimulatedEnvoy.CDS)).contains("svc/shop/cart/8080", "passthrough", "blackhole");
+          assertThat(envoy.names(SimulatedEnvoy.RDS)).contains("svc/shop/cart/8080");
+
+          await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            JsonNode pod = plane.json("/debug/pods/shop/client");
+            assertThat(pod.get("meshed").asBoolean()).isTrue();
+            assertThat(pod.get("netns_path").asText())
+                .isEqualTo("/var/run/nodemesh/netns/" + uid);
+            assertThat(pod.get("acked").asBoolean()).isTrue();
+            assertThat(pod.has("convergence_millis")).isTrue();
+          });
+          System.out.println("[pod] " + plane.text("/debug/pods/shop/client"));
+        } finally {
+          channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  @Test
+  void aLostApiServerKeepsTheLastGoodConfigServedAndShowsTheOutage() throws Exception {
+    MockKubernetes k8s = MockKubernetes.start();
+    k8s.namespace("shop", true);
+    k8s.node("node-1", "zone-a");
+    k8s.pod("shop", "client", "node-1", "10.1.0.7", "client");
+    try (ControlPlaneProcess plane = ControlPlaneProcess.start("outage", k8s.url()).awaitReady(STARTUP)) {
+      ManagedChannel channel = channel(plane);
+      try (SimulatedEnvoy envoy = SimulatedEnvoy.delta(channel, "envoy-1", "node-1")) {
+        await().atMost(Duration.ofSeconds(20))
+            .until(() -> envoy.names(SimulatedEnvoy.LDS).contains("pod/shop/client/outbound"));
+        k8s.close();
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+          JsonNode ready = plane.json("/readyz");
+          assertThat(ready.get("apiServer").asText()).startsWith("unreachable");
+          assertThat(plane.json("/debug/state").at("/watchers/apiServerReachable").asBoolean()).isFalse();
+        });
+        assertThat(plane.status("/readyz")).isEqualTo(200);
+        assertThat(plane.json("/debug/nodes/node-1/config").get("listeners")).hasSize(1);
+        assertThat(envoy.names(SimulatedEnvoy.LDS)).contains("pod/shop/client/outbound");
+        assertThat(envoy.error()).isNull();
+      } finally {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void sigtermStopsTheProcessCleanlyWithExitCodeZero() throws Exception {
+    try (MockKubernetes k8s = MockKubernetes.start();
+        ControlPlaneProcess plane = ControlPlaneProcess.start("sigterm", k8s.url()).awaitReady(STARTUP)) {
+      assertThat(plane.terminate(Duration.ofSeconds(20))).isZero();
+      assertThat(plane.output()).anyMatch(line -> line.contains("shut down"));
+    }
+  }
+
+  @Test
+  void unknownFlagsAndInvalidValuesFailFastNamingTheFlag() throws Exception {
+    assertThat(run("--bogus=1")).startsWith("2:").contains("unknown flag --bogus");
+    assertThat(run("--upstream-binding=sideways")).startsWith("2:")
+        .contains("--upstream-binding").contains("shared, per-pod");
+    assertThat(run("--xds-port=70000")).startsWith("2:").contains("--xds-port").contains("0-65535");
+    assertThat(run("--debounce-quiet=soon")).startsWith("2:").contains("--debounce-quiet").contains("duration");
+    assertThat(run("--help")).startsWith("0:").contains("--upstream-binding", "NODEMESH_XDS_PORT");
+  }
+
+  private static String run(String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(
+        Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+        ControlPlaneProcess.jar().toString()));
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    return process.exitValue() + ":" + output;
+  }
+
+  private static JsonNode find(JsonNode nodes, String name) {
+    for (JsonNode node : nodes) {
+      if (node.get("name").asText().equals(name)) {
+        return node;
+      }
+    }
+    throw new AssertionError("no node " + name + " in " + nodes);
+  }
+}

@@ -1,0 +1,163 @@
+package io.nodemesh.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The control plane's fat jar running as a separate process, as in production: pointed at a Kubernetes API
+ * through fabric8's standard environment variables, with free ports picked by the process and read back from
+ * its log. The output is kept in {@code target/e2e-logs/} so a failing run shows what the process said.
+ */
+public final class ControlPlaneProcess implements AutoCloseable {
+
+  private static final Pattern ADMIN_PORT = Pattern.compile("admin endpoint listening on port (\\d+)");
+  private static final Pattern XDS_PORT = Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Process process;
+  private final Path log;
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  private ControlPlaneProcess(Process process, Path log) {
+    this.process = process;
+    this.log = log;
+  }
+
+  /** The jar built by the reactor (system property {@code nodemesh.jar}, set by the e2e pom). */
+  public static Path jar() {
+    Path jar = Paths.get(System.getProperty("nodemesh.jar", "../control-plane/target/nodemesh-control-plane.jar"));
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("control plane jar not built: " + jar.toAbsolutePath()
+          + " (run through 'mvn verify' so control-plane is packaged first)");
+    }
+    return jar;
+  }
+
+  /**
+   * Starts the jar against {@code kubernetesUrl} (null: no Kubernetes settings at all, e.g. for {@code --demo})
+   * with the given extra flags; ports are always chosen by the process.
+   */
+  public static ControlPlaneProcess start(String name, String kubernetesUrl, String... flags) throws IOException {
+    List<String> command = new ArrayList<>(List.of(
+        Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
+        jar().toString(), "--admin-port=0", "--xds-port=0"));
+    command.addAll(List.of(flags));
+    // output goes to a file, not a pipe: a pipe loses its last lines when the process exits mid-read
+    Path logDir = Files.createDirectories(Paths.get("target", "e2e-logs"));
+    Path log = Files.createTempFile(logDir, name + "-", ".log");
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    // fabric8 auto-configuration, with nothing of the developer's machine leaking in
+    builder.environment().put("KUBECONFIG", "/nonexistent/kubeconfig");
+    builder.environment().put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
+    builder.environment().put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+    if (kubernetesUrl != null) {
+      builder.environment().put("KUBERNETES_MASTER", kubernetesUrl);
+    }
+    return new ControlPlaneProcess(builder.start(), log);
+  }
+
+  /** Waits until {@code /readyz} answers 200 (informers synced, xDS listening). */
+  public ControlPlaneProcess awaitReady(Duration timeout) {
+    await("control plane ready").atMost(timeout).pollInterval(Duration.ofMillis(100)).until(() -> {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("control plane exited with " + process.exitValue() + ":\n"
+            + String.join("\n", output()));
+      }
+      return adminPort() > 0 && xdsPort() > 0 && status("/readyz") == 200;
+    });
+    return this;
+  }
+
+  /** The admin port the process logged, or -1 before that. */
+  public int adminPort() {
+    return portFromLog(ADMIN_PORT);
+  }
+
+  /** The xDS port the process logged, or -1 before that. */
+  public int xdsPort() {
+    return portFromLog(XDS_PORT);
+  }
+
+  private int portFromLog(Pattern pattern) {
+    for (String line : output()) {
+      Matcher match = pattern.matcher(line);
+      if (match.find()) {
+        return Integer.parseInt(match.group(1));
+      }
+    }
+    return -1;
+  }
+
+  /** Everything the process printed so far (its log file: {@link #logFile()}). */
+  public List<String> output() {
+    try {
+      return Files.readAllLines(log, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public Path logFile() {
+    return log;
+  }
+
+  /** GET on the admin endpoint; returns the status code. */
+  public int status(String path) throws IOException, InterruptedException {
+    return send(path).statusCode();
+  }
+
+  /** GET on the admin endpoint, parsed as JSON. */
+  public JsonNode json(String path) throws IOException, InterruptedException {
+    return JSON.readTree(send(path).body());
+  }
+
+  /** GET on the admin endpoint, as text. */
+  public String text(String path) throws IOException, InterruptedException {
+    return send(path).body();
+  }
+
+  private HttpResponse<String> send(String path) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort() + path))
+        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Sends SIGTERM and returns the exit code. */
+  public int terminate(Duration timeout) throws InterruptedException {
+    process.destroy(); // SIGTERM on Linux
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException("control plane did not stop within " + timeout);
+    }
+    return process.exitValue();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      process.destroyForcibly();
+    }
+  }
+}
