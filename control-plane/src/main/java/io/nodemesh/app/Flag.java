@@ -1,8 +1,12 @@
 package io.nodemesh.app;
 
+import com.google.common.collect.ImmutableMap;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -34,7 +38,7 @@ public final class Flag<T> {
     parse(defaultValue); // a default that does not parse is a programming error: fail at class init
   }
 
-  static Flag<Integer> integer(String name, int defaultValue, int min, int max, String description) {
+  public static Flag<Integer> integer(String name, int defaultValue, int min, int max, String description) {
     return new Flag<>(name, Integer.toString(defaultValue), description, "an integer " + min + "-" + max, text -> {
       int value = Integer.parseInt(text.trim());
       if (value < min || value > max) {
@@ -44,7 +48,7 @@ public final class Flag<T> {
     });
   }
 
-  static Flag<Boolean> bool(String name, boolean defaultValue, String description) {
+  public static Flag<Boolean> bool(String name, boolean defaultValue, String description) {
     return new Flag<>(name, Boolean.toString(defaultValue), description, "true or false", text -> {
       String value = text.trim().toLowerCase(Locale.ROOT);
       if (!value.equals("true") && !value.equals("false")) {
@@ -54,11 +58,11 @@ public final class Flag<T> {
     });
   }
 
-  static Flag<String> text(String name, String defaultValue, String description) {
+  public static Flag<String> text(String name, String defaultValue, String description) {
     return new Flag<>(name, defaultValue, description, "a string", text -> text);
   }
 
-  static Flag<Duration> duration(String name, String defaultValue, Duration min, String description) {
+  public static Flag<Duration> duration(String name, String defaultValue, Duration min, String description) {
     return new Flag<>(name, defaultValue, description, "a duration like 10ms, 5s, 1m (at least " + min.toMillis()
         + "ms)", text -> {
       Matcher match = DURATION.matcher(text.trim());
@@ -82,7 +86,7 @@ public final class Flag<T> {
   }
 
   /** A flag whose values are an enum's constants, written in lower case with dashes ({@code PER_POD} -> per-pod). */
-  static <E extends Enum<E>> Flag<E> choice(String name, E defaultValue, Class<E> type, String description) {
+  public static <E extends Enum<E>> Flag<E> choice(String name, E defaultValue, Class<E> type, String description) {
     String[] names = Arrays.stream(type.getEnumConstants()).map(Flag::spelling).toArray(String[]::new);
     return new Flag<>(name, spelling(defaultValue), description, "one of " + String.join(", ", names), text -> {
       for (E constant : type.getEnumConstants()) {
@@ -127,6 +131,58 @@ public final class Flag<T> {
       throw new UsageException("invalid value '" + text + "' for --" + name + ": expected " + accepts);
     }
   }
+
+  /**
+   * The text value of every flag of {@code flags} and where it came from, resolved from {@code --name=value} /
+   * {@code --name value} arguments (a bare boolean flag means true), then {@code NODEMESH_*} environment
+   * variables, then defaults. Values are not parsed here; callers parse them all so a bad one fails at startup.
+   *
+   * @throws UsageException for unknown flags, stray arguments and missing values
+   */
+  public static Resolved resolve(List<Flag<?>> flags, String[] args, Map<String, String> env) {
+    Map<String, Flag<?>> byName = new HashMap<>();
+    flags.forEach(flag -> byName.put(flag.name(), flag));
+    Map<String, String> values = new HashMap<>();
+    Map<String, String> sources = new HashMap<>();
+    for (Flag<?> flag : flags) {
+      String fromEnv = env.get(flag.env());
+      values.put(flag.name(), fromEnv != null ? fromEnv : flag.defaultValue());
+      sources.put(flag.name(), fromEnv != null ? "env " + flag.env() : "default");
+    }
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--")) {
+        throw new UsageException("unexpected argument '" + arg + "': flags look like --name=value (see --help)");
+      }
+      String name = arg.substring(2);
+      String value = null;
+      int equals = name.indexOf('=');
+      if (equals >= 0) {
+        value = name.substring(equals + 1);
+        name = name.substring(0, equals);
+      }
+      Flag<?> flag = byName.get(name);
+      if (flag == null) {
+        throw new UsageException("unknown flag --" + name + " (see --help)");
+      }
+      if (value == null) {
+        boolean isBoolean = flag.accepts().equals("true or false");
+        if (isBoolean && (i + 1 >= args.length || args[i + 1].startsWith("--"))) {
+          value = "true";
+        } else if (i + 1 < args.length) {
+          value = args[++i];
+        } else {
+          throw new UsageException("flag --" + name + " needs a value: " + flag.accepts());
+        }
+      }
+      values.put(name, value);
+      sources.put(name, "flag");
+    }
+    return new Resolved(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
+  }
+
+  /** Flag name -> text value in force, and flag name -> "flag", "env NODEMESH_..." or "default". */
+  public record Resolved(ImmutableMap<String, String> values, ImmutableMap<String, String> sources) {}
 
   /** Thrown for unknown flags and invalid values; the message is meant for the operator. */
   public static final class UsageException extends RuntimeException {

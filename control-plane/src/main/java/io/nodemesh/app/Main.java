@@ -6,12 +6,20 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
-/** Entry point of {@code nodemesh-control-plane.jar}: parses flags, runs the control plane until SIGTERM/SIGINT. */
+/**
+ * Entry point of {@code nodemesh-control-plane.jar}: parses flags, runs the control plane until SIGTERM/SIGINT;
+ * {@code node-agent ...} runs the node agent instead.
+ */
 public final class Main {
 
   private Main() {}
 
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("node-agent")) {
+      // the same jar runs the node agent (DaemonSet) with its own flags
+      System.exit(io.nodemesh.agent.NodeAgentMain.run(Arrays.copyOfRange(args, 1, args.length)));
+      return;
+    }
     if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
       System.out.print(Settings.help());
       return;

@@ -8,7 +8,6 @@ import io.nodemesh.model.NetnsMode;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.translate.UpstreamBinding;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -88,45 +87,8 @@ public final class Settings {
    * @throws Flag.UsageException for unknown flags, missing values and values that do not parse
    */
   public static Settings parse(String[] args, Map<String, String> env) {
-    Map<String, Flag<?>> byName = new HashMap<>();
-    ALL.forEach(flag -> byName.put(flag.name(), flag));
-    Map<String, String> values = new HashMap<>();
-    Map<String, String> sources = new HashMap<>();
-    for (Flag<?> flag : ALL) {
-      String fromEnv = env.get(flag.env());
-      values.put(flag.name(), fromEnv != null ? fromEnv : flag.defaultValue());
-      sources.put(flag.name(), fromEnv != null ? "env " + flag.env() : "default");
-    }
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (!arg.startsWith("--")) {
-        throw new Flag.UsageException("unexpected argument '" + arg + "': flags look like --name=value (see --help)");
-      }
-      String name = arg.substring(2);
-      String value = null;
-      int equals = name.indexOf('=');
-      if (equals >= 0) {
-        value = name.substring(equals + 1);
-        name = name.substring(0, equals);
-      }
-      Flag<?> flag = byName.get(name);
-      if (flag == null) {
-        throw new Flag.UsageException("unknown flag --" + name + " (see --help)");
-      }
-      if (value == null) {
-        boolean isBoolean = flag.accepts().equals("true or false");
-        if (isBoolean && (i + 1 >= args.length || args[i + 1].startsWith("--"))) {
-          value = "true";
-        } else if (i + 1 < args.length) {
-          value = args[++i];
-        } else {
-          throw new Flag.UsageException("flag --" + name + " needs a value: " + flag.accepts());
-        }
-      }
-      values.put(name, value);
-      sources.put(name, "flag");
-    }
-    Settings settings = new Settings(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
+    Flag.Resolved resolved = Flag.resolve(ALL, args, env);
+    Settings settings = new Settings(resolved.values(), resolved.sources());
     ALL.forEach(settings::get);
     settings.meshOptions();
     settings.watcherOptions();

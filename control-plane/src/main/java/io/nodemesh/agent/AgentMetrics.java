@@ -1,0 +1,95 @@
+package io.nodemesh.agent;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/** The node agent's Prometheus metrics. */
+public final class AgentMetrics {
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  private final Counter cniRequests = Counter.builder()
+      .name("nodemesh_agent_cni_requests").help("CNI plugin requests answered, by command and status")
+      .labelNames("command", "status")
+      .register(registry);
+  private final Histogram cniLatency = Histogram.builder()
+      .name("nodemesh_agent_cni_request_seconds")
+      .help("Time from the plugin writing a request to the agent's answer (queueing + lookup + iptables)")
+      .labelNames("command")
+      .classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+      .register(registry);
+  private final Counter ruleChanges = Counter.builder()
+      .name("nodemesh_agent_rule_changes")
+      .help("Redirect rule sets written into pod namespaces: installed (none before), repaired (drifted), removed")
+      .labelNames("action")
+      .register(registry);
+  private final Counter ruleErrors = Counter.builder()
+      .name("nodemesh_agent_rule_errors").help("Failed iptables operations in pod namespaces")
+      .register(registry);
+  private final Counter pinsCollected = Counter.builder()
+      .name("nodemesh_agent_pins_collected").help("Pins removed because their pod no longer exists")
+      .register(registry);
+  private final Counter rejectedAnnotations = Counter.builder()
+      .name("nodemesh_agent_rejected_annotations")
+      .help("Exclusion annotations rejected as invalid (the pod is redirected without them)")
+      .register(registry);
+  private final Counter cniConfigRepairs = Counter.builder()
+      .name("nodemesh_agent_cni_config_writes")
+      .help("Times the plugin or its conflist entry was (re)installed, e.g. after the main CNI rewrote its file")
+      .register(registry);
+
+  /** {@code podStates} is read at scrape time: pins by state. */
+  public AgentMetrics(Supplier<Map<String, Long>> podStates) {
+    GaugeWithCallback.builder()
+        .name("nodemesh_agent_pins").help("Pinned pod network namespaces on this node, by redirect state")
+        .labelNames("state")
+        .callback(cb -> podStates.get().forEach((state, count) -> cb.call(count, state)))
+        .register(registry);
+  }
+
+  public void cniRequest(CniRequest.Command command, CniAnswer.Status status, double seconds) {
+    String name = command.name().toLowerCase(Locale.ROOT);
+    cniRequests.labelValues(name, status.name().toLowerCase(Locale.ROOT)).inc();
+    cniLatency.labelValues(name).observe(seconds);
+  }
+
+  public void ruleChange(String action) {
+    ruleChanges.labelValues(action).inc();
+  }
+
+  public void ruleError() {
+    ruleErrors.inc();
+  }
+
+  public void pinCollected() {
+    pinsCollected.inc();
+  }
+
+  public void rejectedAnnotation() {
+    rejectedAnnotations.inc();
+  }
+
+  public void cniConfigWritten() {
+    cniConfigRepairs.inc();
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  public String scrape() throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    writer.write(out, registry.scrape());
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  public String contentType() {
+    return writer.getContentType();
+  }
+}

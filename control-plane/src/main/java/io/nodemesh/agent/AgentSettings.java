@@ -1,0 +1,151 @@
+package io.nodemesh.agent;
+
+import com.google.common.collect.ImmutableList;
+import io.nodemesh.app.Flag;
+import io.nodemesh.app.Settings;
+import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.NetnsPaths;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Every configuration knob of the node agent ({@code node-agent} mode), declared once. The mesh selection, netns
+ * template, SO_MARK and capture port are the control plane's own {@link Settings} flags: the agent must decide
+ * exactly as the control plane does, so the chart passes both the same values.
+ */
+public final class AgentSettings {
+
+  public static final Flag<String> NODE_NAME =
+      Flag.text("node-name", "", "the Kubernetes node this agent serves (required; the chart sets it from spec.nodeName)");
+  public static final Flag<Integer> ADMIN_PORT =
+      Flag.integer("admin-port", 15016, 0, 65535, "HTTP port of /healthz, /readyz, /metrics and /debug; 0 picks a free port");
+  public static final Flag<String> ADMIN_ADDRESS =
+      Flag.text("admin-address", "0.0.0.0", "address the admin port binds (the agent runs in the node's network)");
+  public static final Flag<String> CNI_SPOOL_DIR =
+      Flag.text("cni-spool-dir", "/var/run/nodemesh/cni", "host directory where the CNI plugin leaves requests and reads answers");
+  public static final Flag<String> CNI_BIN_DIR =
+      Flag.text("cni-bin-dir", "/opt/cni/bin", "where the plugin executable is installed (the node's CNI bin directory as mounted)");
+  public static final Flag<String> CNI_CONF_DIR =
+      Flag.text("cni-conf-dir", "/etc/cni/net.d", "the node's CNI configuration directory as mounted; the plugin is chained into its first conflist");
+  public static final Flag<Boolean> CNI_INSTALL =
+      Flag.bool("cni-install", true, "keep the plugin chained into the node's conflist (re-added when the main CNI rewrites it)");
+  public static final Flag<FailPolicy> CNI_FAIL_POLICY =
+      Flag.choice("cni-fail-policy", FailPolicy.CLOSED, FailPolicy.class,
+          "when the agent does not answer in time: closed fails the pod's start, open lets it start unredirected until reconciled");
+  public static final Flag<Duration> CNI_TIMEOUT =
+      Flag.duration("cni-timeout", "30s", Duration.ofSeconds(1), "how long the plugin waits for the agent on ADD and CHECK (whole seconds)");
+  public static final Flag<String> CNI_EXCLUDE_NAMESPACES =
+      Flag.text("cni-exclude-namespaces", "kube-system", "comma list of namespaces the plugin passes through without asking the agent");
+  public static final Flag<Duration> CNI_CONF_WAIT =
+      Flag.duration("cni-conf-wait", "0s", Duration.ZERO, "install-cni: how long to wait for the main CNI's configuration (0 waits forever)");
+  public static final Flag<Duration> RESYNC_INTERVAL =
+      Flag.duration("resync-interval", "60s", Duration.ofSeconds(1), "how often every pin's rules and the CNI configuration are verified and repaired");
+  public static final Flag<Duration> GC_GRACE =
+      Flag.duration("gc-grace", "60s", Duration.ZERO, "how long a pin may exist without its pod in the API before it is removed");
+  public static final Flag<UninstallMode> CNI_UNINSTALL =
+      Flag.choice("cni-uninstall", UninstallMode.AUTO, UninstallMode.class,
+          "on stop, remove plugin, rules and pins: auto = only when the agent's DaemonSet is gone or being deleted");
+  public static final Flag<String> SELF_NAMESPACE =
+      Flag.text("self-namespace", "", "namespace of the agent's DaemonSet (for cni-uninstall=auto)");
+  public static final Flag<String> SELF_DAEMONSET =
+      Flag.text("self-daemonset", "", "name of the agent's DaemonSet (for cni-uninstall=auto)");
+
+  public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
+      NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS,
+      Settings.MESH_ALL_NAMESPACES, Settings.NETNS_MODE, Settings.NETNS_TEMPLATE, Settings.NETNS_ALLOWED_PREFIX,
+      Settings.SO_MARK, Settings.CAPTURE_PORT,
+      CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR, CNI_INSTALL, CNI_FAIL_POLICY, CNI_TIMEOUT, CNI_EXCLUDE_NAMESPACES,
+      CNI_CONF_WAIT, RESYNC_INTERVAL, GC_GRACE, CNI_UNINSTALL, SELF_NAMESPACE, SELF_DAEMONSET,
+      Settings.LOG_LEVEL);
+
+  private final Flag.Resolved resolved;
+
+  private AgentSettings(Flag.Resolved resolved) {
+    this.resolved = resolved;
+  }
+
+  /** Defaults plus the given overrides (flag name -> value), e.g. for tests. */
+  public static AgentSettings of(Map<String, String> values) {
+    return parse(values.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue()).toArray(String[]::new),
+        Map.of());
+  }
+
+  /**
+   * Resolves every flag (arguments, then {@code NODEMESH_*} environment, then defaults) and checks the values
+   * and their combinations.
+   *
+   * @throws Flag.UsageException for unknown flags and invalid values
+   */
+  public static AgentSettings parse(String[] args, Map<String, String> env) {
+    AgentSettings settings = new AgentSettings(Flag.resolve(ALL, args, env));
+    ALL.forEach(settings::get);
+    settings.meshOptions();
+    settings.pinDir();
+    for (Flag<String> dir : ImmutableList.of(CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR)) {
+      if (!settings.get(dir).startsWith("/")) {
+        throw new Flag.UsageException("--" + dir.name() + " must be an absolute path: " + settings.get(dir));
+      }
+    }
+    if (!settings.get(CNI_EXCLUDE_NAMESPACES).matches("[a-z0-9.,-]*")) {
+      throw new Flag.UsageException("--cni-exclude-namespaces must be a comma list of namespace names");
+    }
+    if (settings.get(CNI_TIMEOUT).toSeconds() > 600 || settings.get(CNI_TIMEOUT).toMillis() % 1000 != 0) {
+      throw new Flag.UsageException("--cni-timeout must be whole seconds, at most 600s");
+    }
+    return settings;
+  }
+
+  public <T> T get(Flag<T> flag) {
+    return flag.parse(resolved.values().get(flag.name()));
+  }
+
+  /** The text value in force for a flag, as given. */
+  public String text(Flag<?> flag) {
+    return resolved.values().get(flag.name());
+  }
+
+  /** Where the value came from: "flag", "env NODEMESH_...", or "default". */
+  public String source(Flag<?> flag) {
+    return resolved.sources().get(flag.name());
+  }
+
+  /** The mesh options, built from the same flags as the control plane's. */
+  public MeshOptions meshOptions() {
+    try {
+      return new MeshOptions(get(Settings.MESH_ALL_NAMESPACES), get(Settings.NETNS_MODE), get(Settings.NETNS_TEMPLATE),
+          get(Settings.NETNS_ALLOWED_PREFIX));
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The host directory of the pins: the netns template must be {@code <dir>/{podUid}}, since the plugin names a
+   * pin after the pod UID and nothing else.
+   */
+  public Path pinDir() {
+    String template = get(Settings.NETNS_TEMPLATE);
+    String suffix = "/" + NetnsPaths.POD_UID_PLACEHOLDER;
+    if (!template.endsWith(suffix) || template.length() == suffix.length()) {
+      throw new Flag.UsageException("--netns-template must be <absolute directory>/" + NetnsPaths.POD_UID_PLACEHOLDER
+          + " for the node agent, got " + template);
+    }
+    return Path.of(template.substring(0, template.length() - suffix.length()));
+  }
+
+  /** The text of {@code node-agent --help}. */
+  public static String help() {
+    StringBuilder help = new StringBuilder(
+        "Usage: java -jar nodemesh-control-plane.jar node-agent [install-cni | uninstall] [--flag=value ...]\n\n"
+            + "The nodemesh node agent: serves the chained CNI plugin (pins pod network namespaces, installs the\n"
+            + "outbound redirect inside them), reconciles and garbage-collects pins. install-cni installs the plugin\n"
+            + "and chains it into the node's conflist, then exits (the chart's init container); uninstall removes\n"
+            + "plugin, rules and pins, then exits.\n\nFlags:\n");
+    for (Flag<?> flag : ALL) {
+      help.append(String.format("  --%-22s %s%n  %-24s default %s; env %s; %s%n",
+          flag.name(), flag.description(), "", flag.defaultValue(), flag.env(), flag.accepts()));
+    }
+    return help.toString();
+  }
+}

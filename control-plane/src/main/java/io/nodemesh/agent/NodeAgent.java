@@ -1,0 +1,780 @@
+package io.nodemesh.agent;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSortedMap;
+import io.nodemesh.app.Settings;
+import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.MeshPolicy;
+import io.nodemesh.model.MeshStatus;
+import io.nodemesh.model.NamespaceInfo;
+import io.nodemesh.model.PodInfo;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.PriorityBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node agent: answers the CNI plugin, keeps every pinned pod namespace's redirect rules as the mesh decision
+ * says, and removes pins whose pod is gone.
+ *
+ * <p>Threading: one "agent loop" thread owns all mutable state and runs every iptables and mount operation, so
+ * operations on one pod never interleave. Its queue is ordered by priority — plugin requests first (a pod start
+ * is waiting), then targeted reconciles after API events, then full resyncs — so a resync of many pins never
+ * delays an ADD by more than one pin's work. Informer, file-watch and timer threads only enqueue work.
+ *
+ * <p>Decisions use the control plane's {@link MeshPolicy} with one difference in input: at CNI ADD the API does
+ * not show the pod's IP yet (the kubelet publishes it after ADD), so the IPs from the main plugin's result stand
+ * in. Later, while the API still shows no IP and the agent knows none (after its own restart), it leaves the pod's
+ * rules as they are rather than tear them down.
+ */
+public final class NodeAgent implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  private static final Pattern UID = CniRequest.UID;
+  private static final int PRIORITY_CNI = 0;
+  private static final int PRIORITY_EVENT = 1;
+  private static final int PRIORITY_RESYNC = 2;
+
+  /** Where a pinned pod stands. */
+  public enum State {
+    /** Meshed, and the namespace holds exactly the intended rules. */
+    REDIRECTED,
+    /** Not meshed (the reason says why); the namespace holds none of our rules. */
+    NOT_MESHED,
+    /** Not decidable yet (API not synced, no pod IP known); rules left as they are. */
+    UNDECIDED,
+    /** No pod with this UID in the API; the pin is removed after the grace period. */
+    ORPHANED,
+    /** The last operation failed; retried on the next resync. */
+    ERROR
+  }
+
+  /** One pin's state, as shown at {@code /debug/pods} and counted in the metrics. */
+  public record PinStatus(
+      String podUid, String namespace, String name, State state, String reason, String signature,
+      ImmutableList<String> problems, Instant checked) {}
+
+  private final MeshOptions meshOptions;
+  private final int capturePort;
+  private final int soMark;
+  private final Path pinDir;
+  private final Spool spool;
+  private final Duration cniTimeout;
+  private final Duration gcGrace;
+  private final Duration resyncInterval;
+  private final NetnsIptables iptables;
+  private final PodDirectory pods;
+  private final CniInstaller installer;
+  private final Clock clock;
+  private final AgentMetrics metrics;
+
+  private final AtomicLong sequence = new AtomicLong();
+  private final ThreadPoolExecutor loop;
+  private final ScheduledExecutorService timer;
+  private final AtomicBoolean spoolQueued = new AtomicBoolean();
+  private final AtomicBoolean eventsQueued = new AtomicBoolean();
+  private final AtomicBoolean resyncAllQueued = new AtomicBoolean();
+  private final Set<String> dirtyPods = ConcurrentHashMap.newKeySet();
+  private volatile WatchService watchService;
+  private volatile Thread watcher;
+
+  // owned by the agent loop
+  private final Map<String, PinStatus> pins = new HashMap<>();
+  private final Map<String, Instant> orphanSince = new HashMap<>();
+  private final Map<String, ImmutableList<String>> cniIps = new HashMap<>();
+
+  private volatile ImmutableMap<String, PinStatus> published = ImmutableMap.of();
+  private volatile boolean reconciledOnce;
+  private volatile boolean cniConfigInstalled;
+  private volatile Instant lastBeat;
+
+  public NodeAgent(AgentSettings settings, PodDirectory pods, NetnsIptables iptables, CniInstaller installer,
+      Clock clock) {
+    this.meshOptions = settings.meshOptions();
+    this.capturePort = settings.get(Settings.CAPTURE_PORT);
+    this.soMark = settings.get(Settings.SO_MARK);
+    this.pinDir = settings.pinDir();
+    this.spool = new Spool(Path.of(settings.get(AgentSettings.CNI_SPOOL_DIR)));
+    this.cniTimeout = settings.get(AgentSettings.CNI_TIMEOUT);
+    this.gcGrace = settings.get(AgentSettings.GC_GRACE);
+    this.resyncInterval = settings.get(AgentSettings.RESYNC_INTERVAL);
+    this.pods = pods;
+    this.iptables = iptables;
+    this.installer = installer;
+    this.clock = clock;
+    this.lastBeat = clock.instant();
+    this.metrics = new AgentMetrics(this::countByState);
+    this.loop = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), runnable -> {
+      Thread thread = new Thread(runnable, "nodemesh-agent-loop");
+      thread.setDaemon(true);
+      return thread;
+    });
+    this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+      Thread thread = new Thread(runnable, "nodemesh-agent-timer");
+      thread.setDaemon(true);
+      return thread;
+    });
+  }
+
+  /**
+   * Creates the directories, installs the plugin (when configured), starts the informers, the spool watch and
+   * the periodic resync. Plugin requests are served at once (with a direct API read while the caches fill);
+   * the first full reconcile runs when the caches are complete.
+   */
+  public void start() throws IOException {
+    spool.create();
+    Files.createDirectories(pinDir);
+    if (installer != null) {
+      syncCniConfig();
+    }
+    pods.start(new PodDirectory.Listener() {
+      @Override
+      public void podChanged(String uid) {
+        dirtyPods.add(uid);
+        queueEvents();
+      }
+
+      @Override
+      public void namespaceChanged(String name) {
+        // few and rare; re-evaluating every pin is cheap next to the cost of missing an opt-in change
+        queueResyncAll();
+      }
+
+      @Override
+      public void synced() {
+        log.info("pod and namespace caches synced; reconciling every pin");
+        queueResyncAll();
+      }
+    });
+    watchService = FileSystems.getDefault().newWatchService();
+    spool.requests().register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY);
+    // the main CNI rewriting its configuration (and dropping our entry) must not wait for the next resync
+    Path confWatch = installer != null && Files.isDirectory(installer.confDir()) ? installer.confDir() : null;
+    if (confWatch != null) {
+      confWatch.register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+          StandardWatchEventKinds.ENTRY_DELETE);
+    }
+    watcher = new Thread(() -> watch(confWatch), "nodemesh-agent-watch");
+    watcher.setDaemon(true);
+    watcher.start();
+    // inotify can overflow or miss a directory created late: a cheap listing every second is the safety net
+    timer.scheduleWithFixedDelay(this::queueSpool, 0, 1, TimeUnit.SECONDS);
+    timer.scheduleWithFixedDelay(this::queueResyncAll, resyncInterval.toMillis(), resyncInterval.toMillis(),
+        TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(() -> submit(PRIORITY_RESYNC, () -> lastBeat = clock.instant()), 5, 5,
+        TimeUnit.SECONDS);
+    log.info("node agent serving {} (pins in {}, capture port {}, SO_MARK {})", spool.root(), pinDir, capturePort,
+        soMark);
+  }
+
+  private void watch(Path confDir) {
+    WatchService service = watchService;
+    try {
+      while (true) {
+        WatchKey key = service.take();
+        boolean conf = confDir != null && confDir.equals(key.watchable());
+        key.pollEvents();
+        key.reset();
+        if (conf) {
+          submit(PRIORITY_EVENT, this::syncCniConfig);
+        } else {
+          queueSpool();
+        }
+      }
+    } catch (ClosedWatchServiceException | InterruptedException e) {
+      // closing
+    }
+  }
+
+  // ---- work submission (any thread) ----
+
+  private void submit(int priority, Runnable body) {
+    if (!loop.isShutdown()) {
+      loop.execute(new Task(priority, sequence.incrementAndGet(), body));
+    }
+  }
+
+  private <T> CompletableFuture<T> call(int priority, Supplier<T> body) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    submit(priority, () -> {
+      try {
+        result.complete(body.get());
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e);
+      }
+    });
+    return result;
+  }
+
+  private void queueSpool() {
+    if (spoolQueued.compareAndSet(false, true)) {
+      submit(PRIORITY_CNI, () -> {
+        spoolQueued.set(false); // requests arriving from now on queue another pass
+        serveSpool();
+      });
+    }
+  }
+
+  private void queueEvents() {
+    if (eventsQueued.compareAndSet(false, true)) {
+      submit(PRIORITY_EVENT, () -> {
+        eventsQueued.set(false);
+        List<String> uids = new ArrayList<>(dirtyPods);
+        dirtyPods.removeAll(uids);
+        if (!pods.synced()) {
+          return; // the full reconcile after sync covers these
+        }
+        for (String uid : uids) {
+          if (Files.exists(pinDir.resolve(uid))) {
+            reconcilePin(uid);
+          }
+        }
+        publish();
+      });
+    }
+  }
+
+  private void queueResyncAll() {
+    if (resyncAllQueued.compareAndSet(false, true)) {
+      submit(PRIORITY_RESYNC, () -> {
+        resyncAllQueued.set(false);
+        reconcileAll();
+      });
+    }
+  }
+
+  /** Runs a full reconcile now (after whatever is queued before it) and completes when it is done. */
+  public CompletableFuture<Void> reconcileNow() {
+    return call(PRIORITY_RESYNC, () -> {
+      reconcileAll();
+      return null;
+    });
+  }
+
+  // ---- CNI requests (agent loop) ----
+
+  private void serveSpool() {
+    List<Spool.Pending> pending;
+    try {
+      pending = spool.pending();
+    } catch (IOException e) {
+      log.warn("cannot list {}: {}", spool.requests(), e.toString());
+      return;
+    }
+    for (Spool.Pending request : pending) {
+      serve(request);
+    }
+  }
+
+  private void serve(Spool.Pending pending) {
+    try {
+      Optional<String> text = spool.read(pending);
+      if (text.isEmpty()) {
+        return;
+      }
+      if (pending.written().isBefore(clock.instant().minus(cniTimeout).minusSeconds(5))) {
+        log.info("dropping request {}: older than the plugin's timeout, nobody waits for it", pending.id());
+        spool.discard(pending);
+        return;
+      }
+      if (!CniRequest.ID.matcher(pending.id()).matches()) {
+        log.warn("discarding a spool file with an unexpected name: {}", OutboundExclusions.printable(pending.id()));
+        spool.discard(pending);
+        return;
+      }
+      CniRequest request;
+      try {
+        request = CniRequest.parse(pending.id(), text.get(), pinDir);
+      } catch (IllegalArgumentException e) {
+        log.warn("malformed plugin request {}: {}", pending.id(), e.getMessage());
+        spool.answer(pending.id(), CniAnswer.error("malformed request: " + e.getMessage()));
+        return;
+      }
+      CniAnswer answer;
+      try {
+        answer = switch (request.command()) {
+          case ADD -> add(request);
+          case CHECK -> check(request);
+          case DEL -> del(request);
+        };
+      } catch (RuntimeException e) {
+        log.warn("{} for pod {}/{} failed", request.command(), request.podNamespace(), request.podName(), e);
+        answer = CniAnswer.error(request.command() + " failed: " + e);
+      }
+      spool.answer(pending.id(), answer);
+      double seconds = Math.max(0, Duration.between(pending.written(), clock.instant()).toNanos() / 1e9);
+      metrics.cniRequest(request.command(), answer.status(), seconds);
+      log.info("CNI {} {}/{} ({}): {} - {}", request.command(), request.podNamespace(), request.podName(),
+          request.podUid(), answer.status(), answer.message());
+      publish();
+    } catch (IOException e) {
+      log.warn("cannot answer request {}: {}", pending.id(), e.toString());
+    }
+  }
+
+  private CniAnswer add(CniRequest request) {
+    Optional<PodInfo> pod;
+    NamespaceInfo namespace;
+    try {
+      pod = pods.lookup(request.podNamespace(), request.podName());
+      namespace = pod.isPresent() ? pods.namespace(request.podNamespace()).orElse(null) : null;
+    } catch (RuntimeException e) {
+      // never guess: fail-closed plugins turn this into "try again later"
+      return CniAnswer.error("cannot read pod " + request.podNamespace() + "/" + request.podName()
+          + " from the Kubernetes API: " + e.getMessage());
+    }
+    Optional<String> mismatch = identityProblem(request, pod);
+    if (mismatch.isPresent()) {
+      PinStatus status = ensure(request.podUid(), request.podNamespace(), request.podName(),
+          Decision.notMeshed(mismatch.get()));
+      return answerFor(status);
+    }
+    cniIps.put(request.podUid(), request.ips());
+    PinStatus status = ensure(request.podUid(), request.podNamespace(), request.podName(),
+        decide(pod.get(), namespace, request.ips()));
+    return answerFor(status);
+  }
+
+  private CniAnswer check(CniRequest request) {
+    Optional<PodInfo> pod;
+    NamespaceInfo namespace;
+    try {
+      pod = pods.lookup(request.podNamespace(), request.podName());
+      namespace = pod.isPresent() ? pods.namespace(request.podNamespace()).orElse(null) : null;
+    } catch (RuntimeException e) {
+      return CniAnswer.error("cannot read pod " + request.podNamespace() + "/" + request.podName()
+          + " from the Kubernetes API: " + e.getMessage());
+    }
+    Decision decision = identityProblem(request, pod).map(Decision::notMeshed)
+        .orElseGet(() -> decide(pod.get(), namespace, cniIps.getOrDefault(request.podUid(), request.ips())));
+    RedirectRules.NatState state;
+    try {
+      state = RedirectRules.NatState.parse(iptables.saveNat(request.pin()));
+    } catch (IOException e) {
+      return CniAnswer.error("cannot read the pod's nat table: " + e.getMessage());
+    }
+    return switch (decision.kind()) {
+      case MESHED -> RedirectRules.drift(decision.spec(), state)
+          .map(drift -> CniAnswer.error("redirect rules drifted: " + drift))
+          .orElseGet(() -> CniAnswer.ok("redirect rules in place (signature " + decision.spec().signature() + ")"));
+      case NOT_MESHED -> state.absent()
+          ? CniAnswer.skip("not meshed: " + decision.reason())
+          : CniAnswer.error("redirect rules present but the pod is not meshed: " + decision.reason());
+      case UNDECIDED -> CniAnswer.skip(decision.reason());
+    };
+  }
+
+  private CniAnswer del(CniRequest request) {
+    String uid = request.podUid();
+    cniIps.remove(uid);
+    orphanSince.remove(uid);
+    pins.remove(uid);
+    if (!Files.exists(request.pin())) {
+      return CniAnswer.ok("no pin, nothing to remove");
+    }
+    try {
+      removeRules(request.pin());
+      return CniAnswer.ok("redirect rules removed");
+    } catch (IOException e) {
+      metrics.ruleError();
+      return CniAnswer.error("cannot remove the redirect rules: " + e.getMessage());
+    }
+  }
+
+  /** A plugin request and the API disagree about which pod this is: not ours to mesh. */
+  private Optional<String> identityProblem(CniRequest request, Optional<PodInfo> pod) {
+    if (pod.isEmpty()) {
+      return Optional.of("pod not found in the Kubernetes API");
+    }
+    if (!pod.get().uid().equals(request.podUid())) {
+      return Optional.of("the API's pod " + request.podNamespace() + "/" + request.podName()
+          + " has another UID (a static pod's mirror, or the pod was replaced)");
+    }
+    return Optional.empty();
+  }
+
+  private static CniAnswer answerFor(PinStatus status) {
+    return switch (status.state()) {
+      case REDIRECTED -> CniAnswer.ok("outbound TCP redirected (signature " + status.signature() + ")"
+          + (status.problems().isEmpty() ? "" : "; " + String.join("; ", status.problems())));
+      case NOT_MESHED, UNDECIDED, ORPHANED -> CniAnswer.skip(status.reason());
+      case ERROR -> CniAnswer.error(status.reason());
+    };
+  }
+
+  // ---- decisions and rules (agent loop) ----
+
+  /** The mesh decision for a pod, with the redirect it needs. */
+  record Decision(Kind kind, String reason, RedirectRules.Spec spec) {
+    enum Kind { MESHED, NOT_MESHED, UNDECIDED }
+
+    static Decision notMeshed(String reason) {
+      return new Decision(Kind.NOT_MESHED, reason, null);
+    }
+
+    static Decision undecided(String reason) {
+      return new Decision(Kind.UNDECIDED, reason, null);
+    }
+  }
+
+  Decision decide(PodInfo pod, NamespaceInfo namespace, List<String> knownIps) {
+    ImmutableList<String> ips = !pod.ips().isEmpty() ? pod.ips() : ImmutableList.copyOf(knownIps);
+    if (ips.isEmpty() && pod.nodeName().isPresent() && !pod.hostNetwork() && !pod.phase().terminal()) {
+      return Decision.undecided("no pod IP known yet (the API publishes it after CNI ADD)");
+    }
+    MeshStatus status = MeshPolicy.evaluate(pod.withIps(ips), namespace, meshOptions);
+    if (!status.meshed()) {
+      return Decision.notMeshed(status.reason());
+    }
+    OutboundExclusions exclusions = OutboundExclusions.fromAnnotations(pod.annotations());
+    return new Decision(Decision.Kind.MESHED, "meshed", new RedirectRules.Spec(capturePort, soMark, exclusions));
+  }
+
+  /** Brings one pin to what the decision says and records the outcome. */
+  private PinStatus ensure(String uid, String namespace, String name, Decision decision) {
+    Path pin = pinDir.resolve(uid);
+    PinStatus status;
+    try {
+      switch (decision.kind()) {
+        case MESHED -> {
+          RedirectRules.Spec spec = decision.spec();
+          installRules(pin, spec);
+          spec.exclusions().problems().forEach(problem -> {
+            log.warn("pod {}/{}: {}", namespace, name, problem);
+          });
+          if (!spec.exclusions().problems().isEmpty() && !Optional.ofNullable(pins.get(uid))
+              .map(previous -> previous.problems().equals(spec.exclusions().problems())).orElse(false)) {
+            metrics.rejectedAnnotation();
+          }
+          status = status(uid, namespace, name, State.REDIRECTED, "meshed", spec.signature(),
+              spec.exclusions().problems());
+        }
+        case NOT_MESHED -> {
+          removeRules(pin);
+          status = status(uid, namespace, name, State.NOT_MESHED, decision.reason(), "", ImmutableList.of());
+        }
+        default -> status = status(uid, namespace, name, State.UNDECIDED, decision.reason(),
+            Optional.ofNullable(pins.get(uid)).map(PinStatus::signature).orElse(""), ImmutableList.of());
+      }
+    } catch (IOException e) {
+      metrics.ruleError();
+      log.warn("pod {}/{} ({}): {}", namespace, name, uid, e.getMessage());
+      status = status(uid, namespace, name, State.ERROR, "iptables in the pod's namespace failed: " + e.getMessage(),
+          "", ImmutableList.of());
+    }
+    pins.put(uid, status);
+    return status;
+  }
+
+  private PinStatus status(String uid, String namespace, String name, State state, String reason, String signature,
+      ImmutableList<String> problems) {
+    return new PinStatus(uid, namespace, name, state, reason, signature, problems, clock.instant());
+  }
+
+  private void installRules(Path pin, RedirectRules.Spec spec) throws IOException {
+    RedirectRules.NatState before = RedirectRules.NatState.parse(iptables.saveNat(pin));
+    Optional<String> drift = RedirectRules.drift(spec, before);
+    if (drift.isEmpty()) {
+      return;
+    }
+    iptables.restore(pin, RedirectRules.applyPayload(spec, before));
+    RedirectRules.NatState after = RedirectRules.NatState.parse(iptables.saveNat(pin));
+    Optional<String> still = RedirectRules.drift(spec, after);
+    if (still.isPresent()) {
+      throw new IOException("rules written but not in place: " + still.get());
+    }
+    if (before.absent()) {
+      metrics.ruleChange("installed");
+    } else {
+      metrics.ruleChange("repaired");
+      log.info("repaired redirect rules in {}: {}", pin, drift.get());
+    }
+  }
+
+  private void removeRules(Path pin) throws IOException {
+    RedirectRules.NatState before = RedirectRules.NatState.parse(iptables.saveNat(pin));
+    if (before.absent()) {
+      return;
+    }
+    iptables.restore(pin, RedirectRules.removePayload(before));
+    if (!RedirectRules.NatState.parse(iptables.saveNat(pin)).absent()) {
+      throw new IOException("rules removed but still there");
+    }
+    metrics.ruleChange("removed");
+  }
+
+  // ---- reconcile and garbage collection (agent loop) ----
+
+  private void reconcileAll() {
+    List<String> uids;
+    try {
+      uids = pinnedUids();
+    } catch (IOException e) {
+      log.warn("cannot list pins in {}: {}", pinDir, e.toString());
+      return;
+    }
+    for (String uid : uids) {
+      reconcilePin(uid);
+    }
+    pins.keySet().retainAll(uids);
+    orphanSince.keySet().retainAll(uids);
+    cniIps.keySet().retainAll(uids);
+    try {
+      int removed = spool.collectGarbage(clock.instant(), cniTimeout.multipliedBy(2).plusSeconds(60));
+      if (removed > 0) {
+        log.info("removed {} stale spool file(s)", removed);
+      }
+    } catch (IOException e) {
+      log.warn("spool garbage collection failed: {}", e.toString());
+    }
+    if (installer != null) {
+      syncCniConfig();
+    }
+    if (pods.synced()) {
+      reconciledOnce = true;
+    }
+    publish();
+  }
+
+  private void reconcilePin(String uid) {
+    Path pin = pinDir.resolve(uid);
+    if (!Files.exists(pin)) {
+      pins.remove(uid);
+      return;
+    }
+    Optional<PodInfo> pod = pods.byUid(uid);
+    if (pod.isEmpty()) {
+      if (!pods.synced()) {
+        pins.put(uid, status(uid, "", "", State.UNDECIDED, "waiting for the pod cache to sync", "", ImmutableList.of()));
+        return;
+      }
+      Instant since = orphanSince.computeIfAbsent(uid, key -> clock.instant());
+      if (!clock.instant().isBefore(since.plus(gcGrace))) {
+        collect(uid, pin);
+      } else {
+        pins.put(uid, status(uid, "", "", State.ORPHANED, "no pod with this UID on this node since " + since
+            + "; removed after " + gcGrace.toSeconds() + " s", "", ImmutableList.of()));
+      }
+      return;
+    }
+    orphanSince.remove(uid);
+    PodInfo info = pod.get();
+    NamespaceInfo namespace;
+    try {
+      namespace = pods.namespace(info.namespace()).orElse(null);
+    } catch (RuntimeException e) {
+      pins.put(uid, status(uid, info.namespace(), info.name(), State.UNDECIDED,
+          "namespace not readable: " + e.getMessage(), "", ImmutableList.of()));
+      return;
+    }
+    ensure(uid, info.namespace(), info.name(), decide(info, namespace, cniIps.getOrDefault(uid, ImmutableList.of())));
+  }
+
+  /** Removes a pin whose pod is gone: unmount (propagates to the host), delete the file and its owner record. */
+  private void collect(String uid, Path pin) {
+    try {
+      Mounts.unmountAll(pin);
+      Files.deleteIfExists(pin);
+      Files.deleteIfExists(spool.owner(uid));
+      pins.remove(uid);
+      orphanSince.remove(uid);
+      cniIps.remove(uid);
+      metrics.pinCollected();
+      log.info("removed the pin of pod {}: no such pod on this node for {} s", uid, gcGrace.toSeconds());
+    } catch (IOException e) {
+      pins.put(uid, status(uid, "", "", State.ERROR, "cannot remove the orphaned pin: " + e.getMessage(), "",
+          ImmutableList.of()));
+    }
+  }
+
+  private List<String> pinnedUids() throws IOException {
+    List<String> uids = new ArrayList<>();
+    if (!Files.isDirectory(pinDir)) {
+      return uids;
+    }
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(pinDir)) {
+      for (Path entry : entries) {
+        String name = entry.getFileName().toString();
+        if (UID.matcher(name).matches()) {
+          uids.add(name);
+        }
+      }
+    }
+    uids.sort(null);
+    return uids;
+  }
+
+  private void syncCniConfig() {
+    try {
+      CniInstaller.Outcome outcome = installer.install();
+      if (outcome == CniInstaller.Outcome.INSTALLED) {
+        metrics.cniConfigWritten();
+        log.info("nodemesh-cni (re)installed and chained into {}", installer.primary().orElse(null));
+      } else if (outcome == CniInstaller.Outcome.NO_CONFIG_YET) {
+        log.info("no CNI configuration on this node yet; nodemesh-cni is chained once the main CNI writes one");
+      }
+      cniConfigInstalled = installer.installed();
+    } catch (IOException e) {
+      cniConfigInstalled = false;
+      log.warn("cannot install the CNI plugin: {}", e.toString());
+    }
+  }
+
+  private void publish() {
+    published = ImmutableSortedMap.copyOf(pins);
+  }
+
+  // ---- views (any thread) ----
+
+  /** Every pin's state as of the last operation. */
+  public ImmutableMap<String, PinStatus> pins() {
+    return published;
+  }
+
+  private Map<String, Long> countByState() {
+    Map<String, Long> counts = new TreeMap<>();
+    for (State state : State.values()) {
+      counts.put(state.name().toLowerCase(java.util.Locale.ROOT), 0L);
+    }
+    published.values().forEach(pin -> counts.merge(pin.state().name().toLowerCase(java.util.Locale.ROOT), 1L, Long::sum));
+    return counts;
+  }
+
+  public AgentMetrics metrics() {
+    return metrics;
+  }
+
+  /** Alive: the agent loop ran its heartbeat within the last two minutes. */
+  public boolean healthy() {
+    return Duration.between(lastBeat, clock.instant()).compareTo(Duration.ofMinutes(2)) < 0;
+  }
+
+  /** Ready: caches synced, every pin reconciled once, and the plugin chained (when the agent manages it). */
+  public boolean ready() {
+    return pods.synced() && reconciledOnce && (installer == null || cniConfigInstalled);
+  }
+
+  /** Why {@link #ready()} is false, for {@code /readyz}. */
+  public List<String> notReadyReasons() {
+    List<String> reasons = new ArrayList<>();
+    if (!pods.synced()) {
+      reasons.add("pod/namespace caches not synced");
+    }
+    if (!reconciledOnce) {
+      reasons.add("pins not reconciled yet");
+    }
+    if (installer != null && !cniConfigInstalled) {
+      reasons.add("nodemesh-cni not chained into the node's CNI configuration");
+    }
+    return reasons;
+  }
+
+  // ---- stop and uninstall ----
+
+  /**
+   * Removes everything the agent and plugin put on the node: the conflist entry and executable first (no new
+   * pod is handed to the plugin), then the rules of every pinned pod (their traffic goes direct again — Envoy is
+   * going away too), then the pins and the spool. Requests still waiting are answered "skip".
+   */
+  public CompletableFuture<Void> uninstall() {
+    return call(PRIORITY_CNI, () -> {
+      if (installer != null) {
+        try {
+          installer.uninstall();
+          cniConfigInstalled = false;
+          log.info("nodemesh-cni removed from the CNI configuration and {}", installer.pluginPath().getParent());
+        } catch (IOException e) {
+          log.error("cannot remove nodemesh-cni from the CNI configuration", e);
+        }
+      }
+      try {
+        for (Spool.Pending request : spool.pending()) {
+          spool.answer(request.id(), CniAnswer.skip("nodemesh is being uninstalled"));
+        }
+        for (String uid : pinnedUids()) {
+          Path pin = pinDir.resolve(uid);
+          try {
+            removeRules(pin);
+          } catch (IOException e) {
+            log.warn("cannot remove the rules of pod {}: {}", uid, e.getMessage());
+          }
+          collect(uid, pin);
+        }
+      } catch (IOException e) {
+        log.error("uninstall incomplete", e);
+      }
+      publish();
+      return null;
+    });
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    WatchService service = watchService;
+    if (service != null) {
+      try {
+        service.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
+    }
+    pods.close();
+    loop.shutdown();
+    try {
+      if (!loop.awaitTermination(15, TimeUnit.SECONDS)) {
+        loop.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      loop.shutdownNow();
+    }
+  }
+
+  /** A unit of loop work, ordered by priority, then by submission. */
+  private record Task(int priority, long sequence, Runnable body) implements Runnable, Comparable<Task> {
+    @Override
+    public void run() {
+      try {
+        body.run();
+      } catch (RuntimeException e) {
+        log.error("agent loop task failed", e);
+      }
+    }
+
+    @Override
+    public int compareTo(Task other) {
+      return Comparator.comparingInt(Task::priority).thenComparingLong(Task::sequence).compare(this, other);
+    }
+  }
+}
