@@ -87,6 +87,10 @@ public final class AgentSettings {
         throw new Flag.UsageException("--" + dir.name() + " must be an absolute path: " + settings.get(dir));
       }
     }
+    if (settings.get(Settings.SO_MARK) == 0) {
+      throw new Flag.UsageException("--so-mark must not be 0 for the node agent: '--mark 0' matches every unmarked"
+          + " packet, so nothing would be redirected");
+    }
     if (!settings.get(CNI_EXCLUDE_NAMESPACES).matches("[a-z0-9.,-]*")) {
       throw new Flag.UsageException("--cni-exclude-namespaces must be a comma list of namespace names");
     }

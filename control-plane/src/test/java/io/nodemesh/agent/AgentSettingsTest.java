@@ -1,0 +1,69 @@
+package io.nodemesh.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.nodemesh.app.Flag;
+import io.nodemesh.app.Settings;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class AgentSettingsTest {
+
+  @Test
+  void theMeshDecidingFlagsAreTheControlPlanesOwnDeclarations() {
+    assertThat(AgentSettings.ALL).contains(Settings.MESH_ALL_NAMESPACES, Settings.NETNS_MODE, Settings.NETNS_TEMPLATE,
+        Settings.NETNS_ALLOWED_PREFIX, Settings.SO_MARK, Settings.CAPTURE_PORT);
+  }
+
+  @Test
+  void everyFlagIsDeclaredOnce() {
+    Set<String> names = new HashSet<>();
+    for (Flag<?> flag : AgentSettings.ALL) {
+      assertThat(names.add(flag.name())).as("--%s declared twice", flag.name()).isTrue();
+      assertThat(flag.description()).isNotBlank();
+    }
+  }
+
+  @Test
+  void flagsWinOverEnvironmentWhichWinsOverDefaults() {
+    AgentSettings settings = AgentSettings.parse(new String[] {"--capture-port=15101"},
+        Map.of("NODEMESH_CAPTURE_PORT", "15201", "NODEMESH_NODE_NAME", "node-7"));
+
+    assertThat(settings.get(Settings.CAPTURE_PORT)).isEqualTo(15101);
+    assertThat(settings.get(AgentSettings.NODE_NAME)).isEqualTo("node-7");
+    assertThat(settings.source(AgentSettings.NODE_NAME)).isEqualTo("env NODEMESH_NODE_NAME");
+    assertThat(settings.get(AgentSettings.CNI_FAIL_POLICY)).isEqualTo(FailPolicy.CLOSED);
+    assertThat(settings.pinDir()).isEqualTo(Path.of("/var/run/nodemesh/netns"));
+  }
+
+  @Test
+  void theTemplateMustBeADirectoryPlusThePodUid() {
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("netns-template", "/run/pins/pod-{podUid}")))
+        .isInstanceOf(Flag.UsageException.class).hasMessageContaining("<absolute directory>/{podUid}");
+    assertThat(AgentSettings.of(Map.of("netns-template", "/run/pins/{podUid}")).pinDir()).isEqualTo(Path.of("/run/pins"));
+  }
+
+  @Test
+  void invalidValuesFailAtStartupNamingTheFlag() {
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("cni-fail-policy", "maybe")))
+        .hasMessageContaining("--cni-fail-policy").hasMessageContaining("closed, open");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("cni-timeout", "1500ms"))).hasMessageContaining("whole seconds");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("cni-spool-dir", "relative/dir"))).hasMessageContaining("absolute");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("so-mark", "0"))).hasMessageContaining("--so-mark");
+    assertThatThrownBy(() -> AgentSettings.parse(new String[] {"--xds-port=1"}, Map.of()))
+        .hasMessageContaining("unknown flag --xds-port");
+  }
+
+  @Test
+  void helpListsEveryFlagWithItsEnvironmentVariable() {
+    String help = AgentSettings.help();
+
+    for (Flag<?> flag : AgentSettings.ALL) {
+      assertThat(help).contains("--" + flag.name()).contains(flag.env());
+    }
+  }
+}
