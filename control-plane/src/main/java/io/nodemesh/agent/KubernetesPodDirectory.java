@@ -28,6 +28,7 @@ public final class KubernetesPodDirectory implements PodDirectory {
   private final KubernetesClient client;
   private final String nodeName;
   private final long resyncMillis;
+  private final boolean fieldSelector;
   private final Map<String, PodInfo> byUid = new ConcurrentHashMap<>();
   private final Map<ObjectKey, PodInfo> byKey = new ConcurrentHashMap<>();
   private final Map<String, NamespaceInfo> namespaces = new ConcurrentHashMap<>();
@@ -35,9 +36,18 @@ public final class KubernetesPodDirectory implements PodDirectory {
   private volatile SharedIndexInformer<Namespace> namespaceInformer;
 
   public KubernetesPodDirectory(KubernetesClient client, String nodeName, long resyncMillis) {
+    this(client, nodeName, resyncMillis, true);
+  }
+
+  /**
+   * {@code fieldSelector=false} lists all pods and filters here: only for fabric8's mock API, which answers a
+   * {@code spec.nodeName} field selector with nothing.
+   */
+  KubernetesPodDirectory(KubernetesClient client, String nodeName, long resyncMillis, boolean fieldSelector) {
     this.client = client;
     this.nodeName = nodeName;
     this.resyncMillis = resyncMillis;
+    this.fieldSelector = fieldSelector;
   }
 
   @Override
@@ -61,7 +71,9 @@ public final class KubernetesPodDirectory implements PodDirectory {
         listener.namespaceChanged(name);
       }
     });
-    podInformer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(resyncMillis);
+    podInformer = fieldSelector
+        ? client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(resyncMillis)
+        : client.pods().inAnyNamespace().runnableInformer(resyncMillis);
     podInformer.addEventHandler(new ResourceEventHandler<Pod>() {
       @Override
       public void onAdd(Pod pod) {
@@ -78,8 +90,8 @@ public final class KubernetesPodDirectory implements PodDirectory {
         removePod(pod, listener);
       }
     });
-    namespaceInformer.start();
-    podInformer.start().thenCombine(namespaceInformer.start(), (a, b) -> b).thenRun(listener::synced);
+    var namespacesSynced = namespaceInformer.start();
+    podInformer.start().thenCombine(namespacesSynced, (a, b) -> b).thenRun(listener::synced);
   }
 
   private void putNamespace(Namespace namespace, Listener listener) {

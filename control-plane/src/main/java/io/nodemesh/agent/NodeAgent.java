@@ -84,6 +84,7 @@ public final class NodeAgent implements AutoCloseable {
       String podUid, String namespace, String name, State state, String reason, String signature,
       ImmutableList<String> problems, Instant checked) {}
 
+  private final String nodeName;
   private final MeshOptions meshOptions;
   private final int capturePort;
   private final int soMark;
@@ -120,6 +121,7 @@ public final class NodeAgent implements AutoCloseable {
 
   public NodeAgent(AgentSettings settings, PodDirectory pods, NetnsIptables iptables, CniInstaller installer,
       Clock clock) {
+    this.nodeName = settings.get(AgentSettings.NODE_NAME);
     this.meshOptions = settings.meshOptions();
     this.capturePort = settings.get(Settings.CAPTURE_PORT);
     this.soMark = settings.get(Settings.SO_MARK);
@@ -420,6 +422,10 @@ public final class NodeAgent implements AutoCloseable {
       return Optional.of("the API's pod " + request.podNamespace() + "/" + request.podName()
           + " has another UID (a static pod's mirror, or the pod was replaced)");
     }
+    if (!pod.get().nodeName().equals(Optional.of(nodeName))) {
+      return Optional.of("the pod is scheduled to node " + pod.get().nodeName().orElse("(none)") + ", this is "
+          + nodeName);
+    }
     return Optional.empty();
   }
 
@@ -487,6 +493,11 @@ public final class NodeAgent implements AutoCloseable {
             Optional.ofNullable(pins.get(uid)).map(PinStatus::signature).orElse(""), ImmutableList.of());
       }
     } catch (IOException e) {
+      if (!Files.exists(pin)) {
+        // a DEL removed the pin while we worked on it: nothing left to do, and nothing went wrong
+        pins.remove(uid);
+        return status(uid, namespace, name, State.UNDECIDED, "pin removed meanwhile", "", ImmutableList.of());
+      }
       metrics.ruleError();
       log.warn("pod {}/{} ({}): {}", namespace, name, uid, e.getMessage());
       status = status(uid, namespace, name, State.ERROR, "iptables in the pod's namespace failed: " + e.getMessage(),
@@ -578,6 +589,20 @@ public final class NodeAgent implements AutoCloseable {
         pins.put(uid, status(uid, "", "", State.UNDECIDED, "waiting for the pod cache to sync", "", ImmutableList.of()));
         return;
       }
+      // The cache may lag behind a pod that just started: before calling a pin orphaned, ask the API about the
+      // pod its owner record names.
+      Optional<String[]> owner = spool.ownerPod(uid);
+      if (owner.isPresent()) {
+        try {
+          pod = pods.lookup(owner.get()[0], owner.get()[1]).filter(found -> found.uid().equals(uid));
+        } catch (RuntimeException e) {
+          pins.put(uid, status(uid, owner.get()[0], owner.get()[1], State.UNDECIDED,
+              "pod not in the cache and the API is not reachable: " + e.getMessage(), "", ImmutableList.of()));
+          return;
+        }
+      }
+    }
+    if (pod.isEmpty()) {
       Instant since = orphanSince.computeIfAbsent(uid, key -> clock.instant());
       if (!clock.instant().isBefore(since.plus(gcGrace))) {
         collect(uid, pin);

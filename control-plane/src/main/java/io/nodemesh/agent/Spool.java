@@ -51,6 +51,22 @@ public final class Spool {
     return root.resolve("pods").resolve(podUid);
   }
 
+  /**
+   * The pod a pin belongs to, from the owner record the plugin writes at ADD (line 1 the container ID, line 2
+   * {@code namespace/name}); empty when there is no record or it is not in that form.
+   */
+  public Optional<String[]> ownerPod(String podUid) {
+    try {
+      List<String> lines = Files.readAllLines(owner(podUid), StandardCharsets.UTF_8);
+      if (lines.size() >= 2 && lines.get(1).matches("[a-z0-9][a-z0-9-]{0,62}/[a-z0-9][a-z0-9.-]{0,252}")) {
+        return Optional.of(lines.get(1).split("/", 2));
+      }
+    } catch (IOException e) {
+      // no record: a pin made before records had the pod, or by hand
+    }
+    return Optional.empty();
+  }
+
   /** Creates the directories (mode 0700 as the plugin does); harmless when they exist. */
   public void create() throws IOException {
     for (String dir : List.of("requests", "responses", "pods", "locks")) {
