@@ -28,6 +28,10 @@ characters of a DNS label (Service names are DNS labels).
 {{- printf "%s-envoy" (include "nodemesh.fullname" .) -}}
 {{- end -}}
 
+{{- define "nodemesh.nodeAgent.fullname" -}}
+{{- printf "%s-node-agent" (include "nodemesh.fullname" .) -}}
+{{- end -}}
+
 {{/* Labels on every object. */}}
 {{- define "nodemesh.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
@@ -54,6 +58,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: node-proxy
 {{- end -}}
 
+{{- define "nodemesh.nodeAgent.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nodemesh.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: node-agent
+{{- end -}}
+
 {{- define "nodemesh.controlPlane.labels" -}}
 {{ include "nodemesh.labels" . }}
 app.kubernetes.io/component: control-plane
@@ -62,6 +72,11 @@ app.kubernetes.io/component: control-plane
 {{- define "nodemesh.envoy.labels" -}}
 {{ include "nodemesh.labels" . }}
 app.kubernetes.io/component: node-proxy
+{{- end -}}
+
+{{- define "nodemesh.nodeAgent.labels" -}}
+{{ include "nodemesh.labels" . }}
+app.kubernetes.io/component: node-agent
 {{- end -}}
 
 {{/* repository:tag, or repository@digest when a digest is given. */}}
@@ -125,5 +140,17 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- end -}}
 {{- if eq (int $envoy.adminPort) (int $envoy.statusPort) -}}
 {{- fail "envoy.adminPort and envoy.statusPort must differ" -}}
+{{- end -}}
+{{- $agent := .Values.nodeAgent -}}
+{{- if $agent.enabled -}}
+{{- if or (not (hasSuffix "/{podUid}" $cp.config.netnsTemplate)) (eq $cp.config.netnsTemplate "/{podUid}") -}}
+{{- fail (printf "controlPlane.config.netnsTemplate %q: with nodeAgent.enabled it must be <directory>/{podUid} (the CNI plugin names each pin after the pod UID)" $cp.config.netnsTemplate) -}}
+{{- end -}}
+{{- if and $envoy.hostNetwork (has (int $agent.adminPort) (list (int $envoy.adminPort) (int $envoy.statusPort))) -}}
+{{- fail "nodeAgent.adminPort clashes with an Envoy port on the host network (envoy.hostNetwork=true)" -}}
+{{- end -}}
+{{- if eq (clean $agent.cni.spoolDir) (include "nodemesh.netnsDir" .) -}}
+{{- fail "nodeAgent.cni.spoolDir must differ from the pin directory of controlPlane.config.netnsTemplate" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

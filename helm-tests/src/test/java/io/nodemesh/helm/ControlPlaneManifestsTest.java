@@ -194,7 +194,7 @@ class ControlPlaneManifestsTest {
   void serviceSelectsTheControlPlanePodsOnlyAndExposesGrpcXdsAndAdmin() {
     Service service = defaults.named(Service.class, NAME);
     Deployment deployment = defaults.named(Deployment.class, NAME);
-    DaemonSet envoy = defaults.one(DaemonSet.class);
+    DaemonSet envoy = defaults.named(DaemonSet.class, "nodemesh-envoy");
     Map<String, String> selector = service.getSpec().getSelector();
 
     assertThat(Manifests.selects(selector, deployment.getSpec().getTemplate().getMetadata().getLabels())).isTrue();

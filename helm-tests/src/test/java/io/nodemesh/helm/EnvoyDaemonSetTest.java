@@ -25,7 +25,7 @@ class EnvoyDaemonSetTest {
 
   @Test
   void selectorMatchesTheEnvoyPodsAndNotTheControlPlanePods() {
-    DaemonSet daemonSet = defaults.one(DaemonSet.class);
+    DaemonSet daemonSet = defaults.named(DaemonSet.class, "nodemesh-envoy");
     Map<String, String> selector = daemonSet.getSpec().getSelector().getMatchLabels();
 
     assertThat(Manifests.selects(selector, daemonSet.getSpec().getTemplate().getMetadata().getLabels())).isTrue();
@@ -35,9 +35,9 @@ class EnvoyDaemonSetTest {
 
   @Test
   void rollingUpdateSurgesOneEnvoyPerNodeAndNeverLeavesANodeWithout() {
-    var rollingUpdate = defaults.one(DaemonSet.class).getSpec().getUpdateStrategy().getRollingUpdate();
+    var rollingUpdate = defaults.named(DaemonSet.class, "nodemesh-envoy").getSpec().getUpdateStrategy().getRollingUpdate();
 
-    assertThat(defaults.one(DaemonSet.class).getSpec().getUpdateStrategy().getType()).isEqualTo("RollingUpdate");
+    assertThat(defaults.named(DaemonSet.class, "nodemesh-envoy").getSpec().getUpdateStrategy().getType()).isEqualTo("RollingUpdate");
     assertThat(rollingUpdate.getMaxSurge().getIntVal()).isEqualTo(1);
     assertThat(rollingUpdate.getMaxUnavailable().getIntVal()).isZero();
   }
@@ -181,7 +181,7 @@ class EnvoyDaemonSetTest {
 
     assertThat(pod.getHostNetwork()).isTrue();
     assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
-    assertThat(manifests.one(DaemonSet.class).getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge().getIntVal())
+    assertThat(manifests.named(DaemonSet.class, "nodemesh-envoy").getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge().getIntVal())
         .isZero();
   }
 
@@ -196,11 +196,11 @@ class EnvoyDaemonSetTest {
   }
 
   private static String checksum(Manifests manifests) {
-    return manifests.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/bootstrap");
+    return manifests.named(DaemonSet.class, "nodemesh-envoy").getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/bootstrap");
   }
 
   static PodSpec podSpec(Manifests manifests) {
-    return manifests.one(DaemonSet.class).getSpec().getTemplate().getSpec();
+    return manifests.named(DaemonSet.class, "nodemesh-envoy").getSpec().getTemplate().getSpec();
   }
 
   static Container envoy(Manifests manifests) {
