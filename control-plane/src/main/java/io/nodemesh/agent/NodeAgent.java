@@ -64,6 +64,7 @@ public final class NodeAgent implements AutoCloseable {
   private static final int PRIORITY_CNI = 0;
   private static final int PRIORITY_EVENT = 1;
   private static final int PRIORITY_RESYNC = 2;
+  private static final String UNINSTALLING = "nodemesh is being uninstalled from this node; retry";
 
   /** Where a pinned pod stands. */
   public enum State {
@@ -116,6 +117,8 @@ public final class NodeAgent implements AutoCloseable {
 
   private volatile ImmutableMap<String, PinStatus> published = ImmutableMap.of();
   private volatile boolean reconciledOnce;
+  /** Set when uninstall begins: from then on nothing is (re)installed and plugin requests are turned away. */
+  private volatile boolean uninstalling;
   private volatile boolean cniConfigInstalled;
   private volatile Instant lastBeat;
 
@@ -253,7 +256,7 @@ public final class NodeAgent implements AutoCloseable {
         eventsQueued.set(false);
         List<String> uids = new ArrayList<>(dirtyPods);
         dirtyPods.removeAll(uids);
-        if (!pods.synced()) {
+        if (!pods.synced() || uninstalling) {
           return; // the full reconcile after sync covers these
         }
         for (String uid : uids) {
@@ -312,6 +315,11 @@ public final class NodeAgent implements AutoCloseable {
       if (!CniRequest.ID.matcher(pending.id()).matches()) {
         log.warn("discarding a spool file with an unexpected name: {}", OutboundExclusions.printable(pending.id()));
         spool.discard(pending);
+        return;
+      }
+      if (uninstalling) {
+        // the plugin fails the ADD (closed) and the runtime retries it without nodemesh in the chain
+        spool.answer(pending.id(), CniAnswer.error(UNINSTALLING));
         return;
       }
       CniRequest request;
@@ -486,7 +494,9 @@ public final class NodeAgent implements AutoCloseable {
               spec.exclusions().problems());
         }
         case NOT_MESHED -> {
-          removeRules(pin);
+          if (Files.exists(pin)) {
+            removeRules(pin);
+          }
           status = status(uid, namespace, name, State.NOT_MESHED, decision.reason(), "", ImmutableList.of());
         }
         default -> status = status(uid, namespace, name, State.UNDECIDED, decision.reason(),
@@ -496,7 +506,8 @@ public final class NodeAgent implements AutoCloseable {
       if (!Files.exists(pin)) {
         // a DEL removed the pin while we worked on it: nothing left to do, and nothing went wrong
         pins.remove(uid);
-        return status(uid, namespace, name, State.UNDECIDED, "pin removed meanwhile", "", ImmutableList.of());
+        return status(uid, namespace, name, State.UNDECIDED, decision.reason() + " (pin removed meanwhile)", "",
+            ImmutableList.of());
       }
       metrics.ruleError();
       log.warn("pod {}/{} ({}): {}", namespace, name, uid, e.getMessage());
@@ -547,6 +558,9 @@ public final class NodeAgent implements AutoCloseable {
   // ---- reconcile and garbage collection (agent loop) ----
 
   private void reconcileAll() {
+    if (uninstalling) {
+      return;
+    }
     List<String> uids;
     try {
       uids = pinnedUids();
@@ -660,6 +674,9 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void syncCniConfig() {
+    if (uninstalling) {
+      return;
+    }
     try {
       CniInstaller.Outcome outcome = installer.install();
       if (outcome == CniInstaller.Outcome.INSTALLED) {
@@ -729,9 +746,11 @@ public final class NodeAgent implements AutoCloseable {
   /**
    * Removes everything the agent and plugin put on the node: the conflist entry and executable first (no new
    * pod is handed to the plugin), then the rules of every pinned pod (their traffic goes direct again — Envoy is
-   * going away too), then the pins and the spool. Requests still waiting are answered "skip".
+   * going away too), then the pins. Requests still waiting get an error, so a fail-closed plugin fails the pod
+   * start and the runtime retries it with the plugin gone from the chain.
    */
   public CompletableFuture<Void> uninstall() {
+    uninstalling = true;
     return call(PRIORITY_CNI, () -> {
       if (installer != null) {
         try {
@@ -744,7 +763,7 @@ public final class NodeAgent implements AutoCloseable {
       }
       try {
         for (Spool.Pending request : spool.pending()) {
-          spool.answer(request.id(), CniAnswer.skip("nodemesh is being uninstalled"));
+          spool.answer(request.id(), CniAnswer.error(UNINSTALLING));
         }
         for (String uid : pinnedUids()) {
           Path pin = pinDir.resolve(uid);
