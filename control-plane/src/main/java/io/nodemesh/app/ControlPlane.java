@@ -46,6 +46,7 @@ public final class ControlPlane implements AutoCloseable {
   private final AdminServer admin;
   private final AtomicReference<KubernetesWatchers> watchers = new AtomicReference<>();
   private final AtomicReference<Server> grpc = new AtomicReference<>();
+  private final AtomicReference<DemoEnvoys> demoEnvoys = new AtomicReference<>();
   private final CompletableFuture<Void> firstTranslation = new CompletableFuture<>();
   private final CompletableFuture<Integer> xdsListening = new CompletableFuture<>();
 
@@ -105,6 +106,9 @@ public final class ControlPlane implements AutoCloseable {
           .start();
       grpc.set(server);
       log.info("xDS (ADS, SotW and Delta) listening on port {}", server.getPort());
+      if (demo != null) {
+        demoEnvoys.set(new DemoEnvoys(server.getPort(), DemoCluster.NODES));
+      }
       xdsListening.complete(server.getPort());
     } catch (IOException e) {
       log.error("xDS port {} could not be opened", settings.get(Settings.XDS_PORT), e);
@@ -134,6 +138,10 @@ public final class ControlPlane implements AutoCloseable {
   @Override
   public void close() {
     log.info("shutting down: no new xDS streams, finishing in-flight responses (up to {} s)", GRACE_SECONDS);
+    DemoEnvoys envoys = demoEnvoys.get();
+    if (envoys != null) {
+      envoys.close();
+    }
     Server server = grpc.get();
     if (server != null) {
       server.shutdown();

@@ -146,7 +146,10 @@ public final class DemoCluster implements AutoCloseable {
     return "10.244." + (n / 250) + "." + (n % 250 + 2);
   }
 
-  /** Alternates: add a pod to some app, then remove that app's oldest pod; keeps the cluster size stable. */
+  /**
+   * Alternates: add a pod to some app, then remove that app's newest pod again. The seeded pods stay, so the
+   * names the guide prints keep working while pods come and go.
+   */
   private void churnOnce() {
     try {
       int step = churnStep.getAndIncrement();
@@ -157,8 +160,8 @@ public final class DemoCluster implements AutoCloseable {
       } else {
         List<Pod> pods = new ArrayList<>(client.pods().inNamespace(NAMESPACE).withLabel("app", app.name()).list()
             .getItems());
-        pods.sort((a, b) -> Integer.compare(ordinal(a), ordinal(b)));
-        if (pods.size() > 1) {
+        pods.sort((a, b) -> Integer.compare(ordinal(b), ordinal(a)));
+        if (pods.size() > app.replicas()) {
           client.pods().inNamespace(NAMESPACE).withName(pods.get(0).getMetadata().getName()).delete();
           log.info("demo churn: removed pod {}", pods.get(0).getMetadata().getName());
         }

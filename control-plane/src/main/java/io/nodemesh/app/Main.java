@@ -54,13 +54,15 @@ public final class Main {
       System.out.printf("%n=== nodemesh demo is running ===%n"
           + "  embedded Kubernetes API : %s%n"
           + "  xDS (ADS) for Envoys    : 127.0.0.1:%d   (node.metadata.node_name = node-a | node-b | node-c)%n"
+          + "  demo Envoys             : one simulated Envoy per node is connected: see /debug/syncz%n"
           + "  admin endpoint          : %s/debug%n"
-          + "  try                     : curl %s/debug/nodes%n"
+          + "  try                     : curl %s/debug/syncz%n"
+          + "                            curl %s/debug/nodes%n"
           + "                            curl %s/debug/pods/demo/frontend-1%n"
           + "                            curl %s/debug/nodes/node-a/config%n"
           + "                            curl %s/metrics%n"
           + "  a pod comes or goes every few seconds; Ctrl-C stops the demo%n%n",
-          plane.demo().url(), xdsPort, admin, admin, admin, admin, admin);
+          plane.demo().url(), xdsPort, admin, admin, admin, admin, admin, admin);
     });
   }
 

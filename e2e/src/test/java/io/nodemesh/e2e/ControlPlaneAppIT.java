@@ -56,10 +56,17 @@ class ControlPlaneAppIT {
       try (SimulatedEnvoy envoy = SimulatedEnvoy.delta(channel, "envoy-node-a", "node-a")) {
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
           JsonNode node = find(demo.json("/debug/nodes"), "node-a");
-          assertThat(node.get("clients").asInt()).isEqualTo(1);
+          // ours and the demo's own simulated Envoy of node-a
+          assertThat(node.get("clients").asInt()).isEqualTo(2);
           assertThat(node.get("state").asText()).isEqualTo("SYNCED");
         });
-        JsonNode client = demo.json("/debug/syncz").get("clients").get(0);
+        JsonNode client = null;
+        for (JsonNode candidate : demo.json("/debug/syncz").get("clients")) {
+          if (candidate.get("node_id").asText().equals("envoy-node-a")) {
+            client = candidate;
+          }
+        }
+        assertThat(client).as("our client in /debug/syncz").isNotNull();
         assertThat(client.get("node_id").asText()).isEqualTo("envoy-node-a");
         assertThat(client.get("node_name").asText()).isEqualTo("node-a");
         assertThat(client.get("kind").asText()).isEqualTo("envoy");
