@@ -53,6 +53,7 @@ class RealNamespaceTest {
   static KubernetesClient client;
   private static NetnsLab lab;
   private static String podNs;
+  private static SharedPods sharedPods;
 
   @TempDir
   Path root;
@@ -73,10 +74,14 @@ class RealNamespaceTest {
     lab.tagServer(podNs, "15001=envoy", "9999=local");
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(MESHED_NS)
         .addToLabels("nodemesh.io/mesh", "enabled").endMetadata().build()).create();
+    sharedPods = new SharedPods(new KubernetesPodDirectory(client, NODE, 0, false));
   }
 
   @AfterAll
   static void tearDown() {
+    if (sharedPods != null) {
+      sharedPods.closeForGood();
+    }
     if (lab != null) {
       lab.close();
     }
@@ -390,7 +395,7 @@ class RealNamespaceTest {
         "resync-interval", "1h"));
     flags.putAll(extra);
     AgentSettings settings = AgentSettings.of(flags);
-    NodeAgent agent = new NodeAgent(settings, new KubernetesPodDirectory(client, NODE, 0, false), NetnsIptables.nsenter(),
+    NodeAgent agent = new NodeAgent(settings, sharedPods, NetnsIptables.nsenter(),
         installCni ? CniInstaller.of(settings) : null, Clock.systemUTC());
     agents.add(agent);
     agent.start();
@@ -447,6 +452,84 @@ class RealNamespaceTest {
 
   private static String inode(Path path) throws IOException {
     return NetnsLab.run("stat", "-L", "-c", "%i", path.toString()).strip();
+  }
+
+  /**
+   * One real informer-backed {@link KubernetesPodDirectory} for the whole class, handed to each agent in turn.
+   * A restarted agent starts with the caches already synced, which is what its reconcile sees after a real
+   * restart too. Why not one per agent: fabric8's mock API blocks its event loop for up to a minute when a watch is
+   * closed while it is sending an event, which stalls every later test.
+   */
+  private static final class SharedPods implements PodDirectory {
+    private final KubernetesPodDirectory delegate;
+    private volatile Listener current;
+
+    SharedPods(KubernetesPodDirectory delegate) {
+      this.delegate = delegate;
+      delegate.start(new Listener() {
+        @Override
+        public void podChanged(String uid) {
+          Listener listener = current;
+          if (listener != null) {
+            listener.podChanged(uid);
+          }
+        }
+
+        @Override
+        public void namespaceChanged(String name) {
+          Listener listener = current;
+          if (listener != null) {
+            listener.namespaceChanged(name);
+          }
+        }
+
+        @Override
+        public void synced() {
+          Listener listener = current;
+          if (listener != null) {
+            listener.synced();
+          }
+        }
+      });
+    }
+
+    @Override
+    public void start(Listener listener) {
+      current = listener;
+      if (delegate.synced()) {
+        listener.synced();
+      }
+    }
+
+    @Override
+    public boolean synced() {
+      return delegate.synced();
+    }
+
+    @Override
+    public Optional<io.nodemesh.model.PodInfo> byUid(String uid) {
+      return delegate.byUid(uid);
+    }
+
+    @Override
+    public Optional<io.nodemesh.model.PodInfo> lookup(String namespace, String name) {
+      return delegate.lookup(namespace, name);
+    }
+
+    @Override
+    public Optional<io.nodemesh.model.NamespaceInfo> namespace(String name) {
+      return delegate.namespace(name);
+    }
+
+    @Override
+    public void close() {
+      current = null; // the agent stops; the informers stay for the next one
+    }
+
+    void closeForGood() {
+      current = null;
+      delegate.close();
+    }
   }
 
   private static String withoutComments(String save) {
