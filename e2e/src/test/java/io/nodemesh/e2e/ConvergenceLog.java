@@ -44,7 +44,7 @@ public final class ConvergenceLog {
   /** Prints every measurement of this log as a table. */
   public synchronized void printSummary() {
     int scenarioWidth = "scenario".length();
-    int whatWidth = "API write -> client".length();
+    int whatWidth = "change -> client received (ACKed)".length();
     for (Measurement m : measurements) {
       scenarioWidth = Math.max(scenarioWidth, m.scenario().length());
       whatWidth = Math.max(whatWidth, m.what().length());
@@ -52,7 +52,7 @@ public final class ConvergenceLog {
     String row = "[convergence] | %-" + scenarioWidth + "s | %-" + whatWidth + "s | %8s |%n";
     StringBuilder table = new StringBuilder();
     table.append(String.format("[convergence] %s: %d measurements%n", title, measurements.size()));
-    table.append(String.format(row, "scenario", "API write -> client", "ms"));
+    table.append(String.format(row, "scenario", "change -> client received (ACKed)", "ms"));
     table.append(String.format(row, "-".repeat(scenarioWidth), "-".repeat(whatWidth), "-".repeat(8)));
     for (Measurement m : measurements) {
       table.append(String.format(row, m.scenario(), m.what(), m.millis()));
