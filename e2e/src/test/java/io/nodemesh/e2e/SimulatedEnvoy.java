@@ -265,10 +265,14 @@ public final class SimulatedEnvoy implements AutoCloseable {
     return lastNack.get(typeUrl);
   }
 
+  /**
+   * A held resource, decoded. Throws {@link AssertionError} when it is not held, so that awaitility's
+   * {@code untilAsserted} keeps waiting for it.
+   */
   public <T extends com.google.protobuf.Message> T unpack(String typeUrl, String name, Class<T> type) {
     Received received = resources(typeUrl).get(name);
     if (received == null) {
-      throw new IllegalStateException(name + " not received");
+      throw new AssertionError(name + " not received");
     }
     try {
       return received.resource().unpack(type);
