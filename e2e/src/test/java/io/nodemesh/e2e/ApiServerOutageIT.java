@@ -31,81 +31,86 @@ class ApiServerOutageIT {
   private static final String WEB = "svc/shop/web/8080";
 
   private final ConvergenceLog convergence = new ConvergenceLog("ApiServerOutageIT");
+  /** The API server now: it moves away during the outage and back afterwards. */
+  private MockKubernetes api;
 
   @Test
   void anApiServerOutageKeepsTheLastGoodConfigServedAndItsChangesArriveOnceItIsBack() throws Exception {
-    MockKubernetes k8s = MockKubernetes.start();
-    int apiPort = k8s.port();
-    k8s.namespace("shop", true);
-    k8s.node("node-1", "zone-a");
-    k8s.service("shop", "web", "10.96.0.10", List.of(servicePort("http", 8080, "http")));
-    k8s.pod("shop", "web-a", "node-1", "10.1.1.10", "web");
-    k8s.pod("shop", "web-b", "node-1", "10.1.1.11", "web");
-    k8s.endpoints("shop", "web", "http", 8080, List.of(ready("10.1.1.10", "node-1"), ready("10.1.1.11", "node-1")));
-    try (ControlPlaneProcess plane = ControlPlaneProcess.start("api-outage", k8s.url()).awaitReady(STARTUP)) {
-      ManagedChannel channel = plane.xdsChannel();
-      try (SimulatedEnvoy envoy = SimulatedEnvoy.builder(channel, "envoy-1", "node-1").recordHistory().connect()) {
-        await().atMost(CONVERGE).untilAsserted(() -> {
-          assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
-          assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
-              .containsExactly("10.1.1.10", "10.1.1.11");
-        });
-        Map<String, Map<String, String>> before = envoy.versions();
-        int deliveriesBefore = envoy.history().size();
-        long listsBefore = lists(plane);
-
-        // outage: the API server stops answering; its state lives on (moved to a port nobody watches)
-        MockKubernetes offline = k8s.moveTo(0);
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-          JsonNode ready = plane.json("/readyz");
-          assertThat(ready.path("apiServer").asText()).startsWith("unreachable: serving the last good config");
-        });
-        assertThat(plane.status("/readyz")).isEqualTo(200);
-        assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners"))
-            .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
-
-        // meanwhile (through another API server replica) web-b is deleted and web-c scheduled
-        offline.deletePod("shop", "web-b");
-        offline.pod("shop", "web-c", "node-1", "10.1.1.12", "web");
-        offline.endpoints("shop", "web", "http", 8080,
-            List.of(ready("10.1.1.10", "node-1"), ready("10.1.1.12", "node-1")));
-        // the control plane, blind to it, still serves the last good config and pushed nothing
-        assertThat(envoy.versions()).isEqualTo(before);
-        assertThat(envoy.history()).hasSize(deliveriesBefore);
-        assertThat(envoy.error()).isNull();
-
-        // the API server is back on its address with that state
-        long back = System.nanoTime();
-        MockKubernetes restored = offline.moveTo(apiPort);
-        try {
-          await().atMost(CATCH_UP).untilAsserted(() -> {
-            assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-c/outbound");
-            assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
-                .containsExactly("10.1.1.10", "10.1.1.12");
-          });
-          convergence.record("API server back", "API reachable again -> changes at the node's Envoy", back,
-              envoy.history().stream().mapToLong(SimulatedEnvoy.Delivery::nanos).max().orElseThrow());
-          await().atMost(CONVERGE).untilAsserted(() -> {
-            assertThat(plane.json("/readyz").path("apiServer").asText()).isEqualTo("reachable");
-            assertThat(plane.json("/debug/pods/shop/web-c").path("acked").asBoolean()).isTrue();
-          });
-          System.out.printf("[outage] informer lists before %d, after %d%n", listsBefore, lists(plane));
-          assertThat(lists(plane)).as("the informers relisted").isGreaterThan(listsBefore);
-          // only the changes were pushed: web-a's listener was never resent, nothing was dropped in between
-          List<SimulatedEnvoy.Delivery> afterOutage = envoy.history().subList(deliveriesBefore, envoy.history().size());
-          assertThat(afterOutage).noneMatch(d -> d.name().equals("pod/shop/web-a/outbound"));
-          assertThat(afterOutage).filteredOn(SimulatedEnvoy.Delivery::removal)
-              .extracting(SimulatedEnvoy.Delivery::name).containsExactly("pod/shop/web-b/outbound");
-          assertThat(envoy.versions().get(LDS).get("pod/shop/web-a/outbound"))
-              .isEqualTo(before.get(LDS).get("pod/shop/web-a/outbound"));
+    api = MockKubernetes.start();
+    int apiPort = api.port();
+    try {
+      api.namespace("shop", true);
+      api.node("node-1", "zone-a");
+      api.service("shop", "web", "10.96.0.10", List.of(servicePort("http", 8080, "http")));
+      api.pod("shop", "web-a", "node-1", "10.1.1.10", "web");
+      api.pod("shop", "web-b", "node-1", "10.1.1.11", "web");
+      api.endpoints("shop", "web", "http", 8080,
+          List.of(ready("10.1.1.10", "node-1"), ready("10.1.1.11", "node-1")));
+      try (ControlPlaneProcess plane = ControlPlaneProcess.start("api-outage", api.url()).awaitReady(STARTUP)) {
+        ManagedChannel channel = plane.xdsChannel();
+        try (SimulatedEnvoy envoy = SimulatedEnvoy.builder(channel, "envoy-1", "node-1").recordHistory().connect()) {
+          outageAndRecovery(plane, envoy, apiPort);
         } finally {
-          restored.close();
+          channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
-      } finally {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        convergence.printSummary();
       }
+    } finally {
+      api.close();
+      convergence.printSummary();
     }
+  }
+
+  private void outageAndRecovery(ControlPlaneProcess plane, SimulatedEnvoy envoy, int apiPort) throws Exception {
+    await().atMost(CONVERGE).untilAsserted(() -> {
+      assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
+      assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
+          .containsExactly("10.1.1.10", "10.1.1.11");
+    });
+    Map<String, Map<String, String>> before = envoy.versions();
+    int deliveriesBefore = envoy.history().size();
+    long listsBefore = lists(plane);
+
+    // outage: the API server stops answering; its state lives on (moved to a port nobody watches)
+    api = api.moveTo(0);
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+        assertThat(plane.json("/readyz").path("apiServer").asText())
+            .startsWith("unreachable: serving the last good config"));
+    assertThat(plane.status("/readyz")).isEqualTo(200);
+    assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners"))
+        .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
+
+    // meanwhile (through another API server replica) web-b is deleted and web-c scheduled
+    api.deletePod("shop", "web-b");
+    api.pod("shop", "web-c", "node-1", "10.1.1.12", "web");
+    api.endpoints("shop", "web", "http", 8080, List.of(ready("10.1.1.10", "node-1"), ready("10.1.1.12", "node-1")));
+    // the control plane, blind to it, still serves the last good config and pushed nothing
+    assertThat(envoy.versions()).isEqualTo(before);
+    assertThat(envoy.history()).hasSize(deliveriesBefore);
+    assertThat(envoy.error()).isNull();
+
+    // the API server is back on its address with that state; its watch cache starts empty (410 Gone)
+    long back = System.nanoTime();
+    api = api.moveTo(apiPort);
+    await().atMost(CATCH_UP).untilAsserted(() -> {
+      assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-c/outbound");
+      assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
+          .containsExactly("10.1.1.10", "10.1.1.12");
+    });
+    convergence.record("API server back", "API reachable again -> changes at the node's Envoy", back,
+        envoy.history().stream().mapToLong(SimulatedEnvoy.Delivery::nanos).max().orElseThrow());
+    await().atMost(CONVERGE).untilAsserted(() -> {
+      assertThat(plane.json("/readyz").path("apiServer").asText()).isEqualTo("reachable");
+      assertThat(plane.json("/debug/pods/shop/web-c").path("acked").asBoolean()).isTrue();
+    });
+    System.out.printf("[outage] informer lists before %d, after %d%n", listsBefore, lists(plane));
+    assertThat(lists(plane)).as("the informers relisted").isGreaterThan(listsBefore);
+    // only the changes were pushed: web-a's listener was never resent, nothing was dropped in between
+    List<SimulatedEnvoy.Delivery> afterOutage = envoy.history().subList(deliveriesBefore, envoy.history().size());
+    assertThat(afterOutage).noneMatch(d -> d.name().equals("pod/shop/web-a/outbound"));
+    assertThat(afterOutage).filteredOn(SimulatedEnvoy.Delivery::removal)
+        .extracting(SimulatedEnvoy.Delivery::name).containsExactly("pod/shop/web-b/outbound");
+    assertThat(envoy.versions().get(LDS).get("pod/shop/web-a/outbound"))
+        .isEqualTo(before.get(LDS).get("pod/shop/web-a/outbound"));
   }
 
   /** Lists done by all informers so far (from /debug/state). */

@@ -137,17 +137,18 @@ class ProxylessGrpcIT {
       System.out.println("[proxyless] RPCs per replica after the scale-up: " + share);
       assertThat(share).hasSize(REPLICAS).allSatisfy((pod, count) -> assertThat(count).isGreaterThanOrEqualTo(5));
 
-      // scale down 5 -> 1: four pods terminate (the slice marks them) and their servers shut down at once,
-      // as SIGTERM reaches them while the endpoints change
+      // scale down 5 -> 1: four pods terminate (the slice marks them) and their servers stop at once, while
+      // the endpoints change: two shut down gracefully (SIGTERM), two are killed with RPCs in flight
       long scaledDown = System.nanoTime();
       long scaledDownWallMillis = System.currentTimeMillis();
       for (int i = 1; i < REPLICAS; i++) {
         k8s.terminatePod("apps", pod(i));
       }
       writeSlice(1, REPLICAS - 1);
-      for (int i = 1; i < REPLICAS; i++) {
-        backends.get(i).shutdown();
-      }
+      backends.get(1).shutdown();
+      backends.get(2).shutdown();
+      backends.get(3).shutdownNow();
+      backends.get(4).shutdownNow();
       await().atMost(Duration.ofSeconds(30)).until(() -> rpcs.lastSuccessOutside(pod(0)) < rpcs.newestStart()
           && rpcs.successesAfter(rpcs.lastSuccessOutside(pod(0))) >= 100);
       convergence.record("scale 5->1", "slice written -> last RPC on a removed replica", scaledDown,
