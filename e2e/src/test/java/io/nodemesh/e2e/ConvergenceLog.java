@@ -32,6 +32,13 @@ public final class ConvergenceLog {
     return millis;
   }
 
+  /** Records a duration measured elsewhere (e.g. what the control plane reports about itself). */
+  public synchronized long recordMillis(String scenario, String what, long millis) {
+    measurements.add(new Measurement(scenario, what, millis));
+    System.out.printf("[convergence] %s: %s: %d ms%n", scenario, what, millis);
+    return millis;
+  }
+
   /** Records the time from {@code startNanos} until now. */
   public long recordUntilNow(String scenario, String what, long startNanos) {
     return record(scenario, what, startNanos, System.nanoTime());

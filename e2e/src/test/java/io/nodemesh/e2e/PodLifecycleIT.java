@@ -145,7 +145,10 @@ class PodLifecycleIT {
       assertThat(pod.path("netns_path").asText()).isEqualTo(netns);
       assertThat(pod.path("listeners").get(0).asText()).isEqualTo(listener);
       assertThat(pod.path("acked").asBoolean()).isTrue();
+      assertThat(pod.has("convergence_millis")).isTrue();
     });
+    convergence.recordMillis(scenario, "pod IP assigned -> node ACK, as /debug/pods reports it (informer event ->"
+        + " ACK)", plane.json("/debug/pods/shop/web-1").path("convergence_millis").asLong());
     assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners")).contains(listener);
     assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-2/config"), "listeners"))
         .doesNotContain(listener);
