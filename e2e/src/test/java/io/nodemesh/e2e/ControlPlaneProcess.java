@@ -150,23 +150,10 @@ public final class ControlPlaneProcess implements AutoCloseable {
     return process.exitValue();
   }
 
-  /** Kills the process without warning (SIGKILL), as a node failure or OOM kill would. */
-  public void kill(Duration timeout) throws InterruptedException {
-    process.destroyForcibly();
-    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      throw new IllegalStateException("control plane did not die within " + timeout);
-    }
-  }
-
   /** A plaintext gRPC channel to this process's xDS port; the caller shuts it down. */
   public io.grpc.ManagedChannel xdsChannel() {
     return io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", xdsPort())
         .usePlaintext().build();
-  }
-
-  /** The process id, for logs. */
-  public long pid() {
-    return process.pid();
   }
 
   public boolean isAlive() {
