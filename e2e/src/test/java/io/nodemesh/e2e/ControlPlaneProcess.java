@@ -150,6 +150,12 @@ public final class ControlPlaneProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** A plaintext gRPC channel to this process's xDS port; the caller shuts it down. */
+  public io.grpc.ManagedChannel xdsChannel() {
+    return io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", xdsPort())
+        .usePlaintext().build();
+  }
+
   public boolean isAlive() {
     return process.isAlive();
   }

@@ -49,6 +49,17 @@ public final class SimulatedEnvoy implements AutoCloseable {
   /** One received resource: its version, content and when it arrived ({@link System#nanoTime()}). */
   public record Received(String version, Any resource, long arrivedNanos) {}
 
+  /**
+   * One accepted delivery in {@link #history()}: a resource that arrived ({@code version} set) or was removed
+   * ({@code version} null), with the response's sequence number per type and the arrival time. SotW
+   * responses repeat the full state: only resources new or changed in content are recorded for them.
+   */
+  public record Delivery(String typeUrl, String name, String version, int response, long nanos) {
+    public boolean removal() {
+      return version == null;
+    }
+  }
+
   /** What a test returns from the rejecter to NACK a resource (null accepts it). */
   public interface Rejecter extends BiFunction<String, Any, String> {}
 
@@ -61,6 +72,8 @@ public final class SimulatedEnvoy implements AutoCloseable {
   private final Map<String, String> sotwNonces = new HashMap<>();
   private final Map<String, Integer> responses = new HashMap<>();
   private final Map<String, String> lastNack = new HashMap<>();
+  private final Map<String, Map<String, Long>> removedNanos = new HashMap<>();
+  private final List<Delivery> history;
   private final StreamObserver<DeltaDiscoveryRequest> deltaRequests;
   private final StreamObserver<DiscoveryRequest> sotwRequests;
   private volatile Throwable error;
@@ -69,20 +82,46 @@ public final class SimulatedEnvoy implements AutoCloseable {
 
   private SimulatedEnvoy(Channel channel, String podName, String nodeName, boolean delta,
       Map<String, Map<String, String>> initialVersions, Rejecter rejecter) {
+    this(channel, podName, nodeName, delta, initialVersions, rejecter, null, false);
+  }
+
+  private SimulatedEnvoy(Channel channel, String podName, String nodeName, boolean delta,
+      Map<String, Map<String, String>> initialVersions, Rejecter rejecter, SimulatedEnvoy resumeFrom,
+      boolean recordHistory) {
     this.node = Node.newBuilder().setId(podName).setCluster("nodemesh-envoy")
         .setMetadata(Struct.newBuilder().putFields("node_name", Value.newBuilder().setStringValue(nodeName).build()))
         .build();
     this.delta = delta;
     this.rejecter = rejecter;
+    this.history = recordHistory ? new ArrayList<>() : null;
     AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub = AggregatedDiscoveryServiceGrpc.newStub(channel);
     synchronized (this) {
+      if (resumeFrom != null) {
+        // like Envoy after losing its control plane: it keeps serving what it has and tells the new stream
+        resumeFrom.copyStateTo(this);
+      }
       if (delta) {
         sotwRequests = null;
         deltaRequests = stub.deltaAggregatedResources(new Observer<>(this::onDelta));
-        for (String type : List.of(CDS, LDS)) {
-          DeltaDiscoveryRequest.Builder request = DeltaDiscoveryRequest.newBuilder().setTypeUrl(type);
-          request.putAllInitialResourceVersions(initialVersions.getOrDefault(type, Map.of()));
-          sendDelta(request);
+        if (resumeFrom != null) {
+          // Envoy's order: CDS, EDS, LDS, RDS, each announcing what it holds (initial_resource_versions)
+          for (String type : List.of(CDS, EDS, LDS, RDS)) {
+            Set<String> names = subscribed.getOrDefault(type, Set.of());
+            if (!type.equals(CDS) && !type.equals(LDS) && names.isEmpty()) {
+              continue;
+            }
+            DeltaDiscoveryRequest.Builder request = DeltaDiscoveryRequest.newBuilder().setTypeUrl(type)
+                .addAllResourceNamesSubscribe(names);
+            resources.getOrDefault(type, Map.of())
+                .forEach((name, received) -> request.putInitialResourceVersions(name, received.version()));
+            sendDelta(request);
+          }
+        } else {
+          for (String type : List.of(CDS, LDS)) {
+            DeltaDiscoveryRequest.Builder request = DeltaDiscoveryRequest.newBuilder().setTypeUrl(type);
+            request.putAllInitialResourceVersions(initialVersions.getOrDefault(type, Map.of()));
+            sendDelta(request);
+          }
         }
       } else {
         deltaRequests = null;
@@ -91,6 +130,75 @@ public final class SimulatedEnvoy implements AutoCloseable {
           sendSotw(DiscoveryRequest.newBuilder().setTypeUrl(type));
         }
       }
+    }
+  }
+
+  private synchronized void copyStateTo(SimulatedEnvoy next) {
+    resources.forEach((type, byName) -> next.resources.put(type, new HashMap<>(byName)));
+    subscribed.forEach((type, names) -> next.subscribed.put(type, new TreeSet<>(names)));
+  }
+
+  /**
+   * Options beyond the plain factories: SotW, a rejecter, resuming another client's state (a reconnect), and
+   * recording every delivered resource ({@link #history()}; off by default to keep big runs lean).
+   */
+  public static Builder builder(Channel channel, String podName, String nodeName) {
+    return new Builder(channel, podName, nodeName);
+  }
+
+  /** Builds and connects a {@link SimulatedEnvoy}. */
+  public static final class Builder {
+    private final Channel channel;
+    private final String podName;
+    private final String nodeName;
+    private boolean delta = true;
+    private Map<String, Map<String, String>> initialVersions = Map.of();
+    private Rejecter rejecter = (type, any) -> null;
+    private SimulatedEnvoy resumeFrom;
+    private boolean recordHistory;
+
+    private Builder(Channel channel, String podName, String nodeName) {
+      this.channel = channel;
+      this.podName = podName;
+      this.nodeName = nodeName;
+    }
+
+    public Builder sotw() {
+      this.delta = false;
+      return this;
+    }
+
+    /** Delta only: versions to announce for CDS and LDS, without holding the resources themselves. */
+    public Builder initialVersions(Map<String, Map<String, String>> versions) {
+      this.initialVersions = versions;
+      return this;
+    }
+
+    public Builder rejecter(Rejecter rejecter) {
+      this.rejecter = rejecter;
+      return this;
+    }
+
+    /**
+     * Delta only: start from everything {@code previous} holds and subscribes to (as the same Envoy whose
+     * control plane went away), announcing it as initial_resource_versions for every type.
+     */
+    public Builder resumeFrom(SimulatedEnvoy previous) {
+      this.resumeFrom = previous;
+      return this;
+    }
+
+    public Builder recordHistory() {
+      this.recordHistory = true;
+      return this;
+    }
+
+    public SimulatedEnvoy connect() {
+      if (resumeFrom != null && !delta) {
+        throw new IllegalArgumentException("resuming announces initial_resource_versions: delta only");
+      }
+      return new SimulatedEnvoy(channel, podName, nodeName, delta, initialVersions, rejecter, resumeFrom,
+          recordHistory);
     }
   }
 
@@ -140,14 +248,31 @@ public final class SimulatedEnvoy implements AutoCloseable {
     return responses.getOrDefault(typeUrl, 0);
   }
 
+  /** When a resource was last removed ({@link System#nanoTime()}), if it was and has not come back since. */
+  public synchronized java.util.Optional<Long> removedAt(String typeUrl, String name) {
+    return java.util.Optional.ofNullable(removedNanos.getOrDefault(typeUrl, Map.of()).get(name));
+  }
+
+  /** Every accepted delivery in order (only for clients built with {@link Builder#recordHistory()}). */
+  public synchronized List<Delivery> history() {
+    if (history == null) {
+      throw new IllegalStateException("history not recorded: build with recordHistory()");
+    }
+    return List.copyOf(history);
+  }
+
   public synchronized String lastNack(String typeUrl) {
     return lastNack.get(typeUrl);
   }
 
+  /**
+   * A held resource, decoded. Throws {@link AssertionError} when it is not held, so that awaitility's
+   * {@code untilAsserted} keeps waiting for it.
+   */
   public <T extends com.google.protobuf.Message> T unpack(String typeUrl, String name, Class<T> type) {
     Received received = resources(typeUrl).get(name);
     if (received == null) {
-      throw new IllegalStateException(name + " not received");
+      throw new AssertionError(name + " not received");
     }
     try {
       return received.resource().unpack(type);
@@ -189,10 +314,16 @@ public final class SimulatedEnvoy implements AutoCloseable {
     }
     Map<String, Received> held = resources.computeIfAbsent(type, t -> new HashMap<>());
     long now = System.nanoTime();
+    int sequence = responses.get(type);
     for (Resource resource : response.getResourcesList()) {
       held.put(resource.getName(), new Received(resource.getVersion(), resource.getResource(), now));
+      arrived(type, resource.getName(), resource.getVersion(), sequence, now);
     }
-    response.getRemovedResourcesList().forEach(held::remove);
+    for (String name : response.getRemovedResourcesList()) {
+      if (held.remove(name) != null) {
+        removed(type, name, sequence, now);
+      }
+    }
     sendDelta(DeltaDiscoveryRequest.newBuilder().setTypeUrl(type).setResponseNonce(response.getNonce()));
     followReferences();
   }
@@ -214,16 +345,47 @@ public final class SimulatedEnvoy implements AutoCloseable {
       return;
     }
     Map<String, Received> held = resources.computeIfAbsent(type, t -> new HashMap<>());
+    long now = System.nanoTime();
+    int sequence = responses.get(type);
+    Map<String, Received> before = new HashMap<>(held);
     if (type.equals(CDS) || type.equals(LDS)) {
       held.clear(); // SotW LDS/CDS carry the full state
     }
-    long now = System.nanoTime();
     for (Any any : response.getResourcesList()) {
-      held.put(nameOf(type, any), new Received(response.getVersionInfo(), any, now));
+      String name = nameOf(type, any);
+      Received previous = before.get(name);
+      boolean changed = previous == null || !previous.resource().equals(any);
+      // unchanged content keeps its arrival time: SotW repeats it in every response of the type
+      held.put(name, new Received(response.getVersionInfo(), any, changed ? now : previous.arrivedNanos()));
+      if (changed) {
+        arrived(type, name, response.getVersionInfo(), sequence, now);
+      }
+    }
+    for (String name : before.keySet()) {
+      if (!held.containsKey(name)) {
+        removed(type, name, sequence, now);
+      }
     }
     sotwVersions.put(type, response.getVersionInfo());
     sendSotw(sotwRequest(type));
     followReferences();
+  }
+
+  private void arrived(String type, String name, String version, int sequence, long now) {
+    Map<String, Long> removals = removedNanos.get(type);
+    if (removals != null) {
+      removals.remove(name);
+    }
+    if (history != null) {
+      history.add(new Delivery(type, name, version, sequence, now));
+    }
+  }
+
+  private void removed(String type, String name, int sequence, long now) {
+    removedNanos.computeIfAbsent(type, t -> new HashMap<>()).put(name, now);
+    if (history != null) {
+      history.add(new Delivery(type, name, null, sequence, now));
+    }
   }
 
   private DiscoveryRequest.Builder sotwRequest(String type) {
@@ -282,10 +444,15 @@ public final class SimulatedEnvoy implements AutoCloseable {
     if (delta) {
       sendDelta(DeltaDiscoveryRequest.newBuilder().setTypeUrl(type)
           .addAllResourceNamesSubscribe(added).addAllResourceNamesUnsubscribe(removed));
-      removed.forEach(resources.computeIfAbsent(type, t -> new HashMap<>())::remove);
     } else {
       sendSotw(sotwRequest(type));
-      removed.forEach(resources.computeIfAbsent(type, t -> new HashMap<>())::remove);
+    }
+    Map<String, Received> held = resources.computeIfAbsent(type, t -> new HashMap<>());
+    long now = System.nanoTime();
+    for (String name : removed) {
+      if (held.remove(name) != null) {
+        removed(type, name, responses.getOrDefault(type, 0), now);
+      }
     }
   }
 
@@ -350,7 +517,13 @@ public final class SimulatedEnvoy implements AutoCloseable {
 
     @Override
     public void onNext(T value) {
-      handler.accept(value);
+      try {
+        handler.accept(value);
+      } catch (RuntimeException | Error e) {
+        // a harness bug must show up as the stream's error, not vanish in a gRPC thread
+        error = e;
+        throw e;
+      }
     }
 
     @Override
