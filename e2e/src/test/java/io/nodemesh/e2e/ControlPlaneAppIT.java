@@ -119,7 +119,9 @@ class ControlPlaneAppIT {
           System.out.printf("[convergence] pod create -> listener at its node's Envoy: %d ms%n",
               TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - created));
           assertThat(envoy.names(SimulatedEnvoy.CDS)).contains("svc/shop/cart/8080", "passthrough", "blackhole");
-          assertThat(envoy.names(SimulatedEnvoy.RDS)).contains("svc/shop/cart/8080");
+          // the route follows the listener: the client subscribes to it by name once the listener arrived
+          await().atMost(Duration.ofSeconds(20))
+              .untilAsserted(() -> assertThat(envoy.names(SimulatedEnvoy.RDS)).contains("svc/shop/cart/8080"));
 
           await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
             JsonNode pod = plane.json("/debug/pods/shop/client");
