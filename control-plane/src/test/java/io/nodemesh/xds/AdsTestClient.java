@@ -112,6 +112,11 @@ abstract class AdsTestClient<ReqT, RespT> implements AutoCloseable {
     return response;
   }
 
+  /** The next response within {@code timeout}, or null: for clients that answer until the server goes quiet. */
+  final RespT pollResponse(Duration timeout) {
+    return poll(timeout);
+  }
+
   private RespT poll(Duration timeout) {
     RespT response;
     try {
