@@ -571,8 +571,9 @@ abstract class AdsStream<ReqT, RespT> {
       return;
     }
     closed = true;
-    server.unregister(this);
+    // release first: whoever sees the stream gone may open a new one from the same address
     releaseSlot.run();
+    server.unregister(this);
     server.metricsInternal().streamClosed(cancelled);
     log.info("stream closed node={} stream={} protocol={} reason={}", nodeId(), id, protocol(), reason);
   }
