@@ -159,6 +159,11 @@ abstract class AdsTestClient<ReqT, RespT> implements AutoCloseable {
     }
   }
 
+  /** Whether the stream has ended (with an error or completed). */
+  final boolean ended() {
+    return closed.getCount() == 0;
+  }
+
   /** Responses already queued (not yet taken by the test). */
   final int queued() {
     return responses.size();
