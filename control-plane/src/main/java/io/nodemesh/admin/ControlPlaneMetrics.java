@@ -13,9 +13,11 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -81,7 +83,7 @@ public final class ControlPlaneMetrics {
             + " RESOURCE_EXHAUSTED, message_size too; request_rate delays the next read)")
         .labelNames("limit")
         .callback(cb -> xds.metrics().limits().forEach(
-            (limit, count) -> cb.call(count, limit.name().toLowerCase(java.util.Locale.ROOT))))
+            (limit, count) -> cb.call(count, limit.name().toLowerCase(Locale.ROOT))))
         .register(registry);
     CounterWithCallback.builder()
         .name("nodemesh_xds_authorized_streams").help("xDS streams admitted, by how the client was authorized")
@@ -132,7 +134,7 @@ public final class ControlPlaneMetrics {
   }
 
   /** Counters of the Kubernetes Events written for quarantined resources. */
-  public void registerEventCounters(java.util.function.LongSupplier created, java.util.function.LongSupplier failed) {
+  public void registerEventCounters(LongSupplier created, LongSupplier failed) {
     CounterWithCallback.builder()
         .name("nodemesh_kubernetes_events").help("Kubernetes Events written (XdsResourceRejected), by result")
         .labelNames("result")

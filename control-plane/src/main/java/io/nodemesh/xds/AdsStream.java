@@ -12,6 +12,10 @@ import io.nodemesh.xds.TypeState.AckMatch;
 import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
 import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -219,18 +223,18 @@ abstract class AdsStream<ReqT, RespT> {
     }
     NodeIdentity claimed = NodeIdentity.of(node);
     ClientCredentials credentials = new ClientCredentials(claimed, presented.peer(), presented.bearerToken());
-    presented = new ClientCredentials(null, presented.peer(), java.util.Optional.empty());
-    java.util.concurrent.CompletableFuture<Authorization> decision;
+    presented = new ClientCredentials(null, presented.peer(), Optional.empty());
+    CompletableFuture<Authorization> decision;
     try {
       decision = server.options().authorizer().authorize(credentials);
     } catch (RuntimeException e) {
-      decision = java.util.concurrent.CompletableFuture.failedFuture(e);
+      decision = CompletableFuture.failedFuture(e);
     }
     if (decision.isDone()) {
       return admit(claimed, outcome(decision));
     }
     authorizing = true;
-    java.util.concurrent.CompletableFuture<Authorization> pending = decision;
+    CompletableFuture<Authorization> pending = decision;
     pending.whenComplete((result, error) -> run(() -> {
       authorizing = false;
       if (!closed && admit(claimed, outcome(pending))) {
@@ -240,12 +244,12 @@ abstract class AdsStream<ReqT, RespT> {
     return false;
   }
 
-  private static Authorization outcome(java.util.concurrent.CompletableFuture<Authorization> decision) {
+  private static Authorization outcome(CompletableFuture<Authorization> decision) {
     try {
       Authorization result = decision.join();
       return result != null ? result : Authorization.unavailable("error", "authorization returned nothing");
     } catch (RuntimeException e) {
-      Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+      Throwable cause = e instanceof CompletionException && e.getCause() != null
           ? e.getCause() : e;
       return Authorization.unavailable("error", "authorization could not be checked: " + cause.getMessage());
     }
@@ -525,7 +529,7 @@ abstract class AdsStream<ReqT, RespT> {
   final boolean respond(
       TypeState state, RespT response, long nonce, String version, long generation, int bytes, int resources,
       int removed) {
-    return respond(state, response, nonce, version, generation, bytes, java.util.List.of(), resources, removed, false);
+    return respond(state, response, nonce, version, generation, bytes, List.of(), resources, removed, false);
   }
 
   /**
@@ -534,7 +538,7 @@ abstract class AdsStream<ReqT, RespT> {
    */
   final boolean respond(
       TypeState state, RespT response, long nonce, String version, long generation, int bytes,
-      java.util.List<Resource> carried, int resources, int removed, boolean probe) {
+      List<Resource> carried, int resources, int removed, boolean probe) {
     if (closed) {
       server.metricsInternal().sendFailure();
       log.debug("node={} stream={} dropped a {} push: stream closed", nodeId(), id, state.type.shortName());
@@ -685,8 +689,8 @@ abstract class AdsStream<ReqT, RespT> {
       if (!p.requested()) {
         continue;
       }
-      java.util.List<Quarantine.Entry> withheld =
-          who == null ? java.util.List.of() : quarantine.of(who.nodeId(), state.type);
+      List<Quarantine.Entry> withheld =
+          who == null ? List.of() : quarantine.of(who.nodeId(), state.type);
       SyncState sync;
       if (p.awaitingAck() || p.isolating() || (pending & bit(state.type)) != 0) {
         sync = SyncState.STALE;

@@ -27,16 +27,22 @@ import io.grpc.stub.StreamObserver;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.QuarantinedResource;
 import io.nodemesh.api.admin.v1.SyncStatus;
+import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -243,7 +249,7 @@ public final class XdsServer implements AutoCloseable {
     if (!closed) {
       try {
         timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-      } catch (java.util.concurrent.RejectedExecutionException e) {
+      } catch (RejectedExecutionException e) {
         AdsStream.log.debug("timer task dropped: server closed");
       }
     }
@@ -288,7 +294,7 @@ public final class XdsServer implements AutoCloseable {
       }
       lastSweepMillis = now;
       sweepGeneration = snapshot.generation();
-      java.util.Set<String> live = new java.util.HashSet<>();
+      Set<String> live = new HashSet<>();
       streams.values().forEach(stream -> live.add(stream.nodeId()));
       quarantine.sweep(snapshot, live, now, QUARANTINE_FORGET_MILLIS);
     }
@@ -308,7 +314,7 @@ public final class XdsServer implements AutoCloseable {
       return () -> {};
     }
     ClientCredentials who = new ClientCredentials(null, connection.remote(), null);
-    if (options.loopbackExempt() && who.peerAddress().map(java.net.InetAddress::isLoopbackAddress).orElse(false)) {
+    if (options.loopbackExempt() && who.peerAddress().map(InetAddress::isLoopbackAddress).orElse(false)) {
       return () -> {};
     }
     String key = who.peerText();
@@ -321,7 +327,7 @@ public final class XdsServer implements AutoCloseable {
     if (!admitted[0]) {
       return null;
     }
-    java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean released = new AtomicBoolean();
     return () -> {
       if (released.compareAndSet(false, true)) {
         streamsByAddress.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
@@ -399,13 +405,13 @@ public final class XdsServer implements AutoCloseable {
       return Contexts.interceptCall(context, call, headers, next);
     }
 
-    private static java.util.Optional<String> bearerToken(Metadata headers) {
+    private static Optional<String> bearerToken(Metadata headers) {
       String value = headers.get(AUTHORIZATION);
       if (value == null || value.length() > MAX_TOKEN_CHARS || !value.regionMatches(true, 0, "Bearer ", 0, 7)) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       String token = value.substring(7).trim();
-      return token.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(token);
+      return token.isEmpty() ? Optional.empty() : Optional.of(token);
     }
   }
 }
