@@ -135,6 +135,16 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- fail (printf "envoy.image.tag %q: controlPlane.config.upstreamBinding=%s needs Envoy >= %s" $envoy.image.tag $cp.config.upstreamBinding (trimSuffix "-0" $minimum)) -}}
 {{- end -}}
 {{- end -}}
+{{- if eq $cp.config.nodeAuth "token" -}}
+{{- fail "controlPlane.config.nodeAuth=token would refuse this chart's own Envoys: Envoy's ADS client cannot send a token from a file. Use peer (default) or peer-or-token (tokens for proxyless clients, peer binding for the Envoys)" -}}
+{{- end -}}
+{{- $tls := .Values.xdsTls -}}
+{{- if and $tls.enabled (or (not $tls.serverSecretName) (not $tls.caSecretName)) -}}
+{{- fail "xdsTls.enabled=true needs xdsTls.serverSecretName (tls.crt, tls.key) and xdsTls.caSecretName (ca.crt)" -}}
+{{- end -}}
+{{- if and $tls.enabled $tls.clientAuth.enabled (not $tls.clientAuth.clientSecretName) -}}
+{{- fail "xdsTls.clientAuth.enabled=true needs xdsTls.clientAuth.clientSecretName (tls.crt, tls.key for the Envoys)" -}}
+{{- end -}}
 {{- if eq (int $cp.config.xdsPort) (int $cp.config.adminPort) -}}
 {{- fail "controlPlane.config.xdsPort and adminPort must differ" -}}
 {{- end -}}

@@ -23,6 +23,7 @@ import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
+import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceType;
 import io.nodemesh.xds.StoreSnapshot;
@@ -76,14 +77,16 @@ public final class AdminEndpoints {
             (p, q) -> proto(config()))
         .register("/debug/state", "model counts, input problems, translation problems, watcher health, store sizes",
             (p, q) -> Response.json(state()))
-        .register("/debug/syncz", "every connected xDS client: node, kind, per type sent/ACKed version, NACK, state",
+        .register("/debug/syncz", "every connected xDS client: node, kind, authorization, per type sent/ACKed version, NACK, quarantined"
+                + " resources, state",
             (p, q) -> proto(xds.syncStatus()))
         .register("/debug/nodes", "every node: zone, pods (meshed/total), resource counts, clients and sync state",
             (p, q) -> Response.json(nodes()))
         .register("/debug/nodes/{node}/config", "one node's listeners, clusters, endpoints and routes as Envoy JSON",
             (p, q) -> nodeConfig(p.get("node")))
         .register("/debug/pods/{namespace}/{name}",
-            "one pod: meshed or why not, its resources, and whether its node's Envoys ACKed them",
+            "one pod: meshed or why not, its resources, whether its node's Envoys ACKed them, and any they rejected"
+                + " (quarantined)",
             (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))))
         .register("/metrics", "Prometheus metrics (text format)",
             (p, q) -> Response.text(metrics.contentType(), metrics.scrape()));
@@ -270,6 +273,16 @@ public final class AdminEndpoints {
     for (ClientStatus client : clients) {
       acked &= ackedAtLeast(client, ResourceType.LISTENER, listenerGeneration)
           && ackedAtLeast(client, ResourceType.CLUSTER, clusterGeneration);
+    }
+    for (Quarantine.Entry entry : xds.quarantine().all()) {
+      boolean podsOwn = entry.name().equals(listener) || entry.name().startsWith(clusterPrefix);
+      boolean stillThatVersion = snapshot.get(entry.type(), entry.name())
+          .map(resource -> resource.version().equals(entry.version())).orElse(false);
+      if (podsOwn && stillThatVersion) {
+        // the node's Envoy rejected this pod's resource and does not have it: not converged
+        status.addQuarantined(XdsServer.quarantinedStatus(entry));
+        acked = false;
+      }
     }
     status.setAcked(acked);
     if (acked) {

@@ -13,9 +13,11 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -76,6 +78,45 @@ public final class ControlPlaneMetrics {
         .callback(cb -> cb.call(xds.metrics().oversizeResponses()))
         .register(registry);
     CounterWithCallback.builder()
+        .name("nodemesh_xds_limit_rejections")
+        .help("Per-client limits hit, by limit (streams_per_address and subscribed_names end or refuse a stream with"
+            + " RESOURCE_EXHAUSTED, message_size too; request_rate delays the next read)")
+        .labelNames("limit")
+        .callback(cb -> xds.metrics().limits().forEach(
+            (limit, count) -> cb.call(count, limit.name().toLowerCase(Locale.ROOT))))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_authorized_streams").help("xDS streams admitted, by how the client was authorized")
+        .labelNames("how")
+        .callback(cb -> xds.metrics().authorized().forEach((how, count) -> cb.call(count, how)))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_auth_denied")
+        .help("xDS streams refused by node authorization (PERMISSION_DENIED, or UNAVAILABLE when the check could not"
+            + " run), by reason")
+        .labelNames("reason")
+        .callback(cb -> xds.metrics().authDenied().forEach((reason, count) -> cb.call(count, reason)))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_nack_isolation_probes")
+        .help("Subset responses re-sent to find the resource(s) behind a delta NACK")
+        .callback(cb -> cb.call(xds.metrics().isolationProbes()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_nack_isolations_abandoned")
+        .help("NACK isolations stopped at --xds-nack-isolation-max-probes")
+        .callback(cb -> cb.call(xds.metrics().isolationsAbandoned()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_quarantines").help("Resources quarantined for a client that rejected them")
+        .callback(cb -> cb.call(xds.metrics().quarantined()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("nodemesh_xds_quarantined_resources")
+        .help("Resources currently withheld from a client that rejected them, until their content changes")
+        .callback(cb -> cb.call(xds.quarantine().size()))
+        .register(registry);
+    CounterWithCallback.builder()
         .name("nodemesh_informer_events").help("Informer events received by kind").labelNames("kind")
         .callback(cb -> {
           KubernetesWatchers current = watchers.get();
@@ -89,6 +130,18 @@ public final class ControlPlaneMetrics {
     GaugeWithCallback.builder()
         .name("nodemesh_translation_queue_depth").help("Debounced updates waiting for the translator")
         .callback(cb -> cb.call(queueDepth.getAsInt()))
+        .register(registry);
+  }
+
+  /** Counters of the Kubernetes Events written for quarantined resources. */
+  public void registerEventCounters(LongSupplier created, LongSupplier failed) {
+    CounterWithCallback.builder()
+        .name("nodemesh_kubernetes_events").help("Kubernetes Events written (XdsResourceRejected), by result")
+        .labelNames("result")
+        .callback(cb -> {
+          cb.call(created.getAsLong(), "created");
+          cb.call(failed.getAsLong(), "failed");
+        })
         .register(registry);
   }
 

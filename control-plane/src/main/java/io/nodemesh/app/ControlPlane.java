@@ -13,7 +13,23 @@ import io.nodemesh.k8s.Debouncer;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.XdsServer;
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.security.CachingTokenReviewer;
+import io.nodemesh.security.KubernetesTokenReviewer;
+import io.nodemesh.security.NodeAuthMode;
+import io.nodemesh.security.NodeAuthorizer;
+import io.nodemesh.security.PeerBinding;
+import io.nodemesh.security.QuarantineEvents;
+import io.nodemesh.security.TokenReviewer;
+import io.nodemesh.security.XdsTls;
+import io.nodemesh.xds.XdsEventListener;
 import java.io.IOException;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.function.Supplier;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
@@ -32,6 +48,10 @@ public final class ControlPlane implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
   private static final long GRACE_SECONDS = 5;
+  /** Bounded TokenReview cache: entries, longest time a verdict is trusted, and how long a refusal is remembered. */
+  private static final int TOKEN_CACHE_ENTRIES = 10_000;
+  private static final Duration TOKEN_CACHE_MAX_TTL = Duration.ofMinutes(10);
+  private static final Duration TOKEN_CACHE_NEGATIVE_TTL = Duration.ofSeconds(10);
 
   private final Settings settings;
   private final DemoCluster demo;
@@ -47,6 +67,10 @@ public final class ControlPlane implements AutoCloseable {
   private final AtomicReference<KubernetesWatchers> watchers = new AtomicReference<>();
   private final AtomicReference<Server> grpc = new AtomicReference<>();
   private final AtomicReference<DemoEnvoys> demoEnvoys = new AtomicReference<>();
+  private final NodeAuthorizer authorizer;
+  private final QuarantineEvents events;
+  private final ExecutorService tokenReviews;
+  private final AtomicReference<XdsTls> tls = new AtomicReference<>();
   private final CompletableFuture<Void> firstTranslation = new CompletableFuture<>();
   private final CompletableFuture<Integer> xdsListening = new CompletableFuture<>();
 
@@ -58,13 +82,32 @@ public final class ControlPlane implements AutoCloseable {
     this.debouncer = Debouncer.create(settings.watcherOptions());
     AtomicReference<ControlPlaneMetrics> metricsRef = new AtomicReference<>();
     this.convergence = new ConvergenceTracker((type, seconds) -> metricsRef.get().observeConvergence(type, seconds));
-    this.xds = XdsServer.create(resourceStore, convergence, Clock.systemUTC());
+    AtomicReference<TranslationPipeline> pipelineRef = new AtomicReference<>();
+    Supplier<ClusterState> model = () -> pipelineRef.get().view().state();
+    NodeAuthMode mode = settings.get(Settings.NODE_AUTH);
+    this.tokenReviews = mode.usesToken()
+        ? Executors.newFixedThreadPool(2, daemon("nodemesh-token-review"))
+        : null;
+    TokenReviewer reviewer = mode.usesToken()
+        ? new CachingTokenReviewer(
+            new KubernetesTokenReviewer(client, settings.get(Settings.NODE_AUTH_TOKEN_AUDIENCE), tokenReviews),
+            Clock.systemUTC(), TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_TTL, TOKEN_CACHE_NEGATIVE_TTL)
+        : null;
+    this.authorizer = new NodeAuthorizer(mode,
+        new PeerBinding(settings.get(Settings.TRUST_LOOPBACK_CLIENTS), settings.get(Settings.ENVOY_NAMESPACE)),
+        reviewer, model);
+    this.events = new QuarantineEvents(client, model, Clock.systemUTC(),
+        System.getenv().getOrDefault("HOSTNAME", ""));
+    this.xds = XdsServer.create(resourceStore, XdsEventListener.all(convergence, events), Clock.systemUTC(),
+        settings.xdsServerOptions(authorizer));
     this.pipeline = new TranslationPipeline(resourceStore, settings.translatorOptions(), outcome -> {
       convergence.generationApplied(outcome.generation(), outcome.earliestEventNanos());
       metricsRef.get().observeTranslation(outcome.translateNanos() / 1e9, outcome.services(), outcome.nodes());
       firstTranslation.complete(null);
     });
+    pipelineRef.set(pipeline);
     this.metrics = new ControlPlaneMetrics(xds, watchers::get, pipeline::queueDepth);
+    metrics.registerEventCounters(events::created, events::failed);
     metricsRef.set(metrics);
     this.admin = new AdminServer("0.0.0.0", settings.get(Settings.ADMIN_PORT));
     new AdminEndpoints(settings, watchers::get, pipeline, xds, () -> grpc.get() != null, convergence, metrics)
@@ -95,25 +138,56 @@ public final class ControlPlane implements AutoCloseable {
 
   private void startXds() {
     try {
-      Server server = NettyServerBuilder
-          .forAddress(new InetSocketAddress("0.0.0.0", settings.get(Settings.XDS_PORT)))
+      InetSocketAddress address = new InetSocketAddress("0.0.0.0", settings.get(Settings.XDS_PORT));
+      NettyServerBuilder builder;
+      if (settings.xdsTls()) {
+        XdsTls serverTls = XdsTls.fromFiles(settings.get(Settings.XDS_TLS_CERT_FILE),
+            settings.get(Settings.XDS_TLS_KEY_FILE), settings.get(Settings.XDS_TLS_CLIENT_CA_FILE),
+            settings.get(Settings.XDS_TLS_RELOAD_INTERVAL));
+        tls.set(serverTls);
+        builder = NettyServerBuilder.forAddress(address, serverTls.credentials());
+        log.info("xDS TLS: {}", serverTls.description());
+      } else {
+        builder = NettyServerBuilder.forAddress(address);
+        log.warn("xDS port serves plaintext: node snapshots (pod IPs, namespace paths) cross the network"
+            + " unencrypted; set --xds-tls-cert-file/--xds-tls-key-file (chart: xdsTls.enabled)");
+      }
+      if (authorizer.mode() == NodeAuthMode.NONE) {
+        log.warn("node authorization is off (--node-auth=none): any client gets the view of the node it claims");
+      } else {
+        log.info("node authorization: --node-auth={}, trust loopback clients: {}, Envoy namespace: '{}'",
+            settings.text(Settings.NODE_AUTH), settings.get(Settings.TRUST_LOOPBACK_CLIENTS),
+            settings.get(Settings.ENVOY_NAMESPACE));
+      }
+      Server server = builder
           .addService(xds.service())
+          .addStreamTracerFactory(xds.streamTracer())
           // node Envoys ping every 30 s (see the chart); grpc-java's default would answer with GOAWAY
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
-          .maxInboundMessageSize(settings.get(Settings.MAX_MESSAGE_BYTES))
+          .maxInboundMessageSize(settings.get(Settings.XDS_MAX_REQUEST_BYTES))
           .build()
           .start();
       grpc.set(server);
-      log.info("xDS (ADS, SotW and Delta) listening on port {}", server.getPort());
-      if (demo != null) {
+      log.info("xDS (ADS, SotW and Delta) listening on port {}{}", server.getPort(), settings.xdsTls() ? " (TLS)" : "");
+      if (demo != null && !settings.xdsTls()) {
         demoEnvoys.set(new DemoEnvoys(server.getPort(), DemoCluster.NODES));
+      } else if (demo != null) {
+        log.info("demo Envoys speak plaintext: not started because the xDS port serves TLS");
       }
       xdsListening.complete(server.getPort());
-    } catch (IOException e) {
+    } catch (IOException | GeneralSecurityException e) {
       log.error("xDS port {} could not be opened", settings.get(Settings.XDS_PORT), e);
       xdsListening.completeExceptionally(e);
     }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return runnable -> {
+      Thread thread = new Thread(runnable, name);
+      thread.setDaemon(true);
+      return thread;
+    };
   }
 
   /** Completes with the xDS port once the server is listening. */
@@ -155,6 +229,14 @@ public final class ControlPlane implements AutoCloseable {
       }
     }
     xds.close();
+    XdsTls serverTls = tls.get();
+    if (serverTls != null) {
+      serverTls.close();
+    }
+    events.close();
+    if (tokenReviews != null) {
+      tokenReviews.shutdownNow();
+    }
     KubernetesWatchers current = watchers.get();
     if (current != null) {
       current.close();

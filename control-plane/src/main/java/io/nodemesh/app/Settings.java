@@ -5,8 +5,11 @@ import com.google.common.collect.ImmutableMap;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
+import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.translate.UpstreamBinding;
+import io.nodemesh.xds.ClientAuthorizer;
+import io.nodemesh.xds.XdsServerOptions;
 import java.time.Duration;
 import java.util.Map;
 
@@ -56,6 +59,55 @@ public final class Settings {
   public static final Flag<Integer> MAX_MESSAGE_BYTES =
       Flag.integer("max-message-bytes", 4 * 1024 * 1024, 64 * 1024, Integer.MAX_VALUE,
           "largest xDS response sent: delta responses are split, SotW responses over it are logged and counted");
+  public static final Flag<Integer> XDS_MAX_REQUEST_BYTES =
+      Flag.integer("xds-max-request-bytes", 4 * 1024 * 1024, 64 * 1024, Integer.MAX_VALUE,
+          "largest xDS request accepted; a larger one ends its stream with RESOURCE_EXHAUSTED");
+  public static final Flag<NodeAuthMode> NODE_AUTH =
+      Flag.choice("node-auth", NodeAuthMode.PEER, NodeAuthMode.class,
+          "how a client proves the node whose view it gets: peer (remote address is an address of the node or the"
+              + " IP of the Envoy pod on it), token (bound service account token, TokenReview), peer-or-token,"
+              + " none; clients claiming no node_name get node-independent resources only");
+  public static final Flag<Boolean> TRUST_LOOPBACK_CLIENTS =
+      Flag.bool("trust-loopback-clients", true,
+          "loopback xDS clients (127.0.0.0/8, ::1: the control plane's own pod, the demo, test harnesses) pass the"
+              + " peer check for any node and skip the per-address stream limit; the chart turns this off");
+  public static final Flag<String> ENVOY_NAMESPACE =
+      Flag.text("envoy-namespace", "nodemesh-system",
+          "namespace of the node Envoy pods: the pod a peer address or token is matched to must be in it"
+              + " (empty: any namespace)");
+  public static final Flag<String> NODE_AUTH_TOKEN_AUDIENCE =
+      Flag.text("node-auth-token-audience", "nodemesh",
+          "audience bearer tokens must be minted for (TokenReview spec.audiences); empty: the API server's own");
+  public static final Flag<String> XDS_TLS_CERT_FILE =
+      Flag.text("xds-tls-cert-file", "",
+          "PEM certificate chain of the xDS server; with --xds-tls-key-file it switches the xDS port to TLS");
+  public static final Flag<String> XDS_TLS_KEY_FILE =
+      Flag.text("xds-tls-key-file", "", "PEM private key of the xDS server certificate");
+  public static final Flag<String> XDS_TLS_CLIENT_CA_FILE =
+      Flag.text("xds-tls-client-ca-file", "",
+          "PEM CA bundle: when set, xDS clients must present a certificate that chains to it (mutual TLS)");
+  public static final Flag<Duration> XDS_TLS_RELOAD_INTERVAL =
+      Flag.duration("xds-tls-reload-interval", "60s", Duration.ofMillis(100),
+          "how often the TLS files are checked for changes (a rotated Secret is picked up without a restart)");
+  public static final Flag<Integer> XDS_MAX_STREAMS_PER_ADDRESS =
+      Flag.integer("xds-max-streams-per-address", 64, 0, Integer.MAX_VALUE,
+          "open xDS streams allowed from one client IP address (0: unlimited); more are refused with"
+              + " RESOURCE_EXHAUSTED");
+  public static final Flag<Integer> XDS_MAX_SUBSCRIBED_NAMES =
+      Flag.integer("xds-max-subscribed-names", 100_000, 0, Integer.MAX_VALUE,
+          "resource names one stream may subscribe to explicitly, over all types (0: unlimited); beyond it the"
+              + " stream ends with RESOURCE_EXHAUSTED");
+  public static final Flag<Integer> XDS_MAX_REQUEST_RATE =
+      Flag.integer("xds-max-request-rate", 100, 0, Integer.MAX_VALUE,
+          "sustained requests per second per stream (0: unlimited); faster clients are read more slowly"
+              + " (HTTP/2 flow control pushes back), counted and logged");
+  public static final Flag<Integer> XDS_REQUEST_BURST =
+      Flag.integer("xds-request-burst", 1000, 1, Integer.MAX_VALUE,
+          "requests a stream may send at once before --xds-max-request-rate applies (startup, reconnects)");
+  public static final Flag<Integer> XDS_NACK_ISOLATION_MAX_PROBES =
+      Flag.integer("xds-nack-isolation-max-probes", 64, 0, 10_000,
+          "delta NACK isolation: subset responses re-sent to find the rejected resource(s) of one NACK before giving"
+              + " up (0: off, a NACK only parks the type)");
   public static final Flag<LogLevel> LOG_LEVEL =
       Flag.choice("log-level", LogLevel.INFO, LogLevel.class, "root log level (push summaries are at debug)");
   public static final Flag<Boolean> DEMO =
@@ -64,7 +116,10 @@ public final class Settings {
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
-      MAX_MESSAGE_BYTES, LOG_LEVEL, DEMO);
+      MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, ENVOY_NAMESPACE,
+      NODE_AUTH_TOKEN_AUDIENCE, XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
+      XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_REQUEST_RATE, XDS_REQUEST_BURST,
+      XDS_NACK_ISOLATION_MAX_PROBES, LOG_LEVEL, DEMO);
 
   private final ImmutableMap<String, String> raw;
   private final ImmutableMap<String, String> sources;
@@ -92,7 +147,34 @@ public final class Settings {
     ALL.forEach(settings::get);
     settings.meshOptions();
     settings.watcherOptions();
+    settings.checkTls();
     return settings;
+  }
+
+  private void checkTls() {
+    boolean cert = !get(XDS_TLS_CERT_FILE).isEmpty();
+    boolean key = !get(XDS_TLS_KEY_FILE).isEmpty();
+    if (cert != key) {
+      throw new Flag.UsageException("--xds-tls-cert-file and --xds-tls-key-file go together: set both or neither");
+    }
+    if (!cert && !get(XDS_TLS_CLIENT_CA_FILE).isEmpty()) {
+      throw new Flag.UsageException("--xds-tls-client-ca-file needs TLS: set --xds-tls-cert-file and --xds-tls-key-file");
+    }
+  }
+
+  /** Whether the xDS port serves TLS. */
+  public boolean xdsTls() {
+    return !get(XDS_TLS_CERT_FILE).isEmpty();
+  }
+
+  /** The xDS server's limits and NACK isolation settings, with {@code authorizer}. */
+  public XdsServerOptions xdsServerOptions(ClientAuthorizer authorizer) {
+    return XdsServerOptions.DEFAULTS
+        .withAuthorizer(authorizer)
+        .withStreamsPerAddress(get(XDS_MAX_STREAMS_PER_ADDRESS), get(TRUST_LOOPBACK_CLIENTS))
+        .withMaxSubscribedNames(get(XDS_MAX_SUBSCRIBED_NAMES))
+        .withRequestRate(get(XDS_MAX_REQUEST_RATE), get(XDS_REQUEST_BURST))
+        .withIsolation(get(XDS_NACK_ISOLATION_MAX_PROBES), XdsServerOptions.DEFAULTS.quarantineMaxPerClient());
   }
 
   public <T> T get(Flag<T> flag) {

@@ -12,6 +12,10 @@ import io.nodemesh.xds.TypeState.AckMatch;
 import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
 import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -41,6 +45,9 @@ abstract class AdsStream<ReqT, RespT> {
   final Executor executor;
   final String peer;
   final long connectedAtMillis;
+  /** The connection's remote address and bearer token; the token is dropped once the stream is authorized. */
+  private ClientCredentials presented;
+  private final RequestRateLimiter rateLimiter;
   final TypeState[] types = new TypeState[ResourceType.all().length];
 
   private final AtomicInteger dirty = new AtomicInteger();
@@ -49,13 +56,29 @@ abstract class AdsStream<ReqT, RespT> {
   private volatile NodeIdentity identity;
   private volatile boolean closed;
   private long nonceCounter;
+  /** The first request waits for an asynchronous authorization; nothing more is read meanwhile. */
+  private boolean authorizing;
+  /** The node the client claimed (its view is identity.nodeName() once authorized, "" for none). */
+  private volatile String claimedNode = "";
+  /** How the client was authorized, for the admin status. */
+  private volatile String authorization = "";
+  private long throttledSinceLogNanos;
+  private boolean loggedPrivateName;
+  /** Released when the stream closes (per-address stream limit). */
+  private Runnable releaseSlot = () -> {};
 
-  AdsStream(long id, XdsServer server, ServerCallStreamObserver<RespT> observer, Executor executor, String peer) {
+  AdsStream(long id, XdsServer server, ServerCallStreamObserver<RespT> observer, Executor executor,
+      ClientConnection connection) {
     this.id = id;
     this.server = server;
     this.observer = observer;
     this.executor = executor;
-    this.peer = peer;
+    this.presented = new ClientCredentials(null, connection.remote(), connection.bearerToken());
+    this.peer = presented.peerText();
+    XdsServerOptions options = server.options();
+    this.rateLimiter = options.requestsPerSecond() > 0
+        ? new RequestRateLimiter(options.requestsPerSecond(), options.requestBurst(), System::nanoTime)
+        : null;
     this.connectedAtMillis = server.clock().millis();
     for (ResourceType type : ResourceType.all()) {
       types[type.ordinal()] = new TypeState(type);
@@ -65,8 +88,23 @@ abstract class AdsStream<ReqT, RespT> {
   /** "sotw" or "delta". */
   abstract String protocol();
 
-  /** Handles one request on the stream executor. */
+  /** Handles one request on the stream executor; the stream is identified and authorized by then. */
   abstract void handle(ReqT request);
+
+  /** The node a request carries, or null when it has none. */
+  abstract Node nodeOf(ReqT request);
+
+  /** Called after the client rejected a (non-probe) response; delta streams start NACK isolation here. */
+  void onNacked(TypeState state, Sent sent, String error) {}
+
+  /**
+   * Continues the NACK isolation of a type when no probe is in flight: sends the next probe (true), or ends
+   * the isolation (false) so the type's normal pushes resume. Runs in {@link #drain}.
+   */
+  boolean advanceIsolation(TypeState state, StoreSnapshot snapshot) {
+    state.isolation = null;
+    return false;
+  }
 
   /** Sends what the diffs call for, in make-before-break order. Runs on the stream executor. */
   abstract void send(StoreSnapshot snapshot, Diff[] diffs);
@@ -111,29 +149,71 @@ abstract class AdsStream<ReqT, RespT> {
     if (closed) {
       return;
     }
+    if (identity == null) {
+      if (authorizing) {
+        // cannot happen: nothing more is read until the authorization completes
+        return;
+      }
+      try {
+        if (!authorize(request)) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        fail(e);
+        return;
+      }
+    }
+    process(request);
+  }
+
+  private void process(ReqT request) {
     try {
       handle(request);
       drain();
     } catch (RuntimeException e) {
-      log.error("node={} stream={} failed to handle a request; closing the stream", nodeId(), id, e);
-      close(false, "internal error: " + e);
-      observer.onError(Status.INTERNAL.withDescription("internal error").asRuntimeException());
+      fail(e);
       return;
     }
-    if (!closed) {
-      observer.request(1);
+    requestNext();
+  }
+
+  private void fail(RuntimeException e) {
+    log.error("node={} stream={} failed to handle a request; closing the stream", nodeId(), id, e);
+    close(false, "internal error: " + e);
+    observer.onError(Status.INTERNAL.withDescription("internal error").asRuntimeException());
+  }
+
+  /** Reads the next request, at once or, when the client exceeds its request rate, a little later. */
+  private void requestNext() {
+    if (closed) {
+      return;
     }
+    long delay = rateLimiter == null ? 0 : rateLimiter.acquireOrDelay();
+    if (delay == 0) {
+      observer.request(1);
+      return;
+    }
+    server.metricsInternal().limited(XdsMetrics.Limit.REQUEST_RATE);
+    long now = System.nanoTime();
+    if (throttledSinceLogNanos == 0 || now - throttledSinceLogNanos > XdsTunables.THROTTLE_LOG_INTERVAL_NANOS) {
+      throttledSinceLogNanos = now;
+      log.warn(
+          "node={} stream={} peer={} sends requests faster than {}/s (burst {}): reading its next request in {} ms"
+              + " (--xds-max-request-rate)",
+          nodeId(), id, peer, server.options().requestsPerSecond(), server.options().requestBurst(),
+          Math.max(1, delay / 1_000_000));
+    }
+    server.schedule(() -> run(this::requestNext), delay);
   }
 
   /**
-   * Reads the node on the first request. Returns false (and closes the stream) when there is none: without
-   * it the stream has no view.
+   * Reads the node on the first request and authorizes the client. Returns true when the request may be
+   * handled now; false when the stream was refused (and closed) or the decision is pending (the request is
+   * then handled once it arrives).
    */
-  final boolean identify(boolean hasNode, Node node) {
-    if (identity != null) {
-      return true;
-    }
-    if (!hasNode || node.getId().isEmpty()) {
+  private boolean authorize(ReqT request) {
+    Node node = nodeOf(request);
+    if (node == null || node.getId().isEmpty()) {
       server.metricsInternal().badRequest(BadRequest.MISSING_NODE);
       log.warn("stream={} peer={} first request has no node id; closing the stream", id, peer);
       close(false, "no node on first request");
@@ -141,13 +221,99 @@ abstract class AdsStream<ReqT, RespT> {
           Status.INVALID_ARGUMENT.withDescription("the first request must carry node.id").asRuntimeException());
       return false;
     }
-    identity = NodeIdentity.of(node);
+    NodeIdentity claimed = NodeIdentity.of(node);
+    ClientCredentials credentials = new ClientCredentials(claimed, presented.peer(), presented.bearerToken());
+    presented = new ClientCredentials(null, presented.peer(), Optional.empty());
+    CompletableFuture<Authorization> decision;
+    try {
+      decision = server.options().authorizer().authorize(credentials);
+    } catch (RuntimeException e) {
+      decision = CompletableFuture.failedFuture(e);
+    }
+    if (decision.isDone()) {
+      return admit(claimed, outcome(decision));
+    }
+    authorizing = true;
+    CompletableFuture<Authorization> pending = decision;
+    pending.whenComplete((result, error) -> run(() -> {
+      authorizing = false;
+      if (!closed && admit(claimed, outcome(pending))) {
+        process(request);
+      }
+    }));
+    return false;
+  }
+
+  private static Authorization outcome(CompletableFuture<Authorization> decision) {
+    try {
+      Authorization result = decision.join();
+      return result != null ? result : Authorization.unavailable("error", "authorization returned nothing");
+    } catch (RuntimeException e) {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null
+          ? e.getCause() : e;
+      return Authorization.unavailable("error", "authorization could not be checked: " + cause.getMessage());
+    }
+  }
+
+  /** Applies an authorization: refuses the stream, or identifies it with the view it may receive. */
+  private boolean admit(NodeIdentity claimed, Authorization decision) {
+    if (closed) {
+      return false;
+    }
+    if (decision.denied()) {
+      server.metricsInternal().authDenied(decision.label());
+      log.warn(
+          "xDS client refused ({}): node={} claimedNodeName={} stream={} protocol={} peer={} reason={}",
+          decision.code(), abbreviate(claimed.nodeId()), abbreviate(claimed.nodeName()), id, protocol(), peer,
+          decision.reason());
+      close(false, "refused: " + decision.reason());
+      observer.onError(Status.fromCode(decision.code()).withDescription(decision.reason()).asRuntimeException());
+      return false;
+    }
+    server.metricsInternal().authorized(decision.label());
+    claimedNode = claimed.nodeName();
+    authorization = decision.reason();
+    identity = new NodeIdentity(claimed.nodeId(), decision.viewNode(), claimed.nodeNameFromMetadata());
     publishInterest();
     server.register(this);
     log.info(
-        "stream opened node={} nodeName={} stream={} protocol={} peer={}",
-        identity.nodeId(), identity.nodeName(), id, protocol(), peer);
+        "stream opened node={} nodeName={} claimedNodeName={} stream={} protocol={} peer={} authorization=\"{}\"",
+        identity.nodeId(), identity.nodeName(), claimed.nodeName(), id, protocol(), peer, authorization);
     return true;
+  }
+
+  /**
+   * Whether a name may be subscribed to explicitly. With enforced authorization, node-private names (a pod's
+   * listener or clusters) are only served through the wildcard view of the node the client was authorized
+   * for; an explicit subscription to one is ignored, logged and counted.
+   */
+  final boolean subscribable(ResourceType type, String name) {
+    XdsServerOptions options = server.options();
+    if (!options.authorizer().enforcing() || !options.nodePrivateName().test(name)) {
+      return true;
+    }
+    server.metricsInternal().badRequest(BadRequest.NODE_PRIVATE_NAME);
+    String message = "node={} stream={} peer={} type={} subscribed by name to node-private resource '{}'; ignored:"
+        + " such resources are only served in the wildcard view of the client's own node";
+    if (!loggedPrivateName) {
+      // SotW clients repeat their names on every request: warn once per stream
+      loggedPrivateName = true;
+      log.warn(message, nodeId(), id, peer, type.shortName(), abbreviate(name));
+    } else {
+      log.debug(message, nodeId(), id, peer, type.shortName(), abbreviate(name));
+    }
+    return false;
+  }
+
+  /** Ends the stream with {@code status}; the reason is logged and closes the stream. */
+  final void reject(Status status, String logReason) {
+    close(false, logReason);
+    observer.onError(status.asRuntimeException());
+  }
+
+  /** Releases the per-address slot when the stream closes; called once, before {@link #start}. */
+  final void onRelease(Runnable release) {
+    this.releaseSlot = release;
   }
 
   final TypeState state(ResourceType type) {
@@ -168,8 +334,26 @@ abstract class AdsStream<ReqT, RespT> {
     log.warn("node={} stream={} malformed request: {}", nodeId(), id, what);
   }
 
-  /** Called when the client's subscription for a type changed (or was first made). */
+  /**
+   * Called when the client's subscription for a type changed (or was first made). Ends the stream when the
+   * client subscribed to more names than allowed.
+   */
   final void subscriptionChanged(TypeState state) {
+    int max = server.options().maxSubscribedNames();
+    if (max > 0) {
+      int total = 0;
+      for (TypeState each : types) {
+        total += each.subscription.names().size();
+      }
+      if (total > max) {
+        server.metricsInternal().limited(XdsMetrics.Limit.SUBSCRIBED_NAMES);
+        String message = "subscribed to " + total + " resource names, more than the limit of " + max
+            + " per stream (--xds-max-subscribed-names)";
+        log.warn("node={} stream={} peer={} {}; closing the stream", nodeId(), id, peer, message);
+        reject(Status.RESOURCE_EXHAUSTED.withDescription(message), "too many subscribed names");
+        return;
+      }
+    }
     publishInterest();
     state.publish();
     dirty.getAndUpdate(bits -> bits | bit(state.type));
@@ -207,14 +391,28 @@ abstract class AdsStream<ReqT, RespT> {
       return AckMatch.STALE;
     }
     long now = server.clock().millis();
+    if (sent.probe()) {
+      String message = error == null ? null : nackMessage(error);
+      log.info(
+          "node={} stream={} type={} NACK isolation: probe nonce={} with {} resource(s) {}",
+          nodeId(), id, state.type.shortName(), nonce, sent.resources().size(),
+          message == null ? "ACKed" : "rejected: " + abbreviate(message));
+      if (state.isolation != null && state.isolation.inFlightNonce == nonce) {
+        state.isolation.answered(message);
+        dirty.getAndUpdate(bits -> bits | bit(state.type));
+      }
+      state.publish();
+      return AckMatch.CURRENT;
+    }
     if (error != null) {
       state.lastResponseNacked = true;
-      state.nackError = error.getMessage().isEmpty() ? "code " + error.getCode() : error.getMessage();
+      state.nackError = nackMessage(error);
       server.metricsInternal().nacked(state.type);
       log.warn(
           "NACK node={} nodeName={} stream={} type={} nonce={} version={} error={}",
           nodeId(), nodeName(), id, state.type.shortName(), nonce, sent.version(), state.nackError);
       server.listener().onNack(identity, state.type, sent.generation(), state.nackError);
+      onNacked(state, sent, state.nackError);
     } else {
       state.lastResponseNacked = false;
       state.ackedVersion = sent.version();
@@ -225,6 +423,15 @@ abstract class AdsStream<ReqT, RespT> {
     }
     state.publish();
     return AckMatch.CURRENT;
+  }
+
+  private static String nackMessage(com.google.rpc.Status error) {
+    return error.getMessage().isEmpty() ? "code " + error.getCode() : error.getMessage();
+  }
+
+  /** Marks a type as having pending work (on the stream executor; the caller drains). */
+  final void pending(ResourceType type) {
+    dirty.getAndUpdate(bits -> bits | bit(type));
   }
 
   /** Marks types dirty (from any thread) and schedules a drain. */
@@ -285,6 +492,12 @@ abstract class AdsStream<ReqT, RespT> {
       if ((bits & bit(type)) == 0 || !state.requested) {
         continue;
       }
+      if (state.isolation != null) {
+        // one probe in flight at a time; its answer marks the type dirty again
+        if (state.isolation.inFlight != null || advanceIsolation(state, snapshot) || closed) {
+          continue;
+        }
+      }
       Scope scope = Scope.resolve(type, state.subscription, snapshot, identity.nodeName());
       diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type));
     }
@@ -316,6 +529,16 @@ abstract class AdsStream<ReqT, RespT> {
   final boolean respond(
       TypeState state, RespT response, long nonce, String version, long generation, int bytes, int resources,
       int removed) {
+    return respond(state, response, nonce, version, generation, bytes, List.of(), resources, removed, false);
+  }
+
+  /**
+   * Sends one response that carries {@code carried} (remembered until ACKed, for NACK isolation); {@code probe}
+   * marks a response that re-sends a subset of a rejected one.
+   */
+  final boolean respond(
+      TypeState state, RespT response, long nonce, String version, long generation, int bytes,
+      List<Resource> carried, int resources, int removed, boolean probe) {
     if (closed) {
       server.metricsInternal().sendFailure();
       log.debug("node={} stream={} dropped a {} push: stream closed", nodeId(), id, state.type.shortName());
@@ -336,7 +559,7 @@ abstract class AdsStream<ReqT, RespT> {
       return false;
     }
     server.metricsInternal().pushed(state.type, bytes);
-    state.recordSent(new Sent(nonce, version, generation, server.clock().millis()));
+    state.recordSent(new Sent(nonce, version, generation, server.clock().millis(), carried, probe));
     log.debug(
         "push node={} stream={} protocol={} type={} nonce={} version={} generation={} resources={} removed={} bytes={}",
         nodeId(), id, protocol(), state.type.shortName(), nonce, version, generation, resources, removed, bytes);
@@ -352,6 +575,8 @@ abstract class AdsStream<ReqT, RespT> {
       return;
     }
     closed = true;
+    // release first: whoever sees the stream gone may open a new one from the same address
+    releaseSlot.run();
     server.unregister(this);
     server.metricsInternal().streamClosed(cancelled);
     log.info("stream closed node={} stream={} protocol={} reason={}", nodeId(), id, protocol(), reason);
@@ -454,17 +679,22 @@ abstract class AdsStream<ReqT, RespT> {
             .setKind(kind())
             .setProtocol(protocol())
             .setPeer(peer)
-            .setConnectedUnixMillis(connectedAtMillis);
+            .setConnectedUnixMillis(connectedAtMillis)
+            .setAuthorization(authorization)
+            .setClaimedNodeName(claimedNode);
+    Quarantine quarantine = server.quarantine();
     int pending = dirty.get();
     for (TypeState state : types) {
       TypeState.Published p = state.published;
       if (!p.requested()) {
         continue;
       }
+      List<Quarantine.Entry> withheld =
+          who == null ? List.of() : quarantine.of(who.nodeId(), state.type);
       SyncState sync;
-      if (p.awaitingAck() || (pending & bit(state.type)) != 0) {
+      if (p.awaitingAck() || p.isolating() || (pending & bit(state.type)) != 0) {
         sync = SyncState.STALE;
-      } else if (p.lastResponseNacked()) {
+      } else if (p.lastResponseNacked() || !withheld.isEmpty()) {
         sync = SyncState.NACKED;
       } else {
         sync = SyncState.SYNCED;
@@ -483,7 +713,9 @@ abstract class AdsStream<ReqT, RespT> {
               .setAckedGeneration(p.ackedGeneration())
               .setWildcard(p.wildcard())
               .setSubscribedNames(p.subscribedNames())
-              .setResourceCount(p.heldResources()));
+              .setResourceCount(p.heldResources())
+              .setIsolating(p.isolating())
+              .addAllQuarantined(withheld.stream().map(XdsServer::quarantinedStatus).toList()));
     }
     return status.build();
   }

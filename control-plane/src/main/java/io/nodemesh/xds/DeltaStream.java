@@ -2,6 +2,7 @@ package io.nodemesh.xds;
 
 import com.google.common.collect.ImmutableSet;
 import com.google.protobuf.CodedOutputStream;
+import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -23,8 +24,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       XdsServer server,
       ServerCallStreamObserver<DeltaDiscoveryResponse> observer,
       Executor executor,
-      String peer) {
-    super(id, server, observer, executor, peer);
+      ClientConnection connection) {
+    super(id, server, observer, executor, connection);
   }
 
   @Override
@@ -33,10 +34,12 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   }
 
   @Override
+  Node nodeOf(DeltaDiscoveryRequest request) {
+    return request.hasNode() ? request.getNode() : null;
+  }
+
+  @Override
   void handle(DeltaDiscoveryRequest request) {
-    if (!identify(request.hasNode(), request.getNode())) {
-      return;
-    }
     Optional<ResourceType> type = ResourceType.fromTypeUrl(request.getTypeUrl());
     if (type.isEmpty()) {
       unknownType(request.getTypeUrl());
@@ -69,7 +72,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       for (String name : request.getResourceNamesSubscribeList()) {
         if (name.equals("*")) {
           star = true;
-        } else {
+        } else if (subscribable(type.get(), name)) {
           names.add(name);
         }
       }
@@ -117,6 +120,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         continue;
       }
       TypeState state = state(type);
+      List<Resource> upserts = withoutQuarantined(diff.upserts);
       boolean deferHere = deferRemovals && (type == ResourceType.CLUSTER || type == ResourceType.ENDPOINT);
       List<String> removed = new ArrayList<>(diff.missing);
       long sum = diff.sum;
@@ -127,10 +131,10 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       } else {
         removed.addAll(diff.removals);
       }
-      if (diff.upserts.isEmpty() && removed.isEmpty() && !state.responseOwed) {
+      if (upserts.isEmpty() && removed.isEmpty() && !state.responseOwed) {
         continue;
       }
-      if (!sendSplit(state, diff.upserts, removed, Versions.ofSum(sum), generation)) {
+      if (!sendSplit(state, upserts, removed, Versions.ofSum(sum), generation)) {
         return;
       }
     }
@@ -144,6 +148,156 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         }
       }
     }
+  }
+
+  /**
+   * The resources to send, minus those this client rejected before (NACK isolation) in the same version:
+   * they stay withheld until their content changes.
+   */
+  private List<Resource> withoutQuarantined(List<Resource> upserts) {
+    Quarantine quarantine = server.quarantine();
+    if (upserts.isEmpty() || quarantine.isEmpty(nodeId())) {
+      return upserts;
+    }
+    List<Resource> kept = new ArrayList<>(upserts.size());
+    for (Resource resource : upserts) {
+      if (quarantine.withheld(nodeId(), resource)) {
+        log.debug("node={} stream={} withholding quarantined {} {} version {}",
+            nodeId(), id, resource.type().shortName(), resource.name(), resource.version());
+      } else {
+        kept.add(resource);
+      }
+    }
+    return kept;
+  }
+
+  @Override
+  void onNacked(TypeState state, TypeState.Sent sent, String error) {
+    if (server.options().isolationMaxProbes() == 0 || sent.resources().isEmpty()) {
+      return;
+    }
+    if (state.isolation == null) {
+      state.isolation = new NackIsolation(sent.generation());
+      log.info(
+          "node={} stream={} type={} NACK isolation: looking for the rejected resource(s) among {}",
+          nodeId(), id, state.type.shortName(), sent.resources().size());
+    }
+    state.isolation.rejected(sent.resources(), error);
+    state.publish();
+    pending(state.type);
+  }
+
+  @Override
+  boolean advanceIsolation(TypeState state, StoreSnapshot snapshot) {
+    NackIsolation isolation = state.isolation;
+    ResourceTable table = snapshot.table(state.type);
+    Scope scope = Scope.resolve(state.type, state.subscription, snapshot, identity().nodeName());
+    Quarantine quarantine = server.quarantine();
+    boolean abandoned = false;
+    NackIsolation.Task task;
+    while ((task = isolation.tasks.pollFirst()) != null) {
+      // only what the client should still get in that version: changed, removed or unsubscribed resources
+      // take the normal path once the isolation is over
+      List<Resource> current = new ArrayList<>(task.resources.size());
+      for (Resource resource : task.resources) {
+        Resource now = table.get(resource.name());
+        if (now != null && now.version().equals(resource.version()) && scope.contains(resource.name())
+            && !quarantine.withheld(nodeId(), resource)) {
+          current.add(resource);
+        }
+      }
+      if (current.size() < task.resources.size()) {
+        task.knownBad = false;
+        task.sibling = null;
+      }
+      if (current.isEmpty()) {
+        continue;
+      }
+      if (task.knownBad) {
+        if (current.size() == 1) {
+          quarantine(state, current.get(0), task.error, isolation);
+        } else {
+          isolation.split(task, current);
+        }
+        continue;
+      }
+      if (isolation.probes >= server.options().isolationMaxProbes()) {
+        abandoned = true;
+        break;
+      }
+      NackIsolation.Task probe = new NackIsolation.Task(current, false, task.error);
+      probe.sibling = task.sibling;
+      return sendProbe(state, isolation, probe, snapshot.generation());
+    }
+    state.isolation = null;
+    long now = server.clock().millis();
+    if (abandoned) {
+      server.metricsInternal().isolationAbandoned();
+      log.warn(
+          "node={} stream={} type={} NACK isolation gave up after {} probes (--xds-nack-isolation-max-probes);"
+              + " {} set(s) of resources stay unsent until their content changes",
+          nodeId(), id, state.type.shortName(), isolation.probes, isolation.tasks.size() + 1);
+      isolation.tasks.clear();
+      state.lastResponseNacked = true;
+    } else {
+      state.ackedGeneration = Math.max(state.ackedGeneration, isolation.generation);
+      state.ackedAtMillis = now;
+      state.lastResponseNacked = !quarantine.of(nodeId(), state.type).isEmpty();
+      if (isolation.ackedProbes > 0) {
+        server.listener().onAck(identity(), state.type, isolation.generation);
+      }
+      log.info(
+          "node={} stream={} type={} NACK isolation done: {} probe(s), {} resource(s) quarantined",
+          nodeId(), id, state.type.shortName(), isolation.probes, isolation.quarantined);
+    }
+    state.publish();
+    return false;
+  }
+
+  private boolean sendProbe(TypeState state, NackIsolation isolation, NackIsolation.Task probe, long generation) {
+    long nonce = nextNonce();
+    DeltaDiscoveryResponse.Builder builder = DeltaDiscoveryResponse.newBuilder()
+        .setTypeUrl(state.type.typeUrl())
+        .setSystemVersionInfo(state.sentVersion)
+        .setNonce(Long.toString(nonce));
+    for (Resource resource : probe.resources) {
+      builder.addResources(resource.deltaResource());
+    }
+    DeltaDiscoveryResponse response = builder.build();
+    isolation.probes++;
+    isolation.inFlight = probe;
+    isolation.inFlightNonce = nonce;
+    server.metricsInternal().isolationProbe();
+    log.info(
+        "node={} stream={} type={} NACK isolation: probe {} re-sends {} resource(s) {}",
+        nodeId(), id, state.type.shortName(), isolation.probes, probe.resources.size(),
+        names(probe.resources.stream().map(Resource::name).toList()));
+    boolean sent = respond(state, response, nonce, state.sentVersion, generation, response.getSerializedSize(),
+        probe.resources, probe.resources.size(), 0, true);
+    state.publish();
+    return sent;
+  }
+
+  private void quarantine(TypeState state, Resource resource, String error, NackIsolation isolation) {
+    long now = server.clock().millis();
+    Quarantine.Entry entry =
+        new Quarantine.Entry(nodeId(), state.type, resource.name(), resource.version(), error, now);
+    if (!server.quarantine().add(entry, server.options().quarantineMaxPerClient(), now)) {
+      server.metricsInternal().quarantineFull();
+      log.warn(
+          "node={} stream={} type={} rejects {} (version {}) but its quarantine is full ({} entries); the resource"
+              + " stays unsent until its content changes",
+          nodeId(), id, state.type.shortName(), resource.name(), resource.version(),
+          server.options().quarantineMaxPerClient());
+      return;
+    }
+    isolation.quarantined++;
+    server.metricsInternal().quarantined();
+    log.warn(
+        "QUARANTINE node={} nodeName={} stream={} type={} resource={} version={}: withheld from this client until"
+            + " its content changes; error={}",
+        nodeId(), nodeName(), id, state.type.shortName(), resource.name(), resource.version(), abbreviate(error));
+    server.listener().onQuarantine(identity(), entry);
   }
 
   private static boolean hasRemovals(Diff[] diffs, ResourceType type) {
@@ -161,13 +315,16 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder();
     int bytes = 0;
     int parts = 1;
-    for (Resource resource : upserts) {
+    int from = 0;
+    for (int i = 0; i < upserts.size(); i++) {
+      Resource resource = upserts.get(i);
       int size =
           CodedOutputStream.computeMessageSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER, resource.deltaResource());
       if (bytes > 0 && bytes + size > budget) {
-        if (!flush(state, response, version, generation)) {
+        if (!flush(state, response, version, generation, upserts.subList(from, i))) {
           return false;
         }
+        from = i;
         response = DeltaDiscoveryResponse.newBuilder();
         bytes = 0;
         parts++;
@@ -175,12 +332,14 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       response.addResources(resource.deltaResource());
       bytes += size;
     }
+    List<Resource> carried = upserts.subList(from, upserts.size());
     for (String name : removed) {
       int size = CodedOutputStream.computeStringSize(DeltaDiscoveryResponse.REMOVED_RESOURCES_FIELD_NUMBER, name);
       if (bytes > 0 && bytes + size > budget) {
-        if (!flush(state, response, version, generation)) {
+        if (!flush(state, response, version, generation, carried)) {
           return false;
         }
+        carried = List.of();
         response = DeltaDiscoveryResponse.newBuilder();
         bytes = 0;
         parts++;
@@ -194,10 +353,12 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
           "node={} stream={} type={} push split into {} responses to stay under {} bytes",
           nodeId(), id, state.type.shortName(), parts, XdsTunables.MAX_RESPONSE_BYTES);
     }
-    return flush(state, response, version, generation);
+    return flush(state, response, version, generation, carried);
   }
 
-  private boolean flush(TypeState state, DeltaDiscoveryResponse.Builder builder, String version, long generation) {
+  private boolean flush(
+      TypeState state, DeltaDiscoveryResponse.Builder builder, String version, long generation,
+      List<Resource> carried) {
     long nonce = nextNonce();
     DeltaDiscoveryResponse response =
         builder
@@ -212,7 +373,9 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         version,
         generation,
         response.getSerializedSize(),
+        carried,
         response.getResourcesCount(),
-        response.getRemovedResourcesCount());
+        response.getRemovedResourcesCount(),
+        false);
   }
 }

@@ -2,6 +2,7 @@ package io.nodemesh.xds;
 
 import com.google.common.collect.ImmutableSet;
 import com.google.protobuf.Any;
+import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -19,8 +20,9 @@ import java.util.concurrent.Executor;
 final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
 
   SotwStream(
-      long id, XdsServer server, ServerCallStreamObserver<DiscoveryResponse> observer, Executor executor, String peer) {
-    super(id, server, observer, executor, peer);
+      long id, XdsServer server, ServerCallStreamObserver<DiscoveryResponse> observer, Executor executor,
+      ClientConnection connection) {
+    super(id, server, observer, executor, connection);
   }
 
   @Override
@@ -29,10 +31,12 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   }
 
   @Override
+  Node nodeOf(DiscoveryRequest request) {
+    return request.hasNode() ? request.getNode() : null;
+  }
+
+  @Override
   void handle(DiscoveryRequest request) {
-    if (!identify(request.hasNode(), request.getNode())) {
-      return;
-    }
     Optional<ResourceType> type = ResourceType.fromTypeUrl(request.getTypeUrl());
     if (type.isEmpty()) {
       unknownType(request.getTypeUrl());
@@ -68,11 +72,17 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     boolean star = names.contains("*");
     ImmutableSet<String> explicit =
         server.internNames(
-            star ? names.stream().filter(n -> !n.equals("*")).collect(ImmutableSet.toImmutableSet())
-                : ImmutableSet.copyOf(names));
+            names.stream()
+                .filter(n -> !n.equals("*") && subscribable(state.type, n))
+                .collect(ImmutableSet.toImmutableSet()));
     if (star) {
       state.legacyWildcard = false;
       return new Subscription(true, explicit);
+    }
+    if (explicit.isEmpty() && names.stream().anyMatch(n -> !n.equals("*")) && !star) {
+      // every name was refused (node-private): the client asked for those names, not for a wildcard
+      state.legacyWildcard = false;
+      return Subscription.NONE;
     }
     if (explicit.isEmpty()) {
       // an empty list is a (legacy) wildcard only for LDS/CDS on the first request, and stays one; for

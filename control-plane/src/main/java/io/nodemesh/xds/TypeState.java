@@ -2,6 +2,7 @@ package io.nodemesh.xds;
 
 import java.util.ArrayDeque;
 import java.util.Iterator;
+import java.util.List;
 
 /**
  * One stream's state for one resource type: subscription, what the client holds, responses awaiting an
@@ -10,8 +11,17 @@ import java.util.Iterator;
  */
 final class TypeState {
 
-  /** A response awaiting ACK/NACK. */
-  record Sent(long nonce, String version, long generation, long sentAtMillis) {}
+  /**
+   * A response awaiting ACK/NACK. Delta responses remember the resources they carried (shared references,
+   * no copies), so that a NACK can be isolated to the resource(s) at fault.
+   *
+   * @param probe whether this response re-sent a subset of a rejected response (NACK isolation)
+   */
+  record Sent(long nonce, String version, long generation, long sentAtMillis, List<Resource> resources, boolean probe) {
+    Sent(long nonce, String version, long generation, long sentAtMillis) {
+      this(nonce, version, generation, sentAtMillis, List.of(), false);
+    }
+  }
 
   /** Status fields for readers on other threads. */
   record Published(
@@ -28,10 +38,11 @@ final class TypeState {
       long ackedAtMillis,
       String nackError,
       boolean lastResponseNacked,
-      boolean awaitingAck) {
+      boolean awaitingAck,
+      boolean isolating) {
 
     static final Published INITIAL =
-        new Published(false, false, 0, 0, "", "", 0, 0, "", 0, 0, "", false, false);
+        new Published(false, false, 0, 0, "", "", 0, 0, "", 0, 0, "", false, false, false);
   }
 
   /** How an ACK/NACK matched the responses in flight. */
@@ -70,6 +81,8 @@ final class TypeState {
   long ackedAtMillis;
   String nackError = "";
   boolean lastResponseNacked;
+  /** Delta: the NACK isolation in progress for this type, or null. Normal pushes of the type wait for it. */
+  NackIsolation isolation;
 
   volatile Published published = Published.INITIAL;
 
@@ -138,6 +151,7 @@ final class TypeState {
             ackedAtMillis,
             nackError,
             lastResponseNacked,
-            !outstanding.isEmpty());
+            !outstanding.isEmpty(),
+            isolation != null);
   }
 }

@@ -14,4 +14,48 @@ public interface XdsEventListener {
 
   /** A client rejected a response computed from store generation {@code generation}. */
   default void onNack(NodeIdentity client, ResourceType type, long generation, String error) {}
+
+  /**
+   * NACK isolation found that {@code client} rejects {@code entry}'s resource; it is withheld from that client
+   * until its content changes.
+   */
+  default void onQuarantine(NodeIdentity client, Quarantine.Entry entry) {}
+
+  /** Calls each listener in turn; one that throws does not stop the others. */
+  static XdsEventListener all(XdsEventListener... listeners) {
+    return new XdsEventListener() {
+      @Override
+      public void onAck(NodeIdentity client, ResourceType type, long generation) {
+        for (XdsEventListener listener : listeners) {
+          try {
+            listener.onAck(client, type, generation);
+          } catch (RuntimeException e) {
+            AdsStream.log.error("xDS event listener failed", e);
+          }
+        }
+      }
+
+      @Override
+      public void onNack(NodeIdentity client, ResourceType type, long generation, String error) {
+        for (XdsEventListener listener : listeners) {
+          try {
+            listener.onNack(client, type, generation, error);
+          } catch (RuntimeException e) {
+            AdsStream.log.error("xDS event listener failed", e);
+          }
+        }
+      }
+
+      @Override
+      public void onQuarantine(NodeIdentity client, Quarantine.Entry entry) {
+        for (XdsEventListener listener : listeners) {
+          try {
+            listener.onQuarantine(client, entry);
+          } catch (RuntimeException e) {
+            AdsStream.log.error("xDS event listener failed", e);
+          }
+        }
+      }
+    };
+  }
 }

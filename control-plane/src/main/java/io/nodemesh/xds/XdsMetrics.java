@@ -3,6 +3,8 @@ package io.nodemesh.xds;
 import com.google.common.collect.ImmutableMap;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -20,7 +22,24 @@ public final class XdsMetrics {
     /** A response_nonce this stream never issued (e.g. an ACK/NACK for a version never sent). */
     UNKNOWN_NONCE,
     /** A request that is malformed in another way (e.g. initial versions after the first request). */
-    MALFORMED
+    MALFORMED,
+    /**
+     * A subscription by name to a node-private resource (a pod's listener or cluster) while authorization is
+     * enforced: those are served only through the authorized node's wildcard view. The name is ignored.
+     */
+    NODE_PRIVATE_NAME
+  }
+
+  /** A per-client limit that was hit. Each is its own counter. */
+  public enum Limit {
+    /** A stream was refused: its client address already had the maximum number of open streams. */
+    STREAMS_PER_ADDRESS,
+    /** A stream was closed: it subscribed to more names than allowed. */
+    SUBSCRIBED_NAMES,
+    /** A request arrived faster than the per-stream rate: the next read was delayed (throttled). */
+    REQUEST_RATE,
+    /** A stream was closed: a request was larger than the maximum inbound message size. */
+    MESSAGE_SIZE
   }
 
   private final Map<ResourceType, LongAdder> pushes = adders();
@@ -36,10 +55,20 @@ public final class XdsMetrics {
   private final LongAdder streamsOpened = new LongAdder();
   private final LongAdder streamsClosed = new LongAdder();
   private final LongAdder streamsCancelled = new LongAdder();
+  private final Map<Limit, LongAdder> limits = new EnumMap<>(Limit.class);
+  private final Map<String, LongAdder> authorized = new ConcurrentHashMap<>();
+  private final Map<String, LongAdder> authDenied = new ConcurrentHashMap<>();
+  private final LongAdder isolationProbes = new LongAdder();
+  private final LongAdder isolationsAbandoned = new LongAdder();
+  private final LongAdder quarantined = new LongAdder();
+  private final LongAdder quarantineFull = new LongAdder();
 
   XdsMetrics() {
     for (BadRequest reason : BadRequest.values()) {
       badRequests.put(reason, new LongAdder());
+    }
+    for (Limit limit : Limit.values()) {
+      limits.put(limit, new LongAdder());
     }
   }
 
@@ -88,6 +117,35 @@ public final class XdsMetrics {
     sendFailures.increment();
   }
 
+  void limited(Limit limit) {
+    limits.get(limit).increment();
+  }
+
+  /** Labels come from the authorizer, a fixed small set. */
+  void authorized(String label) {
+    authorized.computeIfAbsent(label, l -> new LongAdder()).increment();
+  }
+
+  void authDenied(String label) {
+    authDenied.computeIfAbsent(label, l -> new LongAdder()).increment();
+  }
+
+  void isolationProbe() {
+    isolationProbes.increment();
+  }
+
+  void isolationAbandoned() {
+    isolationsAbandoned.increment();
+  }
+
+  void quarantined() {
+    quarantined.increment();
+  }
+
+  void quarantineFull() {
+    quarantineFull.increment();
+  }
+
   void streamOpened() {
     streamsOpened.increment();
   }
@@ -114,7 +172,20 @@ public final class XdsMetrics {
         sendFailures.sum(),
         streamsOpened.sum(),
         streamsClosed.sum(),
-        streamsCancelled.sum());
+        streamsCancelled.sum(),
+        sums(limits),
+        stringSums(authorized),
+        stringSums(authDenied),
+        isolationProbes.sum(),
+        isolationsAbandoned.sum(),
+        quarantined.sum(),
+        quarantineFull.sum());
+  }
+
+  private static ImmutableMap<String, Long> stringSums(Map<String, LongAdder> adders) {
+    ImmutableMap.Builder<String, Long> out = ImmutableMap.builder();
+    new TreeMap<>(adders).forEach((key, adder) -> out.put(key, adder.sum()));
+    return out.build();
   }
 
   private static <K extends Enum<K>> ImmutableMap<K, Long> sums(Map<K, LongAdder> adders) {
@@ -139,6 +210,13 @@ public final class XdsMetrics {
    * @param streamsOpened ADS streams opened
    * @param streamsClosed ADS streams closed for any reason
    * @param streamsCancelled ADS streams the client cancelled or lost
+   * @param limits per-client limits hit, by limit
+   * @param authorized streams admitted, by how they were authorized (authorizer's label)
+   * @param authDenied streams refused by the authorizer, by reason label
+   * @param isolationProbes subset responses sent to find the resource(s) behind a delta NACK
+   * @param isolationsAbandoned NACK isolations stopped at the probe limit (the type stays parked)
+   * @param quarantined resources quarantined for a client
+   * @param quarantineFull rejected resources not quarantined because the client's quarantine was full
    */
   public record Snapshot(
       ImmutableMap<ResourceType, Long> pushes,
@@ -153,7 +231,14 @@ public final class XdsMetrics {
       long sendFailures,
       long streamsOpened,
       long streamsClosed,
-      long streamsCancelled) {
+      long streamsCancelled,
+      ImmutableMap<Limit, Long> limits,
+      ImmutableMap<String, Long> authorized,
+      ImmutableMap<String, Long> authDenied,
+      long isolationProbes,
+      long isolationsAbandoned,
+      long quarantined,
+      long quarantineFull) {
 
     /** Total bad requests over every reason. */
     public long totalBadRequests() {

@@ -20,19 +20,29 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.ServerStreamTracer;
+import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.nodemesh.api.admin.v1.ClientStatus;
+import io.nodemesh.api.admin.v1.QuarantinedResource;
 import io.nodemesh.api.admin.v1.SyncStatus;
+import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -46,10 +56,21 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class XdsServer implements AutoCloseable {
 
-  private static final Context.Key<SocketAddress> PEER = Context.key("nodemesh-xds-peer");
+  private static final Context.Key<ClientConnection> CONNECTION = Context.key("nodemesh-xds-connection");
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  /** A bound service account token is ~1 KiB; anything far larger is not one. */
+  private static final int MAX_TOKEN_CHARS = 16 * 1024;
+  /** Quarantined resources of clients that stay disconnected this long are forgotten. */
+  private static final long QUARANTINE_FORGET_MILLIS = 60 * 60 * 1000;
 
   private final ResourceStore store;
+  private final XdsServerOptions options;
   private final XdsMetrics metrics = new XdsMetrics();
+  private final Quarantine quarantine = new Quarantine();
+  /** Open streams per client address (per-address limit); keys are removed when their count drops to 0. */
+  private final Map<String, Integer> streamsByAddress = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService timers;
   private final XdsEventListener listener;
   private final Clock clock;
   private final ExecutorService pool;
@@ -63,10 +84,13 @@ public final class XdsServer implements AutoCloseable {
   private long sweepGeneration;
   private volatile boolean closed;
 
-  private XdsServer(ResourceStore store, XdsEventListener listener, Clock clock) {
+  private XdsServer(ResourceStore store, XdsEventListener listener, Clock clock, XdsServerOptions options) {
     this.store = store;
     this.listener = listener;
     this.clock = clock;
+    this.options = options;
+    this.timers = Executors.newSingleThreadScheduledExecutor(
+        new ThreadFactoryBuilder().setNameFormat("xds-timer-%d").setDaemon(true).build());
     this.pool =
         Executors.newFixedThreadPool(
             XdsTunables.STREAM_THREADS,
@@ -77,17 +101,82 @@ public final class XdsServer implements AutoCloseable {
 
   /** A server over {@code store} with no event listener and the system clock. */
   public static XdsServer create(ResourceStore store) {
-    return new XdsServer(store, XdsEventListener.NONE, Clock.systemUTC());
+    return new XdsServer(store, XdsEventListener.NONE, Clock.systemUTC(), XdsServerOptions.DEFAULTS);
   }
 
   /** A server over {@code store} that reports ACKs and NACKs to {@code listener}. */
   public static XdsServer create(ResourceStore store, XdsEventListener listener, Clock clock) {
-    return new XdsServer(store, listener, clock);
+    return new XdsServer(store, listener, clock, XdsServerOptions.DEFAULTS);
   }
 
-  /** The ADS gRPC service (with the interceptor that records each stream's peer address). */
+  /** A server with authorization, limits and NACK isolation as {@code options} say. */
+  public static XdsServer create(
+      ResourceStore store, XdsEventListener listener, Clock clock, XdsServerOptions options) {
+    return new XdsServer(store, listener, clock, options);
+  }
+
+  /**
+   * The ADS gRPC service (with the interceptor that records each stream's peer address and bearer token).
+   */
   public ServerServiceDefinition service() {
-    return ServerInterceptors.intercept(new Service(), new PeerInterceptor());
+    return ServerInterceptors.intercept(new Service(), new ConnectionInterceptor());
+  }
+
+  /**
+   * Add to the gRPC server builder: counts and logs streams that grpc-java ends because a request exceeded
+   * the maximum inbound message size (it answers RESOURCE_EXHAUSTED itself, before our code sees the stream).
+   */
+  public ServerStreamTracer.Factory streamTracer() {
+    return new ServerStreamTracer.Factory() {
+      @Override
+      public ServerStreamTracer newServerStreamTracer(String fullMethodName, Metadata headers) {
+        return new ServerStreamTracer() {
+          private volatile ServerCallInfo<?, ?> call;
+
+          @Override
+          public void serverCallStarted(ServerCallInfo<?, ?> callInfo) {
+            call = callInfo;
+          }
+
+          @Override
+          public void streamClosed(Status status) {
+            String description = status.getDescription();
+            if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && description != null
+                && description.contains("exceeds maximum")) {
+              metrics.limited(XdsMetrics.Limit.MESSAGE_SIZE);
+              ServerCallInfo<?, ?> info = call;
+              SocketAddress remote = info == null ? null : info.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+              AdsStream.log.warn(
+                  "xDS request too large, stream closed with RESOURCE_EXHAUSTED: method={} peer={} {}"
+                      + " (--xds-max-request-bytes)",
+                  fullMethodName, new ClientCredentials(null, remote, null).peerText(), description);
+            }
+          }
+        };
+      }
+    };
+  }
+
+  /** The options in force. */
+  public XdsServerOptions options() {
+    return options;
+  }
+
+  /** Resources withheld from clients that rejected them (NACK isolation). */
+  public Quarantine quarantine() {
+    return quarantine;
+  }
+
+  /** A quarantine entry as the admin API shows it. */
+  public static QuarantinedResource quarantinedStatus(Quarantine.Entry entry) {
+    return QuarantinedResource.newBuilder()
+        .setTypeUrl(entry.type().typeUrl())
+        .setName(entry.name())
+        .setVersion(entry.version())
+        .setNackError(entry.error())
+        .setNodeId(entry.nodeId())
+        .setQuarantinedUnixMillis(entry.atMillis())
+        .build();
   }
 
   /** Every connected, identified stream, sorted by node id then stream id. */
@@ -130,6 +219,7 @@ public final class XdsServer implements AutoCloseable {
   public void close() {
     closed = true;
     store.removeListener(storeListener);
+    timers.shutdownNow();
     pool.shutdown();
     try {
       if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -152,6 +242,17 @@ public final class XdsServer implements AutoCloseable {
 
   Clock clock() {
     return clock;
+  }
+
+  /** Runs {@code task} after {@code delayNanos} on the timer thread (it should hand work to a stream executor). */
+  void schedule(Runnable task, long delayNanos) {
+    if (!closed) {
+      try {
+        timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        AdsStream.log.debug("timer task dropped: server closed");
+      }
+    }
   }
 
   ImmutableSet<String> internNames(ImmutableSet<String> set) {
@@ -193,48 +294,124 @@ public final class XdsServer implements AutoCloseable {
       }
       lastSweepMillis = now;
       sweepGeneration = snapshot.generation();
+      Set<String> live = new HashSet<>();
+      streams.values().forEach(stream -> live.add(stream.nodeId()));
+      quarantine.sweep(snapshot, live, now, QUARANTINE_FORGET_MILLIS);
     }
   }
 
-  private String peer() {
-    SocketAddress address = PEER.get();
-    return address == null ? "" : address.toString();
+  private static ClientConnection connection() {
+    ClientConnection connection = CONNECTION.get();
+    return connection == null ? ClientConnection.UNKNOWN : connection;
+  }
+
+  /**
+   * Takes a per-address stream slot; returns the release action, or null when the address is at its limit.
+   */
+  private Runnable acquireSlot(ClientConnection connection) {
+    int max = options.maxStreamsPerAddress();
+    if (max == 0) {
+      return () -> {};
+    }
+    ClientCredentials who = new ClientCredentials(null, connection.remote(), null);
+    if (options.loopbackExempt() && who.peerAddress().map(InetAddress::isLoopbackAddress).orElse(false)) {
+      return () -> {};
+    }
+    String key = who.peerText();
+    boolean[] admitted = new boolean[1];
+    streamsByAddress.compute(key, (k, count) -> {
+      int current = count == null ? 0 : count;
+      admitted[0] = current < max;
+      return admitted[0] ? current + 1 : (count == null ? null : count);
+    });
+    if (!admitted[0]) {
+      return null;
+    }
+    AtomicBoolean released = new AtomicBoolean();
+    return () -> {
+      if (released.compareAndSet(false, true)) {
+        streamsByAddress.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
+      }
+    };
+  }
+
+  /** Refuses a stream over the per-address limit; returns the (ignored) request observer. */
+  private <T> StreamObserver<T> refuseOverLimit(ClientConnection connection, StreamObserver<?> responses) {
+    metrics.limited(XdsMetrics.Limit.STREAMS_PER_ADDRESS);
+    String peer = new ClientCredentials(null, connection.remote(), null).peerText();
+    String message = "too many xDS streams from " + peer + ": the limit is " + options.maxStreamsPerAddress()
+        + " per client address (--xds-max-streams-per-address)";
+    AdsStream.log.warn("xDS stream refused: {}", message);
+    responses.onError(Status.RESOURCE_EXHAUSTED.withDescription(message).asRuntimeException());
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {}
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    };
   }
 
   private final class Service extends AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceImplBase {
     @Override
     public StreamObserver<DiscoveryRequest> streamAggregatedResources(
         StreamObserver<DiscoveryResponse> responseObserver) {
+      ClientConnection connection = connection();
+      Runnable release = acquireSlot(connection);
+      if (release == null) {
+        return refuseOverLimit(connection, responseObserver);
+      }
       SotwStream stream =
           new SotwStream(
               streamIds.incrementAndGet(),
               XdsServer.this,
               (ServerCallStreamObserver<DiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
-              peer());
+              connection);
+      stream.onRelease(release);
       return stream.start();
     }
 
     @Override
     public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(
         StreamObserver<DeltaDiscoveryResponse> responseObserver) {
+      ClientConnection connection = connection();
+      Runnable release = acquireSlot(connection);
+      if (release == null) {
+        return refuseOverLimit(connection, responseObserver);
+      }
       DeltaStream stream =
           new DeltaStream(
               streamIds.incrementAndGet(),
               XdsServer.this,
               (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
-              peer());
+              connection);
+      stream.onRelease(release);
       return stream.start();
     }
   }
 
-  private static final class PeerInterceptor implements ServerInterceptor {
+  private static final class ConnectionInterceptor implements ServerInterceptor {
     @Override
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
         ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-      Context context = Context.current().withValue(PEER, call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+      ClientConnection connection =
+          new ClientConnection(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR), bearerToken(headers));
+      Context context = Context.current().withValue(CONNECTION, connection);
       return Contexts.interceptCall(context, call, headers, next);
+    }
+
+    private static Optional<String> bearerToken(Metadata headers) {
+      String value = headers.get(AUTHORIZATION);
+      if (value == null || value.length() > MAX_TOKEN_CHARS || !value.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        return Optional.empty();
+      }
+      String token = value.substring(7).trim();
+      return token.isEmpty() ? Optional.empty() : Optional.of(token);
     }
   }
 }

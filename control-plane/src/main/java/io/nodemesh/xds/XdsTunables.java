@@ -39,6 +39,9 @@ public final class XdsTunables {
    */
   public static final long REANCHOR_INTERVAL_MILLIS = 30_000;
 
+  /** A stream whose reads are throttled (request rate) logs that at most this often. */
+  public static final long THROTTLE_LOG_INTERVAL_NANOS = 10_000_000_000L;
+
   /** Names listed in one log line before the rest is summarised as a count, to keep lines greppable. */
   public static final int MAX_NAMES_IN_LOG = 10;
 }

@@ -112,6 +112,11 @@ abstract class AdsTestClient<ReqT, RespT> implements AutoCloseable {
     return response;
   }
 
+  /** The next response within {@code timeout}, or null: for clients that answer until the server goes quiet. */
+  final RespT pollResponse(Duration timeout) {
+    return poll(timeout);
+  }
+
   private RespT poll(Duration timeout) {
     RespT response;
     try {
@@ -152,6 +157,11 @@ abstract class AdsTestClient<ReqT, RespT> implements AutoCloseable {
         all.add(response);
       }
     }
+  }
+
+  /** Whether the stream has ended (with an error or completed). */
+  final boolean ended() {
+    return closed.getCount() == 0;
   }
 
   /** Responses already queued (not yet taken by the test). */

@@ -35,7 +35,11 @@ final class XdsTestServer implements AutoCloseable {
   }
 
   XdsTestServer(XdsEventListener listener, Clock clock) {
-    xds = XdsServer.create(store, listener, clock);
+    this(listener, clock, XdsServerOptions.DEFAULTS);
+  }
+
+  XdsTestServer(XdsEventListener listener, Clock clock, XdsServerOptions options) {
+    xds = XdsServer.create(store, listener, clock, options);
     String name = InProcessServerBuilder.generateName();
     try {
       server = InProcessServerBuilder.forName(name).directExecutor().addService(xds.service()).build().start();

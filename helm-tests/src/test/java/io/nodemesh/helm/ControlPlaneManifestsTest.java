@@ -5,6 +5,9 @@ import static org.assertj.core.groups.Tuple.tuple;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.KeyToPath;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.Probe;
@@ -35,9 +38,31 @@ class ControlPlaneManifestsTest {
   private final Manifests defaults = HelmChart.template().render();
 
   @Test
-  void clusterRoleGrantsExactlyGetListWatchOnPodsServicesEndpointSlicesNodesAndNamespaces() {
-    ClusterRole role = defaults.named(ClusterRole.class, NAME);
+  void clusterRoleGrantsReadOnPodsServicesEndpointSlicesNodesAndNamespacesAndCreateOnEventsOnly() {
+    Set<String> read = Set.of("get", "list", "watch");
+    assertThat(verbsByResource(defaults)).isEqualTo(Map.of(
+        "/pods", read,
+        "/services", read,
+        "/nodes", read,
+        "/namespaces", read,
+        "discovery.k8s.io/endpointslices", read,
+        "/events", Set.of("create")));
+  }
 
+  @Test
+  void tokenAuthenticationAddsCreateOnTokenReviewsAndNothingElse() {
+    Map<String, Set<String>> withTokens =
+        verbsByResource(HelmChart.template().set("controlPlane.config.nodeAuth", "peer-or-token").render());
+    Map<String, Set<String>> expected = new TreeMap<>(verbsByResource(defaults));
+    expected.put("authentication.k8s.io/tokenreviews", Set.of("create"));
+
+    assertThat(withTokens).isEqualTo(expected);
+    assertThat(verbsByResource(HelmChart.template().set("controlPlane.config.nodeAuth", "none").render()))
+        .isEqualTo(verbsByResource(defaults));
+  }
+
+  private static Map<String, Set<String>> verbsByResource(Manifests manifests) {
+    ClusterRole role = manifests.named(ClusterRole.class, NAME);
     Map<String, Set<String>> verbsByResource = new TreeMap<>();
     for (PolicyRule rule : role.getRules()) {
       assertThat(rule.getResourceNames()).as("no rule is limited to or widened by names").isNullOrEmpty();
@@ -48,14 +73,7 @@ class ControlPlaneManifestsTest {
         }
       }
     }
-
-    Set<String> read = Set.of("get", "list", "watch");
-    assertThat(verbsByResource).isEqualTo(Map.of(
-        "/pods", read,
-        "/services", read,
-        "/nodes", read,
-        "/namespaces", read,
-        "discovery.k8s.io/endpointslices", read));
+    return verbsByResource;
   }
 
   @Test
@@ -119,14 +137,36 @@ class ControlPlaneManifestsTest {
         "--capture-port=15001",
         "--connect-timeout=5s",
         "--max-message-bytes=4194304",
-        "--log-level=info");
+        "--log-level=info",
+        "--xds-max-request-bytes=4194304",
+        "--node-auth=peer",
+        "--trust-loopback-clients=false",
+        "--envoy-namespace=nodemesh-system",
+        "--node-auth-token-audience=nodemesh",
+        "--xds-tls-cert-file=",
+        "--xds-tls-key-file=",
+        "--xds-tls-client-ca-file=",
+        "--xds-tls-reload-interval=60s",
+        "--xds-max-streams-per-address=64",
+        "--xds-max-subscribed-names=100000",
+        "--xds-max-request-rate=100",
+        "--xds-request-burst=1000",
+        "--xds-nack-isolation-max-probes=64");
   }
+
+  /**
+   * Flags the chart deliberately sets differently from the binary's default: nothing in the chart connects over
+   * loopback, while the demo and the test harnesses rely on it.
+   */
+  private static final Map<Flag<?>, String> CHART_OVERRIDES = Map.of(Settings.TRUST_LOOPBACK_CLIENTS, "false");
 
   @Test
   void argsCoverEveryFlagTheControlPlaneDeclaresWithTheSameDefault() {
     List<String> args = container(defaults).getArgs();
     for (Flag<?> flag : Settings.ALL) {
-      if (flag != Settings.DEMO) {
+      if (CHART_OVERRIDES.containsKey(flag)) {
+        assertThat(args).contains("--" + flag.name() + "=" + CHART_OVERRIDES.get(flag));
+      } else if (flag != Settings.DEMO) {
         assertThat(args).as("chart default of --%s", flag.name())
             .contains("--" + flag.name() + "=" + flag.defaultValue());
       }
@@ -153,6 +193,16 @@ class ControlPlaneManifestsTest {
         "--connect-timeout=2s",
         "--max-message-bytes=16777216",
         "--log-level=debug",
+        "--xds-max-request-bytes=1048576",
+        "--node-auth=peer-or-token",
+        "--trust-loopback-clients=true",
+        "--node-auth-token-audience=mesh.example.com",
+        "--xds-tls-reload-interval=15s",
+        "--xds-max-streams-per-address=8",
+        "--xds-max-subscribed-names=20000",
+        "--xds-max-request-rate=50",
+        "--xds-request-burst=200",
+        "--xds-nack-isolation-max-probes=0",
         "--extra-flag=x");
     assertThat(container.getPorts()).extracting(ContainerPort::getName, ContainerPort::getContainerPort)
         .containsExactly(
@@ -272,6 +322,49 @@ class ControlPlaneManifestsTest {
         .render());
 
     assertThat(container.getArgs()).contains("--upstream-binding=per-pod").doesNotContain("--upstream-binding=shared");
+  }
+
+  @Test
+  void envoyNamespaceIsTheReleaseNamespace() {
+    assertThat(container(defaults).getArgs()).contains("--envoy-namespace=" + HelmChart.NAMESPACE);
+  }
+
+  @Test
+  void tlsMountsOnlyTheServerSecretAndTheClientCaAndPointsTheFlagsAtThem() {
+    Manifests tls = HelmChart.template().values("tls").render();
+    Deployment deployment = tls.named(Deployment.class, NAME);
+    Container container = container(tls);
+
+    assertThat(container.getArgs()).contains(
+        "--xds-tls-cert-file=/etc/nodemesh/xds-tls/server/tls.crt",
+        "--xds-tls-key-file=/etc/nodemesh/xds-tls/server/tls.key",
+        "--xds-tls-client-ca-file=/etc/nodemesh/xds-tls/ca/ca.crt");
+    assertThat(container.getVolumeMounts())
+        .filteredOn(mount -> mount.getName().startsWith("xds-tls"))
+        .extracting(VolumeMount::getName, VolumeMount::getMountPath, VolumeMount::getReadOnly, VolumeMount::getSubPath)
+        .containsExactly(
+            tuple("xds-tls-server", "/etc/nodemesh/xds-tls/server", true, null),
+            tuple("xds-tls-ca", "/etc/nodemesh/xds-tls/ca", true, null));
+    Map<String, Volume> volumes = new TreeMap<>();
+    deployment.getSpec().getTemplate().getSpec().getVolumes().forEach(volume -> volumes.put(volume.getName(), volume));
+    assertThat(volumes.get("xds-tls-server").getSecret().getSecretName()).isEqualTo("nodemesh-xds-server");
+    assertThat(volumes.get("xds-tls-server").getSecret().getItems()).extracting(KeyToPath::getKey)
+        .containsExactly("tls.crt", "tls.key");
+    assertThat(volumes.get("xds-tls-ca").getSecret().getSecretName()).isEqualTo("nodemesh-xds-ca");
+    assertThat(volumes.get("xds-tls-ca").getSecret().getItems()).extracting(KeyToPath::getKey)
+        .containsExactly("ca.crt");
+
+    Manifests serverOnly = HelmChart.template().values("tls").set("xdsTls.clientAuth.enabled", false).render();
+    assertThat(container(serverOnly).getArgs()).contains("--xds-tls-client-ca-file=");
+    assertThat(container(serverOnly).getVolumeMounts()).extracting(VolumeMount::getName).doesNotContain("xds-tls-ca");
+  }
+
+  @Test
+  void withoutTlsNothingIsMountedAndTheFlagsAreEmpty() {
+    Container container = container(defaults);
+
+    assertThat(container.getArgs()).contains("--xds-tls-cert-file=", "--xds-tls-key-file=");
+    assertThat(container.getVolumeMounts()).extracting(VolumeMount::getName).containsExactly("tmp");
   }
 
   private static Container container(Manifests manifests) {

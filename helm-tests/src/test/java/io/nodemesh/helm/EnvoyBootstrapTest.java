@@ -22,6 +22,7 @@ import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig;
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.nodemesh.api.envoy.EnvoyTypes;
@@ -49,7 +50,7 @@ class EnvoyBootstrapTest {
   private final Bootstrap bootstrap = effective(defaults);
 
   @ParameterizedTest(name = "values {0}")
-  @ValueSource(strings = {"", "sotw", "everything", "custom-images", "tuned-control-plane", "host-network"})
+  @ValueSource(strings = {"", "sotw", "everything", "custom-images", "tuned-control-plane", "host-network", "tls"})
   void bootstrapParsesIntoTheEnvoyProtoAndPassesEnvoyValidation(String valuesFile) {
     HelmChart chart = HelmChart.template();
     if (!valuesFile.isEmpty()) {
@@ -124,6 +125,37 @@ class EnvoyBootstrapTest {
     var tcp = xds.getUpstreamConnectionOptions().getTcpKeepalive();
     assertThat(List.of(tcp.getKeepaliveTime().getValue(), tcp.getKeepaliveInterval().getValue(),
         tcp.getKeepaliveProbes().getValue())).containsExactly(60, 10, 3);
+  }
+
+  @Test
+  void withTlsTheAdsClusterVerifiesTheControlPlaneNameAgainstTheMountedCaAndPresentsTheClientCertificate()
+      throws InvalidProtocolBufferException {
+    Bootstrap tls = effective(HelmChart.template().values("tls").render());
+    Cluster xds = cluster(tls, "nodemesh-xds");
+    String controlPlane = "nodemesh-control-plane.nodemesh-system.svc.cluster.local";
+
+    assertThat(xds.getTransportSocket().getName()).isEqualTo("envoy.transport_sockets.tls");
+    UpstreamTlsContext context = xds.getTransportSocket().getTypedConfig().unpack(UpstreamTlsContext.class);
+    assertThat(context.getSni()).isEqualTo(controlPlane);
+    assertThat(context.getCommonTlsContext().getAlpnProtocolsList()).as("grpc-java's TLS server needs h2")
+        .containsExactly("h2");
+    var validation = context.getCommonTlsContext().getValidationContext();
+    assertThat(validation.getTrustedCa().getFilename()).isEqualTo("/etc/nodemesh/xds-tls/ca/ca.crt");
+    assertThat(validation.getMatchTypedSubjectAltNamesList()).singleElement().satisfies(san -> {
+      assertThat(san.getSanType().name()).isEqualTo("DNS");
+      assertThat(san.getMatcher().getExact()).isEqualTo(controlPlane);
+    });
+    assertThat(context.getCommonTlsContext().getTlsCertificatesList()).singleElement().satisfies(certificate -> {
+      assertThat(certificate.getCertificateChain().getFilename()).isEqualTo("/etc/nodemesh/xds-tls/client/tls.crt");
+      assertThat(certificate.getPrivateKey().getFilename()).isEqualTo("/etc/nodemesh/xds-tls/client/tls.key");
+    });
+    assertThat(EnvoyValidator.violations(tls)).isEmpty();
+
+    Bootstrap serverOnly =
+        effective(HelmChart.template().values("tls").set("xdsTls.clientAuth.enabled", false).render());
+    assertThat(cluster(serverOnly, "nodemesh-xds").getTransportSocket().getTypedConfig()
+        .unpack(UpstreamTlsContext.class).getCommonTlsContext().getTlsCertificatesList()).isEmpty();
+    assertThat(bootstrap.getStaticResources().getClusters(0).hasTransportSocket()).as("plaintext by default").isFalse();
   }
 
   @Test

@@ -92,6 +92,22 @@ class EnvoyDaemonSetTest {
   }
 
   @Test
+  void withTlsEnvoyMountsTheCaAndItsClientCertificateButNeverTheServerKey() {
+    Manifests tls = HelmChart.template().values("tls").render();
+
+    assertThat(envoy(tls).getVolumeMounts()).filteredOn(mount -> mount.getName().startsWith("xds-tls"))
+        .extracting(VolumeMount::getName, VolumeMount::getMountPath, VolumeMount::getReadOnly)
+        .containsExactly(
+            tuple("xds-tls-ca", "/etc/nodemesh/xds-tls/ca", true),
+            tuple("xds-tls-client", "/etc/nodemesh/xds-tls/client", true));
+    Map<String, String> secrets = new TreeMap<>();
+    podSpec(tls).getVolumes().stream().filter(volume -> volume.getSecret() != null)
+        .forEach(volume -> secrets.put(volume.getName(), volume.getSecret().getSecretName()));
+    assertThat(secrets).isEqualTo(Map.of("xds-tls-ca", "nodemesh-xds-ca", "xds-tls-client", "nodemesh-xds-client"));
+    assertThat(podSpec(defaults).getVolumes()).noneMatch(volume -> volume.getSecret() != null);
+  }
+
+  @Test
   void nodeIdentityEnvComesFromTheDownwardApi() {
     Map<String, String> fieldPaths = new TreeMap<>();
     envoy(defaults).getEnv().forEach(env -> fieldPaths.put(env.getName(), env.getValueFrom().getFieldRef().getFieldPath()));

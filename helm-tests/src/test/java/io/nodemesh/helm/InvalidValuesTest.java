@@ -44,7 +44,22 @@ class InvalidValuesTest {
             "envoy.image.tag \"v1.36.2\": controlPlane.config.upstreamBinding=shared needs Envoy >= 1.37.0"),
         Arguments.of("envoy.updateStrategy.maxSurge", 0,
             "envoy.updateStrategy: maxSurge and maxUnavailable cannot both be 0"),
-        Arguments.of("controlPlane.config.adminPort", 15010, "controlPlane.config.xdsPort and adminPort must differ"));
+        Arguments.of("controlPlane.config.adminPort", 15010, "controlPlane.config.xdsPort and adminPort must differ"),
+        Arguments.of("controlPlane.config.nodeAuth", "mtls", "at '/controlPlane/config/nodeAuth'"),
+        Arguments.of("controlPlane.config.nodeAuth", "token",
+            "controlPlane.config.nodeAuth=token would refuse this chart's own Envoys"),
+        Arguments.of("controlPlane.config.xdsMaxRequestRate", -1, "at '/controlPlane/config/xdsMaxRequestRate': minimum"),
+        Arguments.of("xdsTls.enabled", true,
+            "xdsTls.enabled=true needs xdsTls.serverSecretName (tls.crt, tls.key) and xdsTls.caSecretName (ca.crt)"),
+        Arguments.of("xdsTls.serverSecretName", "Not_A_Name", "at '/xdsTls/serverSecretName'"),
+        Arguments.of("xdsTls.clientAuth.enabledd", true, "at '/xdsTls/clientAuth': additional properties 'enabledd'"));
+  }
+
+  @org.junit.jupiter.api.Test
+  void mutualTlsWithoutAClientCertificateSecretFailsNamingIt() {
+    String error = HelmChart.template().values("tls").set("xdsTls.clientAuth.clientSecretName", "").renderError();
+
+    assertThat(error).contains("xdsTls.clientAuth.enabled=true needs xdsTls.clientAuth.clientSecretName");
   }
 
   @ParameterizedTest(name = "{0}={1}")

@@ -1,0 +1,138 @@
+package io.nodemesh.security;
+
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.PodInfo;
+import io.nodemesh.xds.Authorization;
+import io.nodemesh.xds.ClientAuthorizer;
+import io.nodemesh.xds.ClientCredentials;
+import io.nodemesh.xds.NodeIdentity;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+
+/**
+ * Node authorization (issue 9 item 1): which node's view an xDS client may receive.
+ *
+ * <ul>
+ *   <li>A client that <em>claims</em> a node ({@code node.metadata.node_name}, as the chart's Envoys do) gets
+ *       that node's view if the mode's check passes, and is refused with PERMISSION_DENIED otherwise.
+ *   <li>A client that claims no node (no {@code node_name}: proxyless gRPC clients) gets node-independent
+ *       resources only — unless its {@code node.id} is itself a node name and the peer check binds it to that
+ *       node (an Envoy configured the old way, with {@code node.id} = node name).
+ *   <li>A bearer token that the API server refuses is refused, whatever the client claims.
+ *   <li>{@link NodeAuthMode#NONE}: everyone gets the node they claim.
+ * </ul>
+ *
+ * <p>Thread-safe; the peer check is synchronous, a token check completes when the TokenReview does.
+ */
+public final class NodeAuthorizer implements ClientAuthorizer {
+
+  private final NodeAuthMode mode;
+  private final PeerBinding peerBinding;
+  private final TokenReviewer tokens;
+  private final Supplier<ClusterState> state;
+
+  /** {@code tokens} may be null unless the mode uses tokens. */
+  public NodeAuthorizer(
+      NodeAuthMode mode, PeerBinding peerBinding, TokenReviewer tokens, Supplier<ClusterState> state) {
+    this.mode = Objects.requireNonNull(mode, "mode");
+    this.peerBinding = Objects.requireNonNull(peerBinding, "peerBinding");
+    this.tokens = tokens;
+    this.state = Objects.requireNonNull(state, "state");
+    if (mode.usesToken() && tokens == null) {
+      throw new IllegalArgumentException("--node-auth=" + mode + " needs a token reviewer");
+    }
+  }
+
+  public NodeAuthMode mode() {
+    return mode;
+  }
+
+  @Override
+  public boolean enforcing() {
+    return mode != NodeAuthMode.NONE;
+  }
+
+  @Override
+  public CompletableFuture<Authorization> authorize(ClientCredentials client) {
+    NodeIdentity claimed = client.claimed();
+    if (mode == NodeAuthMode.NONE) {
+      return done(ClientAuthorizer.ALLOW_ALL.authorize(client).join());
+    }
+    boolean claims = claimed.nodeNameFromMetadata();
+    PeerBinding.Result peer = null;
+    if (mode.usesPeer()) {
+      peer = peerBinding.check(client, state.get());
+      if (peer.ok()) {
+        return done(Authorization.node(claimed.nodeName(), peer.label(), peer.text()));
+      }
+    }
+    if (!mode.usesToken() || client.bearerToken().isEmpty()) {
+      if (!claims) {
+        return done(Authorization.sharedOnly("shared_only",
+            "no node_name claimed: node-independent resources only"));
+      }
+      if (!mode.usesToken()) {
+        return done(Authorization.denied(peer.label(), peer.text()));
+      }
+      return done(Authorization.denied("token_missing",
+          "node " + claimed.nodeName() + " claimed without a bearer token (authorization metadata)"
+              + (peer == null ? "" : "; " + peer.text())));
+    }
+    PeerBinding.Result peerResult = peer;
+    return tokens.review(client.bearerToken().get())
+        .thenApply(review -> decide(claimed, review, peerResult));
+  }
+
+  private Authorization decide(NodeIdentity claimed, ReviewedToken review, PeerBinding.Result peer) {
+    String peerNote = peer == null ? "" : "; " + peer.text();
+    if (!review.authenticated()) {
+      return Authorization.denied("token_invalid", "bearer token refused by the Kubernetes TokenReview API: "
+          + review.error() + peerNote);
+    }
+    String who = review.namespace().orElse("?") + "/" + review.podName().orElse("?");
+    if (!claimed.nodeNameFromMetadata()) {
+      return Authorization.sharedOnly("token_shared_only",
+          "token of " + review.username() + " (pod " + who + "); no node_name claimed: node-independent"
+              + " resources only");
+    }
+    if (review.podName().isEmpty() || review.namespace().isEmpty()) {
+      return Authorization.denied("token_mismatch", "the token of " + review.username()
+          + " is not a pod-bound service account token (no pod-name claim)" + peerNote);
+    }
+    String namespace = review.namespace().get();
+    String podName = review.podName().get();
+    String envoyNamespace = peerBinding.envoyNamespace();
+    if (!envoyNamespace.isEmpty() && !namespace.equals(envoyNamespace)) {
+      return Authorization.denied("token_mismatch", "the token belongs to pod " + who + ", outside the Envoy"
+          + " namespace " + envoyNamespace + peerNote);
+    }
+    if (!podName.equals(claimed.nodeId())) {
+      return Authorization.denied("token_mismatch", "the token belongs to pod " + who + " but the client says"
+          + " node.id " + claimed.nodeId() + peerNote);
+    }
+    Optional<PodInfo> pod = state.get().pod(ObjectKey.of(namespace, podName));
+    if (pod.isPresent() && review.podUid().isPresent() && !pod.get().uid().isEmpty()
+        && !pod.get().uid().equals(review.podUid().get())) {
+      return Authorization.denied("token_mismatch", "the token belongs to an earlier pod named " + who
+          + " (uid " + review.podUid().get() + ")" + peerNote);
+    }
+    Optional<String> node = review.nodeName().or(() -> pod.flatMap(PodInfo::nodeName));
+    if (node.isEmpty()) {
+      return Authorization.denied("token_mismatch", "cannot tell which node pod " + who + " runs on: the token"
+          + " has no node-name claim and the pod is not in the cluster state" + peerNote);
+    }
+    if (!node.get().equals(claimed.nodeName())) {
+      return Authorization.denied("token_mismatch", "pod " + who + " runs on node " + node.get()
+          + ", not on node " + claimed.nodeName() + peerNote);
+    }
+    return Authorization.node(claimed.nodeName(), "token",
+        "bound service account token of pod " + who + " on node " + node.get() + " (TokenReview)");
+  }
+
+  private static CompletableFuture<Authorization> done(Authorization authorization) {
+    return CompletableFuture.completedFuture(authorization);
+  }
+}

@@ -1,0 +1,171 @@
+package io.nodemesh.security;
+
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.ObjectReference;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.ServiceInfo;
+import io.nodemesh.xds.NodeIdentity;
+import io.nodemesh.xds.Quarantine;
+import io.nodemesh.xds.XdsEventListener;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns a quarantined resource into a Kubernetes Event (core/v1, type Warning, reason
+ * {@value #REASON}) on the object it was generated from, so {@code kubectl describe pod} shows that the
+ * node's Envoy rejected the pod's listener or cluster: a pod's own resources ({@code pod/{ns}/{pod}/...})
+ * name the pod, a service's shared resources ({@code svc/{ns}/{svc}/{port}}, proxyless listeners) the
+ * Service. The control plane's ClusterRole needs {@code create} on {@code events}.
+ *
+ * <p>Events are written on one background thread from a bounded queue (stream threads never wait for the
+ * API); when the queue is full an event is dropped and counted. Thread-safe.
+ */
+public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
+
+  public static final String REASON = "XdsResourceRejected";
+  static final String COMPONENT = "nodemesh-control-plane";
+  private static final int MAX_MESSAGE = 1024;
+  private static final Logger log = LoggerFactory.getLogger(QuarantineEvents.class);
+
+  private final KubernetesClient client;
+  private final Supplier<ClusterState> state;
+  private final Clock clock;
+  private final String instance;
+  private final ThreadPoolExecutor writer;
+  private final LongAdder created = new LongAdder();
+  private final LongAdder failed = new LongAdder();
+
+  public QuarantineEvents(KubernetesClient client, Supplier<ClusterState> state, Clock clock, String instance) {
+    this.client = client;
+    this.state = state;
+    this.clock = clock;
+    this.instance = instance;
+    this.writer = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(256), runnable -> {
+      Thread thread = new Thread(runnable, "nodemesh-events");
+      thread.setDaemon(true);
+      return thread;
+    }, (task, executor) -> {
+      failed.increment();
+      log.warn("Kubernetes event queue full: an XdsResourceRejected event was dropped");
+    });
+  }
+
+  @Override
+  public void onQuarantine(NodeIdentity client, Quarantine.Entry entry) {
+    Optional<ObjectReference> target = involvedObject(entry.name(), state.get());
+    if (target.isEmpty()) {
+      log.info("no Kubernetes object to attach the rejection of {} {} to; logged only", entry.type().shortName(),
+          entry.name());
+      return;
+    }
+    Event event = event(target.get(), client, entry);
+    writer.execute(() -> write(event));
+  }
+
+  private void write(Event event) {
+    try {
+      this.client.v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
+      created.increment();
+      log.info("event {} on {} {}/{}: {}", REASON, event.getInvolvedObject().getKind(),
+          event.getInvolvedObject().getNamespace(), event.getInvolvedObject().getName(), event.getMessage());
+    } catch (RuntimeException e) {
+      failed.increment();
+      log.warn("could not create event {} on {} {}/{}: {}", REASON, event.getInvolvedObject().getKind(),
+          event.getInvolvedObject().getNamespace(), event.getInvolvedObject().getName(), e.toString());
+    }
+  }
+
+  Event event(ObjectReference target, NodeIdentity who, Quarantine.Entry entry) {
+    String now = DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(clock.instant().getEpochSecond()));
+    String message = "Envoy " + who.nodeId() + (who.nodeName().isEmpty() ? "" : " on node " + who.nodeName())
+        + " rejected " + entry.type().shortName() + " " + entry.name() + " (version " + entry.version()
+        + "); it is withheld from that Envoy until its configuration changes. Error: " + entry.error();
+    if (message.length() > MAX_MESSAGE) {
+      message = message.substring(0, MAX_MESSAGE - 3) + "...";
+    }
+    return new EventBuilder()
+        .withNewMetadata()
+            .withNamespace(target.getNamespace())
+            .withName(target.getName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()))
+        .endMetadata()
+        .withInvolvedObject(target)
+        .withReason(REASON)
+        .withType("Warning")
+        .withMessage(message)
+        .withCount(1)
+        .withFirstTimestamp(now)
+        .withLastTimestamp(now)
+        .withNewSource().withComponent(COMPONENT).endSource()
+        .withReportingComponent("nodemesh.io/control-plane")
+        .withReportingInstance(instance)
+        .build();
+  }
+
+  /** The pod or Service a resource name was generated for (DESIGN §5 names), if it is in the model. */
+  static Optional<ObjectReference> involvedObject(String resourceName, ClusterState state) {
+    String[] parts = resourceName.split("/", -1);
+    if (parts.length >= 4 && parts[0].equals("pod")) {
+      ObjectKey key = ObjectKey.of(parts[1], parts[2]);
+      return state.pod(key).map(pod -> reference("Pod", key, pod.uid()));
+    }
+    if (parts.length == 4 && parts[0].equals("svc")) {
+      return service(ObjectKey.of(parts[1], parts[2]), state);
+    }
+    // proxyless listener: {svc}.{ns}.svc.cluster.local:{port} or {svc}.{ns}:{port}
+    int colon = resourceName.lastIndexOf(':');
+    if (colon > 0 && parts.length == 1) {
+      String[] host = resourceName.substring(0, colon).split("\\.");
+      if (host.length >= 2) {
+        return service(ObjectKey.of(host[1], host[0]), state);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Optional<ObjectReference> service(ObjectKey key, ClusterState state) {
+    return state.service(key).map(ServiceInfo::key).map(k -> reference("Service", k, ""));
+  }
+
+  private static ObjectReference reference(String kind, ObjectKey key, String uid) {
+    ObjectReferenceBuilder builder = new ObjectReferenceBuilder()
+        .withApiVersion("v1").withKind(kind).withNamespace(key.namespace()).withName(key.name());
+    if (!uid.isEmpty()) {
+      builder.withUid(uid);
+    }
+    return builder.build();
+  }
+
+  /** Events written. */
+  public long created() {
+    return created.sum();
+  }
+
+  /** Events that could not be written (API error or full queue). */
+  public long failed() {
+    return failed.sum();
+  }
+
+  @Override
+  public void close() {
+    writer.shutdown();
+    try {
+      writer.awaitTermination(2, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package io.nodemesh.xds;
+
+import io.grpc.Status;
+import java.util.Objects;
+
+/**
+ * The outcome of authorizing a client: which node's view it may receive (if any), how that was established,
+ * or why it is refused. Immutable.
+ *
+ * @param verdict whether the client gets a node's view, only node-independent resources, or nothing
+ * @param viewNode the node whose LDS/CDS view the client receives ("" unless {@link Verdict#NODE})
+ * @param reason how the identity was established, or why it was refused; safe to show to the client
+ * @param label a short, fixed metric label for the reason (bounded set)
+ * @param code the gRPC status a refused client gets
+ */
+public record Authorization(Verdict verdict, String viewNode, String reason, String label, Status.Code code) {
+
+  /** What a client may receive. */
+  public enum Verdict {
+    /** The view of {@link #viewNode()} plus node-independent resources. */
+    NODE,
+    /** Node-independent resources only (proxyless clients, clients that claim no verifiable node). */
+    SHARED_ONLY,
+    /** Nothing: the stream ends with {@link #code()}. */
+    DENIED
+  }
+
+  public Authorization {
+    Objects.requireNonNull(verdict, "verdict");
+    viewNode = viewNode == null ? "" : viewNode;
+    reason = reason == null ? "" : reason;
+    label = label == null ? "" : label;
+    code = code == null ? Status.Code.OK : code;
+  }
+
+  /** The client may receive {@code node}'s view; {@code how} says why (e.g. which address matched). */
+  public static Authorization node(String node, String label, String how) {
+    return new Authorization(Verdict.NODE, node, how, label, Status.Code.OK);
+  }
+
+  /** The client gets node-independent resources only. */
+  public static Authorization sharedOnly(String label, String why) {
+    return new Authorization(Verdict.SHARED_ONLY, "", why, label, Status.Code.OK);
+  }
+
+  /** The client is refused with PERMISSION_DENIED. */
+  public static Authorization denied(String label, String why) {
+    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.PERMISSION_DENIED);
+  }
+
+  /** The client cannot be checked right now (e.g. the TokenReview API is unreachable): UNAVAILABLE, retry. */
+  public static Authorization unavailable(String label, String why) {
+    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.UNAVAILABLE);
+  }
+
+  public boolean denied() {
+    return verdict == Verdict.DENIED;
+  }
+}

@@ -1,0 +1,60 @@
+package io.nodemesh.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.nodemesh.security.NodeAuthMode;
+import io.nodemesh.xds.ClientAuthorizer;
+import io.nodemesh.xds.XdsServerOptions;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The security and limit flags: defaults, spelling, and combinations that are refused at startup. */
+class SecurityFlagsTest {
+
+  @Test
+  void peerBindingIsTheDefaultAndLoopbackClientsAreTrustedUnlessTurnedOff() {
+    Settings defaults = Settings.defaults();
+
+    assertThat(defaults.get(Settings.NODE_AUTH)).isEqualTo(NodeAuthMode.PEER);
+    assertThat(defaults.get(Settings.TRUST_LOOPBACK_CLIENTS)).isTrue();
+    assertThat(defaults.get(Settings.ENVOY_NAMESPACE)).isEqualTo("nodemesh-system");
+    assertThat(defaults.xdsTls()).isFalse();
+    assertThat(Settings.parse(new String[] {"--node-auth=peer-or-token", "--trust-loopback-clients=false"}, Map.of())
+        .get(Settings.NODE_AUTH)).isEqualTo(NodeAuthMode.PEER_OR_TOKEN);
+  }
+
+  @Test
+  void limitFlagsBecomeTheXdsServerOptions() {
+    XdsServerOptions options = Settings.parse(new String[] {
+        "--xds-max-streams-per-address=8", "--trust-loopback-clients=false", "--xds-max-subscribed-names=500",
+        "--xds-max-request-rate=7", "--xds-request-burst=70", "--xds-nack-isolation-max-probes=3"}, Map.of())
+        .xdsServerOptions(ClientAuthorizer.ALLOW_ALL);
+
+    assertThat(options.maxStreamsPerAddress()).isEqualTo(8);
+    assertThat(options.loopbackExempt()).isFalse();
+    assertThat(options.maxSubscribedNames()).isEqualTo(500);
+    assertThat(options.requestsPerSecond()).isEqualTo(7);
+    assertThat(options.requestBurst()).isEqualTo(70);
+    assertThat(options.isolationMaxProbes()).isEqualTo(3);
+  }
+
+  @Test
+  void tlsNeedsBothTheCertificateAndTheKeyAndAClientCaNeedsTls() {
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--xds-tls-cert-file=/tls/tls.crt"}, Map.of()))
+        .hasMessage("--xds-tls-cert-file and --xds-tls-key-file go together: set both or neither");
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--xds-tls-client-ca-file=/tls/ca.crt"}, Map.of()))
+        .hasMessageContaining("--xds-tls-client-ca-file needs TLS");
+    Settings tls = Settings.parse(new String[] {"--xds-tls-cert-file=/tls/tls.crt", "--xds-tls-key-file=/tls/tls.key",
+        "--xds-tls-reload-interval=5s"}, Map.of());
+    assertThat(tls.xdsTls()).isTrue();
+    assertThat(tls.get(Settings.XDS_TLS_RELOAD_INTERVAL)).isEqualTo(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void anUnknownAuthModeIsRefusedWithTheAcceptedSpellings() {
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--node-auth=maybe"}, Map.of()))
+        .hasMessageContaining("--node-auth").hasMessageContaining("none, peer, token, peer-or-token");
+  }
+}
