@@ -9,10 +9,7 @@ import com.google.protobuf.Value;
 import com.google.rpc.Status;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
-import io.envoyproxy.envoy.config.listener.v3.Filter;
-import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
@@ -21,6 +18,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
+import io.nodemesh.xds.References;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -400,28 +398,15 @@ public final class SimulatedEnvoy implements AutoCloseable {
     Set<String> endpoints = new TreeSet<>();
     for (Received received : resources.getOrDefault(CDS, Map.of()).values()) {
       Cluster cluster = unpackQuietly(received.resource(), Cluster.class);
-      if (cluster != null && cluster.getType() == Cluster.DiscoveryType.EDS) {
-        String service = cluster.getEdsClusterConfig().getServiceName();
-        endpoints.add(service.isEmpty() ? cluster.getName() : service);
+      if (cluster != null) {
+        References.endpointsOf(cluster).ifPresent(endpoints::add);
       }
     }
     Set<String> routes = new TreeSet<>();
     for (Received received : resources.getOrDefault(LDS, Map.of()).values()) {
       Listener listener = unpackQuietly(received.resource(), Listener.class);
-      if (listener == null) {
-        continue;
-      }
-      List<FilterChain> chains = new ArrayList<>(listener.getFilterChainsList());
-      chains.add(listener.getDefaultFilterChain());
-      for (FilterChain chain : chains) {
-        for (Filter filter : chain.getFiltersList()) {
-          if (filter.getTypedConfig().is(HttpConnectionManager.class)) {
-            HttpConnectionManager hcm = unpackQuietly(filter.getTypedConfig(), HttpConnectionManager.class);
-            if (hcm != null && hcm.hasRds()) {
-              routes.add(hcm.getRds().getRouteConfigName());
-            }
-          }
-        }
+      if (listener != null) {
+        References.routesOf(listener, routes);
       }
     }
     updateSubscription(EDS, endpoints);
