@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The benchmark's knobs, read from {@code -Dbench.*} system properties (Maven passes {@code -D} user
@@ -33,6 +34,7 @@ record BenchConfig(
     Duration eventDeadline,
     Duration coldStartDeadline,
     Duration startupDeadline,
+    Set<String> phases,
     Path output) {
 
   static BenchConfig fromSystemProperties() {
@@ -57,6 +59,7 @@ record BenchConfig(
         Duration.ofSeconds(integer("bench.eventDeadlineSeconds", 120)),
         Duration.ofSeconds(integer("bench.coldStartDeadlineSeconds", 600)),
         Duration.ofSeconds(integer("bench.startupDeadlineSeconds", 600)),
+        Set.copyOf(split(System.getProperty("bench.phases", "churn flaps services").replace(',', ' '))),
         Paths.get(System.getProperty("bench.output", "target/bench")));
     if (config.pods < config.nodes) {
       throw new IllegalArgumentException("bench.pods must be >= bench.nodes (every node gets a pod)");
@@ -90,6 +93,7 @@ record BenchConfig(
     all.put("service changes", serviceChanges + " on one-team services + " + popularServiceChanges + " on svc-0");
     all.put("nodemesh heap (-Xmx)", nodemeshXmx);
     all.put("baseline heap (-Xmx)", baseline ? baselineXmx : "baseline off");
+    all.put("phases after cold start", String.join(" ", new java.util.TreeSet<>(phases)));
     all.put("nodemesh flags", nodemeshFlags.isEmpty() ? "(defaults)" : String.join(" ", nodemeshFlags));
     return all;
   }

@@ -85,10 +85,16 @@ final class BenchRun {
     try {
       startUp();
       coldStart();
-      podChurn();
-      endpointFlaps();
-      serviceChanges(false);
-      serviceChanges(true);
+      if (config.phases().contains("churn")) {
+        podChurn();
+      }
+      if (config.phases().contains("flaps")) {
+        endpointFlaps();
+      }
+      if (config.phases().contains("services")) {
+        serviceChanges(false);
+        serviceChanges(true);
+      }
       finish();
       return results;
     } finally {
@@ -154,6 +160,7 @@ final class BenchRun {
     double all = Results.max(perNode);
     int timeouts = timeouts(synced);
     double cpu = process.cpuSeconds() - phaseCpu;
+    double harness = ServerProcess.ownCpuSeconds() - phaseHarnessCpu;
     long bytes = stats.bytes.sum() - phaseBytes;
     log("cold start: %d nodes synced in %.0f ms (%d not synced), %.1f MB pushed", config.nodes() - timeouts, all,
         timeouts, bytes / 1e6);
@@ -162,6 +169,7 @@ final class BenchRun {
     results.put("coldStartP50", "cold start: per node p50", Results.percentile(perNode, 50), "ms");
     results.put("coldStartP99", "cold start: per node p99", Results.percentile(perNode, 99), "ms");
     results.put("coldStartCpu", "cold start CPU (control plane)", cpu, "s");
+    results.put("coldStartHarnessCpu", "cold start CPU (harness: simulated Envoys decoding)", harness, "s");
     results.put("coldStartBytes", "cold start: bytes pushed (all nodes)", bytes / 1e6, "MB");
 
     Thread.sleep(2000); // let the last ACKs land before reading what each node holds
@@ -189,7 +197,7 @@ final class BenchRun {
             sums[5] / nodes / 1e3, sums[6] / nodes / 1e3, sums[7] / nodes / 1e3, maxBytes / 1e3));
     results.put("largestResponse", "largest single response", stats.largestResponse.get() / 1e3, "KB");
     double cpuBeforeGc = process.cpuSeconds();
-    long retained = process.retainedAfterFullGcMb();
+    long retained = process.retainedAfterFullGcMb(out.resolve(target.label + "-histogram-coldstart.txt"));
     phaseCpu += process.cpuSeconds() - cpuBeforeGc; // the forced GC is ours, not the control plane's
     results.put("heapAfterColdStart", "heap retained after cold start (forced full GC)", retained, "MB", 1024, "");
     log("heap retained after cold start: %d MB", retained);
@@ -417,7 +425,7 @@ final class BenchRun {
   private void finish() throws Exception {
     double cpu = process.cpuSeconds();
     ServerProcess.Heap heap = process.heap();
-    long retained = process.retainedAfterFullGcMb();
+    long retained = process.retainedAfterFullGcMb(out.resolve(target.label + "-histogram-end.txt"));
     results.put("cpuTotal", "control plane CPU, whole run", cpu, "s");
     results.put("heapPeakAfterGc", "heap: peak after any young/mixed GC", heap.peakAfterGcMb(), "MB", 1024, "");
     results.put("heapPeakUsed", "heap: peak used before GC (-Xmx " + (target == Target.NODEMESH

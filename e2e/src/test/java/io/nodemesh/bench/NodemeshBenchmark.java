@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.nodemesh.e2e.MockKubernetes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -52,7 +51,7 @@ class NodemeshBenchmark {
     }
     BenchRun.log("config: %s", config.describe());
 
-    try (MockKubernetes k8s = MockKubernetes.start();
+    try (FastMockKubernetes k8s = FastMockKubernetes.start();
         KubernetesClient client = bulkClient(k8s.url())) {
       Workload workload = new Workload(config);
       BenchRun.log("seeding the mock API server (%d threads)", config.seedThreads());

@@ -162,15 +162,17 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /**
-   * Forces a full GC with {@code jcmd <pid> GC.run} and returns the heap in use after it (MB): what the
+   * Forces a full GC with {@code jcmd <pid> GC.class_histogram} (a live-object histogram collects first), keeps
+   * the top of the histogram in {@code histogram}, and returns the heap in use after that GC (MB): what the
    * process really retains at this moment.
    */
-  long retainedAfterFullGcMb() throws IOException, InterruptedException {
+  long retainedAfterFullGcMb(Path histogram) throws IOException, InterruptedException {
     int fullBefore = countFull();
     Process jcmd = new ProcessBuilder(Paths.get(System.getProperty("java.home"), "bin", "jcmd").toString(),
-        Long.toString(process.pid()), "GC.run").redirectErrorStream(true).start();
-    jcmd.getInputStream().readAllBytes();
+        Long.toString(process.pid()), "GC.class_histogram").redirectErrorStream(true).start();
+    List<String> lines = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
     jcmd.waitFor(60, TimeUnit.SECONDS);
+    Files.write(histogram, lines.subList(0, Math.min(lines.size(), 45)));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       if (countFull() > fullBefore) {
