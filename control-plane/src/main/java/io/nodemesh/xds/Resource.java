@@ -9,14 +9,15 @@ import com.google.protobuf.Message;
  * One xDS resource as the store holds it: the message, its content-hash version, and the wire forms built
  * once and shared by every stream that sends it (the SotW {@code Any} and the delta {@code Resource}).
  *
- * <p>Immutable. Two instances with the same type, name and version carry the same bytes.
+ * <p>Immutable. Two instances with the same type, name and version carry the same bytes. Only the bytes are
+ * kept: the message object graph of a pod listener is several times its serialised size, and the store holds
+ * one per pod (at 30,000 pods that was most of the heap); {@link #message()} parses it back when asked.
  */
 public final class Resource {
 
   private final ResourceType type;
   private final String name;
   private final String version;
-  private final Message message;
   private final Any any;
   private final io.envoyproxy.envoy.service.discovery.v3.Resource deltaResource;
   private final long pairHash;
@@ -26,7 +27,6 @@ public final class Resource {
       ResourceType type,
       String name,
       String version,
-      Message message,
       Any any,
       io.envoyproxy.envoy.service.discovery.v3.Resource deltaResource,
       long pairHash,
@@ -34,7 +34,6 @@ public final class Resource {
     this.type = type;
     this.name = name;
     this.version = version;
-    this.message = message;
     this.any = any;
     this.deltaResource = deltaResource;
     this.pairHash = pairHash;
@@ -63,12 +62,12 @@ public final class Resource {
     // memoise the size now, while one thread owns the object, so senders only read it
     any.getSerializedSize();
     delta.getSerializedSize();
-    return new Resource(type, name, version, message, any, delta, Versions.pairHash(name, version), 0);
+    return new Resource(type, name, version, any, delta, Versions.pairHash(name, version), 0);
   }
 
   /** The same resource stamped with the store generation that introduced this version. */
   Resource withGeneration(long newGeneration) {
-    return new Resource(type, name, version, message, any, deltaResource, pairHash, newGeneration);
+    return new Resource(type, name, version, any, deltaResource, pairHash, newGeneration);
   }
 
   /** The resource's type. */
@@ -86,9 +85,14 @@ public final class Resource {
     return version;
   }
 
-  /** The resource message. */
+  /** The resource message, parsed from the stored bytes on each call (for debug endpoints and tests). */
   public Message message() {
-    return message;
+    try {
+      return com.google.protobuf.Internal.getDefaultInstance(type.messageClass()).getParserForType()
+          .parseFrom(any.getValue());
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException("stored bytes of " + type.shortName() + " " + name + " do not parse", e);
+    }
   }
 
   /** The packed resource as sent in SotW responses. */
