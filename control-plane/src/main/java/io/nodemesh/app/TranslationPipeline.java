@@ -95,6 +95,10 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private final Map<String, ImmutableSortedMap<ObjectKey, String>> podProblemsByNode = new HashMap<>();
   /** Per translatable pod, its last translation; valid while the pod and its scope are unchanged. */
   private final Map<ObjectKey, PodEntry> pods = new HashMap<>();
+  /** Per node, the pod list its names were computed from (lists of untouched nodes are shared across states). */
+  private final Map<String, ImmutableList<PodInfo>> podsSeen = new HashMap<>();
+  /** Set by {@link #podEntry} when it had to translate; read by {@link #translateNode}. */
+  private boolean retranslated;
   /** The shared resources and scope index of {@link #services}; rebuilt when a service was retranslated. */
   private SharedResources shared;
   private UpstreamScope.Index scopeIndex;
@@ -149,7 +153,9 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       services.clear();
       nodes.clear();
       pods.clear();
+      podsSeen.clear();
       shared = null;
+      scopeIndex = null;
     }
   }
 
@@ -171,7 +177,10 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     }
     if (shared == null || !touchedServices.isEmpty()) {
       shared = sharedResources();
-      scopeIndex = new UpstreamScope.Index(shared.allOutbound());
+      // an endpoints-only change leaves every port as it was: keep the index, its memo and thus every scope
+      if (scopeIndex == null || !sameScope(scopeIndex.all(), shared.allOutbound())) {
+        scopeIndex = new UpstreamScope.Index(shared.allOutbound());
+      }
     }
 
     Set<String> touchedNodes = new TreeSet<>();
@@ -190,8 +199,12 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     for (String node : touchedNodes) {
       NodeNames before = nodes.get(node);
       NodeNames after = translateNode(state, node, batch);
+      if (after == before) {
+        continue; // same pods, every translation reused: nothing of this node changed
+      }
       if (after.listeners().isEmpty() && !state.nodes().containsKey(node)) {
         nodes.remove(node);
+        podsSeen.remove(node);
         batch.removeNode(node);
       } else {
         nodes.put(node, after);
@@ -226,13 +239,26 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
    * batch (the store drops those whose version it already holds). Same result as {@link NodeTranslator}.
    */
   private NodeNames translateNode(ClusterState state, String node, UpdateBatch.Builder batch) {
-    TreeSet<String> listeners = new TreeSet<>();
-    TreeSet<String> clusters = new TreeSet<>();
-    TreeSet<String> endpoints = new TreeSet<>();
-    TreeSet<String> routes = new TreeSet<>();
+    ImmutableList<PodInfo> podsOfNode = state.podsOnNode(node);
+    List<PodEntry> entries = new ArrayList<>(podsOfNode.size());
+    retranslated = false;
+    for (PodInfo pod : podsOfNode) {
+      entries.add(podEntry(pod));
+    }
+    NodeNames previous = nodes.get(node);
+    if (previous != null && !retranslated && podsOfNode == podsSeen.get(node)) {
+      return previous; // the node's pod list is shared with the state its names were computed from
+    }
+    podsSeen.put(node, podsOfNode);
+    // hash sets, sorted once at the end: a node's pods name the same shared ports many times over
+    Set<String> listeners = new HashSet<>();
+    Set<String> clusters = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    Set<String> routes = new HashSet<>();
     TreeMap<ObjectKey, String> problems = new TreeMap<>();
-    for (PodInfo pod : state.podsOnNode(node)) {
-      PodEntry entry = podEntry(pod);
+    for (int i = 0; i < podsOfNode.size(); i++) {
+      PodInfo pod = podsOfNode.get(i);
+      PodEntry entry = entries.get(i);
       if (entry == null) {
         continue;
       }
@@ -263,8 +289,13 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       NodeTranslator.nodeClusters(options).forEach(cluster -> clusters.add(cluster.getName()));
     }
     podProblemsByNode.put(node, ImmutableSortedMap.copyOfSorted(problems));
-    return new NodeNames(ImmutableSet.copyOf(listeners), ImmutableSet.copyOf(clusters),
-        ImmutableSet.copyOf(endpoints), ImmutableSet.copyOf(routes));
+    return new NodeNames(sorted(listeners), sorted(clusters), sorted(endpoints), sorted(routes));
+  }
+
+  private static ImmutableSet<String> sorted(Set<String> names) {
+    String[] array = names.toArray(new String[0]);
+    java.util.Arrays.sort(array);
+    return ImmutableSet.copyOf(array);
   }
 
   /** The pod's translation: the cached one while pod and scope are unchanged, else a new one. Null: no resources. */
@@ -277,8 +308,15 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     ImmutableList<OutboundService> scope = scopeIndex.forPod(pod, problems::add);
     PodEntry cached = pods.get(pod.key());
     if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && sameScope(cached.scope(), scope)) {
+      if (cached.scope() != scope) {
+        // equal ports from a new index: remember this list, so the next check is an identity check
+        cached = new PodEntry(pod, scope, cached.listener(), cached.podClusters(), cached.problems(),
+            cached.failure());
+        pods.put(pod.key(), cached);
+      }
       return cached;
     }
+    retranslated = true;
     PodEntry entry;
     try {
       PodResources resources = PodTranslator.translate(pod, scope, problems, options);

@@ -112,7 +112,10 @@ public final class UpstreamScope {
 
     private final ImmutableList<OutboundService> all;
     private final Map<ObjectKey, int[]> positions = new HashMap<>();
-    private final Map<String, Parsed> memo = new HashMap<>();
+    private final Map<String, Scoped> memo = new HashMap<>();
+
+    /** The scope an annotation gives over this index's ports, and the problem to report for it (or null). */
+    private record Scoped(ImmutableList<OutboundService> scope, String problem) {}
 
     public Index(ImmutableList<OutboundService> all) {
       this.all = all;
@@ -128,21 +131,30 @@ public final class UpstreamScope {
       return all;
     }
 
-    /** Same as {@link UpstreamScope#forPod(PodInfo, ImmutableList, Consumer)} over this index's ports. */
+    /**
+     * Same as {@link UpstreamScope#forPod(PodInfo, ImmutableList, Consumer)} over this index's ports. Pods with
+     * the same annotation get the same list instance.
+     */
     public ImmutableList<OutboundService> forPod(PodInfo pod, Consumer<String> problems) {
       String annotation = pod.annotations().get(ANNOTATION);
       if (annotation == null) {
         return all;
       }
-      Parsed parsed = memo.get(annotation);
-      if (parsed == null) {
+      Scoped scoped = memo.get(annotation);
+      if (scoped == null) {
         if (memo.size() >= MAX_MEMO) {
           memo.clear();
         }
-        parsed = Parsed.of(annotation);
-        memo.put(annotation, parsed);
+        scoped = scope(Parsed.of(annotation));
+        memo.put(annotation, scoped);
       }
-      parsed.report(problems);
+      if (scoped.problem() != null) {
+        problems.accept(scoped.problem());
+      }
+      return scoped.scope();
+    }
+
+    private Scoped scope(Parsed parsed) {
       List<Integer> chosen = new ArrayList<>();
       for (ObjectKey service : parsed.services()) {
         for (int position : positions.getOrDefault(service, new int[0])) {
@@ -152,9 +164,9 @@ public final class UpstreamScope {
         }
       }
       chosen.sort(null); // the order of all, as forPod gives it
-      ImmutableList.Builder<OutboundService> scoped = ImmutableList.builderWithExpectedSize(chosen.size());
-      chosen.forEach(position -> scoped.add(all.get(position)));
-      return scoped.build();
+      ImmutableList.Builder<OutboundService> scope = ImmutableList.builderWithExpectedSize(chosen.size());
+      chosen.forEach(position -> scope.add(all.get(position)));
+      return new Scoped(scope.build(), parsed.problem());
     }
   }
 }

@@ -26,7 +26,21 @@ final class JfrSummary {
 
   private JfrSummary() {}
 
+  /**
+   * {@code java -cp e2e/target/test-classes io.nodemesh.bench.JfrSummary <recording.jfr> [thread-name-prefix]}:
+   * the summary of any recording, optionally of one thread group only.
+   */
+  public static void main(String[] args) throws IOException {
+    System.out.print(summarize(Path.of(args[0]), List.of("io.nodemesh.", "io.envoyproxy.controlplane.",
+        "com.google.protobuf."), 40, args.length > 1 ? args[1] : ""));
+  }
+
   static String summarize(Path recording, List<String> inclusivePrefixes, int top) throws IOException {
+    return summarize(recording, inclusivePrefixes, top, "");
+  }
+
+  static String summarize(Path recording, List<String> inclusivePrefixes, int top, String threadPrefix)
+      throws IOException {
     Map<String, Integer> byThread = new HashMap<>();
     Map<String, Integer> selfFrames = new HashMap<>();
     Map<String, Integer> inclusive = new HashMap<>();
@@ -41,8 +55,11 @@ final class JfrSummary {
         if (stack == null || stack.getFrames().isEmpty()) {
           continue;
         }
-        total++;
         String thread = event.getThread("sampledThread") == null ? "?" : event.getThread("sampledThread").getJavaName();
+        if (!threadPrefix.isEmpty() && (thread == null || !thread.startsWith(threadPrefix))) {
+          continue;
+        }
+        total++;
         byThread.merge(thread == null ? "?" : DIGITS.matcher(thread).replaceAll("N"), 1, Integer::sum);
         List<RecordedFrame> frames = stack.getFrames();
         selfFrames.merge(method(frames.get(0)), 1, Integer::sum);
