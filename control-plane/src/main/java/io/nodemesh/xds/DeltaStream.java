@@ -162,8 +162,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     int bytes = 0;
     int parts = 1;
     for (Resource resource : upserts) {
-      int size =
-          CodedOutputStream.computeMessageSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER, resource.deltaResource());
+      int size = CodedOutputStream.computeTagSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER)
+          + CodedOutputStream.computeUInt32SizeNoTag(resource.deltaSerializedSize()) + resource.deltaSerializedSize();
       if (bytes > 0 && bytes + size > budget) {
         if (!flush(state, response, version, generation)) {
           return false;
