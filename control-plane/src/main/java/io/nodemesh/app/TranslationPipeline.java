@@ -289,10 +289,19 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       NodeTranslator.nodeClusters(options).forEach(cluster -> clusters.add(cluster.getName()));
     }
     podProblemsByNode.put(node, ImmutableSortedMap.copyOfSorted(problems));
-    return new NodeNames(sorted(listeners), sorted(clusters), sorted(endpoints), sorted(routes));
+    if (previous == null) {
+      return new NodeNames(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
+          sorted(routes, null));
+    }
+    return new NodeNames(sorted(listeners, previous.listeners()), sorted(clusters, previous.clusters()),
+        sorted(endpoints, previous.endpoints()), sorted(routes, previous.routes()));
   }
 
-  private static ImmutableSet<String> sorted(Set<String> names) {
+  /** The names, sorted; the previous set when equal (content changes rarely change a node's names). */
+  private static ImmutableSet<String> sorted(Set<String> names, ImmutableSet<String> previous) {
+    if (previous != null && previous.size() == names.size() && previous.containsAll(names)) {
+      return previous;
+    }
     String[] array = names.toArray(new String[0]);
     java.util.Arrays.sort(array);
     return ImmutableSet.copyOf(array);
