@@ -27,7 +27,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 
@@ -51,6 +50,8 @@ final class BenchEnvoy implements AutoCloseable {
   static final String LDS = "type.googleapis.com/envoy.config.listener.v3.Listener";
   static final String RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
   static final List<String> TYPES = List.of(CDS, EDS, LDS, RDS);
+  private static final String HCM_TYPE_URL =
+      "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
   /** What the client holds of one resource. */
   record Held(String version, int bytes, long arrivedNanos) {}
@@ -92,7 +93,7 @@ final class BenchEnvoy implements AutoCloseable {
     this.stats = stats;
     for (String type : TYPES) {
       held.put(type, new HashMap<>());
-      subscribed.put(type, new TreeSet<>());
+      subscribed.put(type, new HashSet<>());
     }
     AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub = AggregatedDiscoveryServiceGrpc.newStub(channel);
     synchronized (this) {
@@ -215,7 +216,9 @@ final class BenchEnvoy implements AutoCloseable {
     deltaRequests.onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(type)
         .setResponseNonce(response.getNonce()).build());
     long acked = System.nanoTime();
-    updateSubscriptions();
+    if (type.equals(CDS) || type.equals(LDS)) {
+      updateSubscriptions();
+    }
     wake(acked);
   }
 
@@ -254,7 +257,9 @@ final class BenchEnvoy implements AutoCloseable {
     sotwNonce.put(type, response.getNonce());
     sotwRequests.onNext(sotwRequest(type).build());
     long acked = System.nanoTime();
-    updateSubscriptions();
+    if (type.equals(CDS) || type.equals(LDS)) {
+      updateSubscriptions();
+    }
     wake(acked);
   }
 
@@ -270,7 +275,8 @@ final class BenchEnvoy implements AutoCloseable {
     try {
       switch (type) {
         case CDS -> {
-          Cluster cluster = any.unpack(Cluster.class);
+          // parseFrom, not Any.unpack: unpack finds the default instance by reflection on every call
+          Cluster cluster = Cluster.parseFrom(any.getValue());
           if (cluster.getType() == Cluster.DiscoveryType.EDS) {
             String service = cluster.getEdsClusterConfig().getServiceName();
             edsOfCluster.put(cluster.getName(), service.isEmpty() ? cluster.getName() : service);
@@ -280,7 +286,7 @@ final class BenchEnvoy implements AutoCloseable {
           return cluster.getName();
         }
         case LDS -> {
-          Listener listener = any.unpack(Listener.class);
+          Listener listener = Listener.parseFrom(any.getValue());
           Set<String> routes = new HashSet<>();
           for (FilterChain chain : listener.getFilterChainsList()) {
             collectRoutes(chain, routes);
@@ -294,10 +300,10 @@ final class BenchEnvoy implements AutoCloseable {
           return listener.getName();
         }
         case EDS -> {
-          return any.unpack(ClusterLoadAssignment.class).getClusterName();
+          return ClusterLoadAssignment.parseFrom(any.getValue()).getClusterName();
         }
         case RDS -> {
-          return any.unpack(RouteConfiguration.class).getName();
+          return RouteConfiguration.parseFrom(any.getValue()).getName();
         }
         default -> {
           return name;
@@ -311,8 +317,8 @@ final class BenchEnvoy implements AutoCloseable {
 
   private static void collectRoutes(FilterChain chain, Set<String> routes) throws InvalidProtocolBufferException {
     for (Filter filter : chain.getFiltersList()) {
-      if (filter.getTypedConfig().is(HttpConnectionManager.class)) {
-        HttpConnectionManager hcm = filter.getTypedConfig().unpack(HttpConnectionManager.class);
+      if (filter.getTypedConfig().getTypeUrl().equals(HCM_TYPE_URL)) {
+        HttpConnectionManager hcm = HttpConnectionManager.parseFrom(filter.getTypedConfig().getValue());
         if (hcm.hasRds()) {
           routes.add(hcm.getRds().getRouteConfigName());
         }
@@ -330,8 +336,8 @@ final class BenchEnvoy implements AutoCloseable {
 
   /** Like Envoy: EDS for the held EDS clusters, RDS for the route configs the held listeners use. */
   private void updateSubscriptions() {
-    Set<String> endpoints = new TreeSet<>(edsOfCluster.values());
-    Set<String> routes = new TreeSet<>();
+    Set<String> endpoints = new HashSet<>(edsOfCluster.values());
+    Set<String> routes = new HashSet<>();
     routesOfListener.values().forEach(routes::addAll);
     updateSubscription(EDS, endpoints);
     updateSubscription(RDS, routes);
@@ -342,10 +348,18 @@ final class BenchEnvoy implements AutoCloseable {
     if (current.equals(wanted)) {
       return;
     }
-    Set<String> added = new TreeSet<>(wanted);
-    added.removeAll(current);
-    Set<String> removed = new TreeSet<>(current);
-    removed.removeAll(wanted);
+    List<String> added = new ArrayList<>();
+    for (String name : wanted) {
+      if (!current.contains(name)) {
+        added.add(name);
+      }
+    }
+    List<String> removed = new ArrayList<>();
+    for (String name : current) {
+      if (!wanted.contains(name)) {
+        removed.add(name);
+      }
+    }
     subscribed.put(type, wanted);
     Map<String, Held> names = held.get(type);
     removed.forEach(names::remove);

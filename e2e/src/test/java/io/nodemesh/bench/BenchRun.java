@@ -65,7 +65,17 @@ final class BenchRun {
   private long phaseBytes;
   private double phaseHarnessCpu;
   private long phaseStart;
+  /** Wall-clock windows of the measured phases, to cut the JFR profile per phase. */
+  private final List<Phase> phases = new ArrayList<>();
   String jfrSummary = "";
+
+  private record Phase(String name, java.time.Instant start, java.time.Instant end) {}
+
+  private void phaseDone(String name) {
+    phases.add(new Phase(name, phaseStartWall, java.time.Instant.now()));
+  }
+
+  private java.time.Instant phaseStartWall = java.time.Instant.now();
 
   BenchRun(BenchConfig config, Workload workload, KubernetesClient client, String kubernetesUrl, Target target) {
     this.config = config;
@@ -171,6 +181,7 @@ final class BenchRun {
     results.put("coldStartCpu", "cold start CPU (control plane)", cpu, "s");
     results.put("coldStartHarnessCpu", "cold start CPU (harness: simulated Envoys decoding)", harness, "s");
     results.put("coldStartBytes", "cold start: bytes pushed (all nodes)", bytes / 1e6, "MB");
+    phaseDone("cold start");
 
     Thread.sleep(2000); // let the last ACKs land before reading what each node holds
     long[] sums = new long[8];
@@ -277,6 +288,7 @@ final class BenchRun {
       writers.awaitTermination(60, TimeUnit.SECONDS);
     }
     double seconds = (System.nanoTime() - phaseStart) / 1e9;
+    phaseDone("pod churn");
     List<Double> addTimes = new ArrayList<>(awaitAll(snapshot(adds), 0, config.eventDeadline()));
     awaitAll(snapshot(deletes), 0, config.eventDeadline());
     int addTimeouts = timeouts(snapshot(adds));
@@ -350,6 +362,7 @@ final class BenchRun {
       toAll.add(Results.max(times));
       Thread.sleep(300);
     }
+    phaseDone("endpoint flaps");
     double cpu = process.cpuSeconds() - phaseCpu;
     long bytes = stats.bytes.sum() - phaseBytes;
     log("flaps: to all nodes p50 %.1f ms p99 %.1f ms; per node p99 %.1f ms; %d timeouts",
@@ -407,6 +420,7 @@ final class BenchRun {
       toAll.add(Results.max(times));
       Thread.sleep(500);
     }
+    phaseDone(popular ? "service changes (svc-0)" : "service changes (one-team)");
     double cpu = process.cpuSeconds() - phaseCpu;
     long bytes = stats.bytes.sum() - phaseBytes;
     String what = popular ? "svc-0 (all pods)" : "one-team service";
@@ -439,8 +453,14 @@ final class BenchRun {
     envoys.forEach(BenchEnvoy::close);
     process.stop(Duration.ofSeconds(60));
     if (process.jfrFile() != null && Files.exists(process.jfrFile())) {
-      jfrSummary = JfrSummary.summarize(process.jfrFile(),
-          List.of("io.nodemesh.", "io.envoyproxy.controlplane.", "com.google.protobuf."), 30);
+      List<String> packages = List.of("io.nodemesh.", "io.envoyproxy.controlplane.");
+      StringBuilder summary = new StringBuilder("== whole run ==\n")
+          .append(JfrSummary.summarize(process.jfrFile(), packages, 25));
+      for (Phase phase : phases) {
+        summary.append("\n== ").append(phase.name()).append(" ==\n")
+            .append(JfrSummary.summarize(process.jfrFile(), packages, 15, "", phase.start(), phase.end()));
+      }
+      jfrSummary = summary.toString();
       Files.writeString(out.resolve("jfr-" + target.label + ".txt"), jfrSummary);
     }
   }
@@ -453,6 +473,7 @@ final class BenchRun {
     phaseBytes = stats.bytes.sum();
     phaseHarnessCpu = ServerProcess.ownCpuSeconds();
     phaseStart = System.nanoTime();
+    phaseStartWall = java.time.Instant.now();
   }
 
   /** A condition: each named resource of {@code type} now has a version other than the one before. */

@@ -41,6 +41,12 @@ final class JfrSummary {
 
   static String summarize(Path recording, List<String> inclusivePrefixes, int top, String threadPrefix)
       throws IOException {
+    return summarize(recording, inclusivePrefixes, top, threadPrefix, java.time.Instant.MIN, java.time.Instant.MAX);
+  }
+
+  /** Only the samples taken between {@code from} and {@code to} (a benchmark phase). */
+  static String summarize(Path recording, List<String> inclusivePrefixes, int top, String threadPrefix,
+      java.time.Instant from, java.time.Instant to) throws IOException {
     Map<String, Integer> byThread = new HashMap<>();
     Map<String, Integer> selfFrames = new HashMap<>();
     Map<String, Integer> inclusive = new HashMap<>();
@@ -49,6 +55,9 @@ final class JfrSummary {
       while (file.hasMoreEvents()) {
         RecordedEvent event = file.readEvent();
         if (!event.getEventType().getName().equals("jdk.ExecutionSample")) {
+          continue;
+        }
+        if (event.getStartTime().isBefore(from) || event.getStartTime().isAfter(to)) {
           continue;
         }
         RecordedStackTrace stack = event.getStackTrace();
