@@ -19,6 +19,7 @@ record BenchConfig(
     int services,
     int upstreamsPerPod,
     boolean delta,
+    boolean decodeAll,
     int channels,
     int seedThreads,
     int churnPerSecond,
@@ -44,6 +45,7 @@ record BenchConfig(
         integer("bench.services", 1000),
         integer("bench.upstreams", 6),
         !"sotw".equalsIgnoreCase(System.getProperty("bench.protocol", "delta")),
+        !"references".equalsIgnoreCase(System.getProperty("bench.decode", "all")),
         integer("bench.channels", 50),
         integer("bench.seedThreads", 8),
         integer("bench.churnPerSecond", 100),
@@ -88,6 +90,8 @@ record BenchConfig(
     all.put("upstreams per pod (nodemesh.io/upstreams)", upstreamsPerPod + " services, one of them svc-0 (called by every pod)");
     all.put("protocol", protocol());
     all.put("client channels", channels);
+    all.put("client decoding", decodeAll ? "every resource (as Envoy)"
+        : "clusters and listeners only (bench.decode=references)");
     all.put("pod churn", churnPerSecond + " changes/s for " + churnDuration.toSeconds() + " s (half adds, half deletes)");
     all.put("endpoint flaps", flaps + " on svc-0 (every node)");
     all.put("service changes", serviceChanges + " on one-team services + " + popularServiceChanges + " on svc-0");

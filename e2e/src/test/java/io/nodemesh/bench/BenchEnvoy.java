@@ -71,6 +71,8 @@ final class BenchEnvoy implements AutoCloseable {
   private final StreamObserver<DeltaDiscoveryRequest> deltaRequests;
   private final StreamObserver<DiscoveryRequest> sotwRequests;
   private final ClientStats stats;
+  /** Parse every resource (as Envoy does) or only clusters and listeners, whose references the client follows. */
+  private final boolean decodeAll;
   private volatile Throwable error;
   private volatile boolean completed;
 
@@ -84,13 +86,15 @@ final class BenchEnvoy implements AutoCloseable {
     final java.util.concurrent.atomic.LongAdder decodeErrors = new java.util.concurrent.atomic.LongAdder();
   }
 
-  private BenchEnvoy(Channel channel, String podName, String nodeName, boolean delta, ClientStats stats) {
+  private BenchEnvoy(Channel channel, String podName, String nodeName, boolean delta, boolean decodeAll,
+      ClientStats stats) {
     this.node = Node.newBuilder().setId(podName).setCluster("nodemesh-envoy")
         .setMetadata(Struct.newBuilder().putFields("node_name", Value.newBuilder().setStringValue(nodeName).build()))
         .build();
     this.nodeName = nodeName;
     this.delta = delta;
     this.stats = stats;
+    this.decodeAll = decodeAll;
     for (String type : TYPES) {
       held.put(type, new HashMap<>());
       subscribed.put(type, new HashSet<>());
@@ -111,8 +115,9 @@ final class BenchEnvoy implements AutoCloseable {
     }
   }
 
-  static BenchEnvoy connect(Channel channel, String podName, String nodeName, boolean delta, ClientStats stats) {
-    return new BenchEnvoy(channel, podName, nodeName, delta, stats);
+  static BenchEnvoy connect(Channel channel, String podName, String nodeName, boolean delta, boolean decodeAll,
+      ClientStats stats) {
+    return new BenchEnvoy(channel, podName, nodeName, delta, decodeAll, stats);
   }
 
   String nodeName() {
@@ -153,7 +158,12 @@ final class BenchEnvoy implements AutoCloseable {
 
   /** Holds exactly these listeners, at least these clusters, and every referenced EDS/RDS resource. */
   boolean synced(Set<String> listeners, Set<String> clusters) {
-    return held.get(LDS).keySet().equals(listeners)
+    Map<String, Held> heldListeners = held.get(LDS);
+    Map<String, Held> heldClusters = held.get(CDS);
+    if (heldListeners.size() != listeners.size() || heldClusters.size() < clusters.size()) {
+      return false; // cheap pre-check: this runs after every response while a node syncs
+    }
+    return heldListeners.keySet().equals(listeners)
         && held.get(CDS).keySet().containsAll(clusters)
         && referencesResolved();
   }
@@ -300,10 +310,10 @@ final class BenchEnvoy implements AutoCloseable {
           return listener.getName();
         }
         case EDS -> {
-          return ClusterLoadAssignment.parseFrom(any.getValue()).getClusterName();
+          return decodeAll || name == null ? ClusterLoadAssignment.parseFrom(any.getValue()).getClusterName() : name;
         }
         case RDS -> {
-          return RouteConfiguration.parseFrom(any.getValue()).getName();
+          return decodeAll || name == null ? RouteConfiguration.parseFrom(any.getValue()).getName() : name;
         }
         default -> {
           return name;

@@ -158,7 +158,7 @@ final class BenchRun {
     long start = System.nanoTime();
     for (int n = 0; n < config.nodes(); n++) {
       envoys.add(BenchEnvoy.connect(channels.get(n % channels.size()), "envoy-" + n, Workload.nodeName(n),
-          config.delta(), stats));
+          config.delta(), config.decodeAll(), stats));
     }
     List<CompletableFuture<Long>> synced = new ArrayList<>();
     for (int n = 0; n < config.nodes(); n++) {
@@ -230,55 +230,66 @@ final class BenchRun {
     Set<String> deleted = java.util.concurrent.ConcurrentHashMap.newKeySet();
     List<CompletableFuture<Long>> adds = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<Long>> deletes = Collections.synchronizedList(new ArrayList<>());
-    AtomicInteger tick = new AtomicInteger();
     AtomicInteger failures = new AtomicInteger();
     CountDownLatch done = new CountDownLatch(ticks);
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("bench-ticker"));
     ExecutorService writers = Executors.newFixedThreadPool(8, daemon("bench-writer"));
     try {
-      ticker.scheduleAtFixedRate(() -> {
-        int i = tick.getAndIncrement();
-        if (i >= ticks) {
-          return;
-        }
-        writers.execute(() -> {
-          try {
-            Workload.ChurnPod victim = i % 2 == 1 ? live.poll() : null;
-            if (victim != null) {
-              BenchEnvoy envoy = envoys.get(victim.node());
-              String listener = victim.listener();
-              CompletableFuture<Long> gone = envoy.when(e -> !e.has(BenchEnvoy.LDS, listener));
-              long t0 = System.nanoTime();
-              client.pods().inNamespace(victim.namespace()).withName(victim.name()).delete();
-              deleted.add(victim.name());
-              deletes.add(gone.whenComplete((t, err) -> {
-                if (t != null) {
-                  deleteLatencies.add((t - t0) / MS);
-                }
-              }));
-            } else {
-              Workload.ChurnPod pod = workload.nextChurnPod();
-              BenchEnvoy envoy = envoys.get(pod.node());
-              String listener = pod.listener();
-              CompletableFuture<Long> there = envoy.when(e -> e.has(BenchEnvoy.LDS, listener));
-              long t0 = System.nanoTime();
-              client.resource(pod.pod()).create();
-              created.add(pod);
-              adds.add(there.whenComplete((t, err) -> {
-                if (t != null) {
-                  addLatencies.add((t - t0) / MS);
-                  live.add(pod);
-                }
-              }));
-            }
-          } catch (RuntimeException e) {
-            failures.incrementAndGet();
-            log("churn write failed: %s", e);
-          } finally {
-            done.countDown();
+      java.util.function.IntConsumer submitChurn = i -> writers.execute(() -> {
+        try {
+          Workload.ChurnPod victim = i % 2 == 1 ? live.poll() : null;
+          if (victim != null) {
+            BenchEnvoy envoy = envoys.get(victim.node());
+            String listener = victim.listener();
+            CompletableFuture<Long> gone = envoy.when(e -> !e.has(BenchEnvoy.LDS, listener));
+            long t0 = System.nanoTime();
+            client.pods().inNamespace(victim.namespace()).withName(victim.name()).delete();
+            deleted.add(victim.name());
+            deletes.add(gone.whenComplete((t, err) -> {
+              if (t != null) {
+                deleteLatencies.add((t - t0) / MS);
+              }
+            }));
+          } else {
+            Workload.ChurnPod pod = workload.nextChurnPod();
+            BenchEnvoy envoy = envoys.get(pod.node());
+            String listener = pod.listener();
+            CompletableFuture<Long> there = envoy.when(e -> e.has(BenchEnvoy.LDS, listener));
+            long t0 = System.nanoTime();
+            client.resource(pod.pod()).create();
+            created.add(pod);
+            adds.add(there.whenComplete((t, err) -> {
+              if (t != null) {
+                addLatencies.add((t - t0) / MS);
+                live.add(pod);
+              }
+            }));
           }
-        });
-      }, 0, 1_000_000_000L / rate, TimeUnit.NANOSECONDS);
+        } catch (RuntimeException e) {
+          failures.incrementAndGet();
+          log("churn write failed: %s", e);
+        } finally {
+          done.countDown();
+        }
+      });
+      // Poisson arrivals (independent pod events), not a metronome: a fixed 10 ms beat would never let the
+      // debouncer see a quiet period, which no real cluster does either
+      java.util.Random arrivals = new java.util.Random(11);
+      ticker.execute(() -> {
+        long next = System.nanoTime();
+        for (int i = 0; i < ticks; i++) {
+          next += (long) (-Math.log(1 - arrivals.nextDouble()) * 1e9 / rate);
+          long wait = next - System.nanoTime();
+          if (wait > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(wait);
+          }
+          if (Thread.currentThread().isInterrupted()) {
+            return;
+          }
+          submitChurn.accept(i);
+        }
+      });
+
       if (!done.await(config.churnDuration().toSeconds() + 120, TimeUnit.SECONDS)) {
         log("churn: the API writes fell behind; %d of %d done", ticks - done.getCount(), ticks);
       }
@@ -301,6 +312,7 @@ final class BenchRun {
     padTimeouts(addSample, addTimeouts);
     List<Double> deleteSample = new ArrayList<>(deleteLatencies);
     padTimeouts(deleteSample, deleteTimeouts);
+    log("churn: add p90 %.1f ms, p95 %.1f ms", Results.percentile(addSample, 90), Results.percentile(addSample, 95));
     log("churn: %d adds (p50 %.1f ms, p99 %.1f ms, %d timeouts), %d deletes, %d failed writes, %.1f CPU s in %.1f s",
         adds.size(), Results.percentile(addSample, 50), Results.percentile(addSample, 99), addTimeouts,
         deletes.size(), failures.get(), cpu, seconds);

@@ -65,8 +65,11 @@ class NodemeshBenchmark {
 
       List<Results> runs = new ArrayList<>();
       List<String> profiles = new ArrayList<>();
-      List<BenchRun.Target> targets = new ArrayList<>(List.of(BenchRun.Target.NODEMESH));
-      if (config.baseline()) {
+      List<BenchRun.Target> targets = new ArrayList<>();
+      if (System.getProperty("bench.targets", "nodemesh,baseline").contains("nodemesh")) {
+        targets.add(BenchRun.Target.NODEMESH);
+      }
+      if (config.baseline() && System.getProperty("bench.targets", "nodemesh,baseline").contains("baseline")) {
         targets.add(BenchRun.Target.BASELINE);
       }
       for (BenchRun.Target target : targets) {
