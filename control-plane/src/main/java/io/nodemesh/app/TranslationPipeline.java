@@ -13,14 +13,17 @@ import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.translate.ClusterTranslator;
-import io.nodemesh.translate.NodeResources;
 import io.nodemesh.translate.NodeTranslator;
 import io.nodemesh.translate.OutboundService;
+import io.nodemesh.translate.PodResources;
+import io.nodemesh.translate.PodTranslator;
 import io.nodemesh.translate.ServicePortResources;
 import io.nodemesh.translate.ServiceTranslator;
 import io.nodemesh.translate.SharedResources;
 import io.nodemesh.translate.TranslatorOptions;
+import io.nodemesh.translate.UpstreamScope;
 import io.nodemesh.xds.ApplyResult;
+import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.ResourceType;
 import io.nodemesh.xds.UpdateBatch;
@@ -44,7 +47,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns debounced cluster changes into resource-store batches, translating only what a change touches: the
  * services that changed (or whose endpoints did), and the nodes whose pods changed — or every node with pods
- * when a service changed, since each pod listener has a chain per service port.
+ * when a service changed, since each pod listener has a chain per service port. Even then only the pods whose
+ * own content or scope changed are retranslated: each pod's last translation (listener and per-pod clusters,
+ * serialised) is kept and reused while the pod and the service ports in its scope are the same, so a service
+ * change costs O(pods that call it) translations plus a cheap pass over the other pods.
  *
  * <p>Single writer: all translation state is owned by one thread. Updates that arrive while it is busy are
  * merged (latest state, union of changes), so the queue never grows beyond one pending update.
@@ -87,6 +93,27 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private final TreeMap<ObjectKey, String> serviceProblems = new TreeMap<>();
   private final Map<String, NodeNames> nodes = new HashMap<>();
   private final Map<String, ImmutableSortedMap<ObjectKey, String>> podProblemsByNode = new HashMap<>();
+  /** Per translatable pod, its last translation; valid while the pod and its scope are unchanged. */
+  private final Map<ObjectKey, PodEntry> pods = new HashMap<>();
+  /** Per node, the pod list its names were computed from (lists of untouched nodes are shared across states). */
+  private final Map<String, ImmutableList<PodInfo>> podsSeen = new HashMap<>();
+  /** Set by {@link #podEntry} when it had to translate; read by {@link #translateNode}. */
+  private boolean retranslated;
+  /** The shared resources and scope index of {@link #services}; rebuilt when a service was retranslated. */
+  private SharedResources shared;
+  private UpstreamScope.Index scopeIndex;
+
+  /**
+   * One pod's translation: its listener and own clusters, serialised once, or why it failed; and what it was
+   * computed from (the pod and the service ports in its scope), to tell whether it is still valid.
+   */
+  private record PodEntry(
+      PodInfo pod,
+      ImmutableList<OutboundService> scope,
+      Resource listener,
+      ImmutableList<Resource> podClusters,
+      ImmutableList<String> problems,
+      String failure) {}
 
   public TranslationPipeline(ResourceStore store, TranslatorOptions options, Consumer<Outcome> outcomes) {
     this.store = store;
@@ -125,6 +152,10 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       log.error("translation of state generation {} failed; keeping the last good config", update.generation(), e);
       services.clear();
       nodes.clear();
+      pods.clear();
+      podsSeen.clear();
+      shared = null;
+      scopeIndex = null;
     }
   }
 
@@ -144,13 +175,19 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     for (ObjectKey key : touchedServices) {
       retranslateService(key, state, batch);
     }
-    SharedResources shared = sharedResources();
+    if (shared == null || !touchedServices.isEmpty()) {
+      shared = sharedResources();
+      // an endpoints-only change leaves every port as it was: keep the index, its memo and thus every scope
+      if (scopeIndex == null || !sameScope(scopeIndex.all(), shared.allOutbound())) {
+        scopeIndex = new UpstreamScope.Index(shared.allOutbound());
+      }
+    }
 
     Set<String> touchedNodes = new TreeSet<>();
     if (everything || !change.services().isEmpty()) {
       touchedNodes.addAll(nodes.keySet());
-      state.nodes().keySet().forEach(touchedNodes::add);
-      state.pods().values().forEach(pod -> pod.nodeName().ifPresent(touchedNodes::add));
+      touchedNodes.addAll(state.nodes().keySet());
+      touchedNodes.addAll(state.nodesWithPods());
     } else {
       touchedNodes.addAll(change.podNodes());
     }
@@ -161,22 +198,18 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     Set<String> maybeGone = new HashSet<>();
     for (String node : touchedNodes) {
       NodeNames before = nodes.get(node);
-      NodeResources resources = NodeTranslator.translate(state, node, options, shared);
-      NodeNames after = names(resources);
+      NodeNames after = translateNode(state, node, batch);
+      if (after == before) {
+        continue; // same pods, every translation reused: nothing of this node changed
+      }
       if (after.listeners().isEmpty() && !state.nodes().containsKey(node)) {
         nodes.remove(node);
+        podsSeen.remove(node);
         batch.removeNode(node);
       } else {
         nodes.put(node, after);
         batch.putNode(node, after.listeners(), after.clusters());
       }
-      resources.listeners().values().forEach(batch::put);
-      resources.clusters().forEach((name, cluster) -> {
-        if (isPerPod(name)) {
-          batch.put(cluster);
-        }
-      });
-      podProblemsByNode.put(node, resources.podProblems());
       stillServed.addAll(after.listeners());
       stillServed.addAll(after.clusters());
       if (before != null) {
@@ -190,6 +223,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
         batch.remove(name.endsWith("/outbound") ? ResourceType.LISTENER : ResourceType.CLUSTER, name);
       }
     }
+    forgetGonePods(state, change, everything);
     long translated = System.nanoTime();
     ApplyResult result = store.apply(batch.build()).join();
     view = new View(state, ImmutableMap.copyOf(nodes), allPodProblems(), ImmutableSortedMap.copyOf(serviceProblems));
@@ -198,6 +232,140 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     log.debug("translated {} services and {} nodes in {} ms: {}", touchedServices.size(), touchedNodes.size(),
         TimeUnit.NANOSECONDS.toMillis(translated - start), result);
     outcomes.accept(outcome);
+  }
+
+  /**
+   * A node's names from its pods' translations (reused where still valid); puts the pods' resources into the
+   * batch (the store drops those whose version it already holds). Same result as {@link NodeTranslator}.
+   */
+  private NodeNames translateNode(ClusterState state, String node, UpdateBatch.Builder batch) {
+    ImmutableList<PodInfo> podsOfNode = state.podsOnNode(node);
+    List<PodEntry> entries = new ArrayList<>(podsOfNode.size());
+    retranslated = false;
+    for (PodInfo pod : podsOfNode) {
+      entries.add(podEntry(pod));
+    }
+    NodeNames previous = nodes.get(node);
+    if (previous != null && !retranslated && podsOfNode == podsSeen.get(node)) {
+      return previous; // the node's pod list is shared with the state its names were computed from
+    }
+    podsSeen.put(node, podsOfNode);
+    // hash sets, sorted once at the end: a node's pods name the same shared ports many times over
+    Set<String> listeners = new HashSet<>();
+    Set<String> clusters = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    Set<String> routes = new HashSet<>();
+    TreeMap<ObjectKey, String> problems = new TreeMap<>();
+    for (int i = 0; i < podsOfNode.size(); i++) {
+      PodInfo pod = podsOfNode.get(i);
+      PodEntry entry = entries.get(i);
+      if (entry == null) {
+        continue;
+      }
+      if (entry.failure() != null) {
+        problems.put(pod.key(), entry.failure());
+        continue;
+      }
+      if (!entry.problems().isEmpty()) {
+        problems.put(pod.key(), String.join("; ", entry.problems()));
+      }
+      listeners.add(entry.listener().name());
+      batch.put(entry.listener());
+      for (Resource cluster : entry.podClusters()) {
+        clusters.add(cluster.name());
+        batch.put(cluster);
+      }
+      NodeTranslator.forEachSharedPort(entry.scope(), shared, options, (service, withCluster, withRoute) -> {
+        endpoints.add(service.name());
+        if (withCluster) {
+          clusters.add(service.name());
+        }
+        if (withRoute) {
+          routes.add(service.name());
+        }
+      });
+    }
+    if (!listeners.isEmpty()) {
+      NodeTranslator.nodeClusters(options).forEach(cluster -> clusters.add(cluster.getName()));
+    }
+    podProblemsByNode.put(node, ImmutableSortedMap.copyOfSorted(problems));
+    if (previous == null) {
+      return new NodeNames(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
+          sorted(routes, null));
+    }
+    return new NodeNames(sorted(listeners, previous.listeners()), sorted(clusters, previous.clusters()),
+        sorted(endpoints, previous.endpoints()), sorted(routes, previous.routes()));
+  }
+
+  /** The names, sorted; the previous set when equal (content changes rarely change a node's names). */
+  private static ImmutableSet<String> sorted(Set<String> names, ImmutableSet<String> previous) {
+    if (previous != null && previous.size() == names.size() && previous.containsAll(names)) {
+      return previous;
+    }
+    String[] array = names.toArray(new String[0]);
+    java.util.Arrays.sort(array);
+    return ImmutableSet.copyOf(array);
+  }
+
+  /** The pod's translation: the cached one while pod and scope are unchanged, else a new one. Null: no resources. */
+  private PodEntry podEntry(PodInfo pod) {
+    if (!PodTranslator.translatable(pod)) {
+      pods.remove(pod.key());
+      return null;
+    }
+    List<String> problems = new ArrayList<>();
+    ImmutableList<OutboundService> scope = scopeIndex.forPod(pod, problems::add);
+    PodEntry cached = pods.get(pod.key());
+    if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && sameScope(cached.scope(), scope)) {
+      if (cached.scope() != scope) {
+        // equal ports from a new index: remember this list, so the next check is an identity check
+        cached = new PodEntry(pod, scope, cached.listener(), cached.podClusters(), cached.problems(),
+            cached.failure());
+        pods.put(pod.key(), cached);
+      }
+      return cached;
+    }
+    retranslated = true;
+    PodEntry entry;
+    try {
+      PodResources resources = PodTranslator.translate(pod, scope, problems, options);
+      ImmutableList.Builder<Resource> podClusters = ImmutableList.builder();
+      resources.podClusters().values().forEach(cluster -> podClusters.add(Resource.of(cluster)));
+      entry = new PodEntry(pod, scope, Resource.of(resources.listener()), podClusters.build(), resources.problems(),
+          null);
+    } catch (RuntimeException e) {
+      entry = new PodEntry(pod, scope, null, ImmutableList.of(), ImmutableList.of(), "translation failed: " + e);
+    }
+    pods.put(pod.key(), entry);
+    return entry;
+  }
+
+  /** Same service ports (same objects, or equal after a service was retranslated without a change). */
+  private static boolean sameScope(ImmutableList<OutboundService> a, ImmutableList<OutboundService> b) {
+    if (a == b) {
+      return true;
+    }
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (a.get(i) != b.get(i) && !a.get(i).equals(b.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void forgetGonePods(ClusterState state, Change change, boolean everything) {
+    if (everything) {
+      pods.keySet().removeIf(key -> state.pod(key).isEmpty());
+    } else {
+      for (ObjectKey key : change.pods()) {
+        if (state.pod(key).isEmpty()) {
+          pods.remove(key);
+        }
+      }
+    }
   }
 
   private void retranslateService(ObjectKey key, ClusterState state, UpdateBatch.Builder batch) {
@@ -262,11 +430,6 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     TreeMap<ObjectKey, String> all = new TreeMap<>();
     podProblemsByNode.values().forEach(all::putAll);
     return ImmutableSortedMap.copyOfSorted(all);
-  }
-
-  private static NodeNames names(NodeResources resources) {
-    return new NodeNames(resources.listeners().keySet(), resources.clusters().keySet(),
-        resources.endpoints().keySet(), resources.routes().keySet());
   }
 
   /** Per-pod names carry their pod and are owned by one node; everything else is shared. */

@@ -17,7 +17,6 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.nodemesh.model.PodInfo;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,6 +28,10 @@ public final class ListenerTranslator {
 
   static final String LOOP_GUARD_CHAIN = "loop-guard";
   static final String PASSTHROUGH_CHAIN = "passthrough";
+
+  /** Shared binding: the terminal filter of each service port's chain, identical in every pod's listener. */
+  private static final java.util.concurrent.ConcurrentMap<OutboundService, Filter> SHARED_TERMINALS =
+      com.google.common.cache.CacheBuilder.newBuilder().weakKeys().<OutboundService, Filter>build().asMap();
 
   private ListenerTranslator() {}
 
@@ -49,8 +52,10 @@ public final class ListenerTranslator {
       listener.addAdditionalAddresses(AdditionalAddress.newBuilder()
           .setAddress(UpstreamBindings.listenerAddress("::", options.capturePort(), netnsPath)));
     }
+    // the same for every chain of this pod: build (and serialise) it once
+    Filter netnsFilter = binding == UpstreamBinding.SHARED ? UpstreamBindings.setNetnsFilterState(netnsPath) : null;
     for (OutboundService outbound : scope) {
-      listener.addFilterChains(serviceChain(pod, netnsPath, outbound, binding));
+      listener.addFilterChains(serviceChain(pod, netnsFilter, outbound, binding));
     }
     listener.addFilterChains(FilterChain.newBuilder()
         .setName(LOOP_GUARD_CHAIN)
@@ -60,12 +65,12 @@ public final class ListenerTranslator {
     String passthrough = ResourceNames.passthroughCluster(pod, binding);
     listener.setDefaultFilterChain(FilterChain.newBuilder()
         .setName(PASSTHROUGH_CHAIN)
-        .addAllFilters(withNetns(netnsPath, binding, tcpProxy(passthrough, passthrough))));
+        .addAllFilters(withNetns(netnsFilter, tcpProxy(passthrough, passthrough))));
     return listener.build();
   }
 
   private static FilterChain serviceChain(
-      PodInfo pod, String netnsPath, OutboundService outbound, UpstreamBinding binding) {
+      PodInfo pod, Filter netnsFilter, OutboundService outbound, UpstreamBinding binding) {
     FilterChainMatch.Builder match =
         FilterChainMatch.newBuilder().setDestinationPort(EnvoyBuilders.uint32(outbound.port().port()));
     for (String clusterIp : outbound.service().clusterIps()) {
@@ -74,17 +79,33 @@ public final class ListenerTranslator {
           .setPrefixLen(EnvoyBuilders.uint32(EnvoyBuilders.isIpv6(clusterIp) ? 128 : 32)));
     }
     String sharedName = outbound.sharedName();
-    String cluster = binding == UpstreamBinding.SHARED
-        ? sharedName
-        : ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port());
-    Filter terminal = outbound.protocol().http()
-        ? httpConnectionManager(sharedName, cluster, binding)
-        : tcpProxy(sharedName, cluster);
+    Filter terminal = binding == UpstreamBinding.SHARED
+        // the same for every pod that calls this port: built once per service port (the cache holds the port
+        // weakly, by identity: a retranslated service brings new ports and the old entries go)
+        ? sharedTerminal(outbound)
+        : terminal(outbound,
+            ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()), binding);
     return FilterChain.newBuilder()
         .setName(sharedName)
         .setFilterChainMatch(match)
-        .addAllFilters(withNetns(netnsPath, binding, terminal))
+        .addAllFilters(withNetns(netnsFilter, terminal))
         .build();
+  }
+
+  private static Filter sharedTerminal(OutboundService outbound) {
+    Filter terminal = SHARED_TERMINALS.get(outbound); // lock-free on a hit, unlike computeIfAbsent
+    if (terminal == null) {
+      terminal = terminal(outbound, outbound.sharedName(), UpstreamBinding.SHARED);
+      Filter raced = SHARED_TERMINALS.putIfAbsent(outbound, terminal);
+      terminal = raced == null ? terminal : raced;
+    }
+    return terminal;
+  }
+
+  private static Filter terminal(OutboundService outbound, String cluster, UpstreamBinding binding) {
+    return outbound.protocol().http()
+        ? httpConnectionManager(outbound.sharedName(), cluster, binding)
+        : tcpProxy(outbound.sharedName(), cluster);
   }
 
   /**
@@ -114,12 +135,8 @@ public final class ListenerTranslator {
         TcpProxy.newBuilder().setStatPrefix(ResourceNames.statPrefix(statName)).setCluster(cluster).build());
   }
 
-  private static List<Filter> withNetns(String netnsPath, UpstreamBinding binding, Filter terminal) {
-    List<Filter> filters = new ArrayList<>(2);
-    if (binding == UpstreamBinding.SHARED) {
-      filters.add(UpstreamBindings.setNetnsFilterState(netnsPath));
-    }
-    filters.add(terminal);
-    return ImmutableList.copyOf(filters);
+  /** Shared binding: the pod's netns filter state first, then the terminal filter; per-pod: the terminal only. */
+  private static List<Filter> withNetns(Filter netnsFilter, Filter terminal) {
+    return netnsFilter == null ? ImmutableList.of(terminal) : ImmutableList.of(netnsFilter, terminal);
   }
 }

@@ -34,7 +34,6 @@ public final class NodeTranslator {
     TreeMap<String, ClusterLoadAssignment> endpoints = new TreeMap<>();
     TreeMap<String, RouteConfiguration> routes = new TreeMap<>();
     TreeMap<ObjectKey, String> problems = new TreeMap<>();
-    ImmutableMap<String, ServicePortResources> byName = shared.byName();
     for (PodInfo pod : state.podsOnNode(nodeName)) {
       Optional<PodResources> translated;
       try {
@@ -52,27 +51,18 @@ public final class NodeTranslator {
       }
       listeners.put(resources.listener().getName(), resources.listener());
       clusters.putAll(resources.podClusters());
-      for (OutboundService outbound : resources.scope()) {
-        ServicePortResources service = byName.get(outbound.sharedName());
-        if (service == null) {
-          continue; // its translation failed; SharedResources reported it
-        }
+      forEachSharedPort(resources.scope(), shared, options, (service, withCluster, withRoute) -> {
         endpoints.put(service.name(), service.endpoints());
-        if (options.upstreamBinding() == UpstreamBinding.SHARED) {
+        if (withCluster) {
           clusters.put(service.name(), service.cluster());
-          if (outbound.protocol().http()) {
-            routes.put(service.name(), service.routes());
-          }
         }
-      }
+        if (withRoute) {
+          routes.put(service.name(), service.routes());
+        }
+      });
     }
     if (!listeners.isEmpty()) {
-      Cluster blackhole = ClusterTranslator.blackhole(options);
-      clusters.put(blackhole.getName(), blackhole);
-      if (options.upstreamBinding() == UpstreamBinding.SHARED) {
-        Cluster passthrough = ClusterTranslator.sharedPassthrough(options);
-        clusters.put(passthrough.getName(), passthrough);
-      }
+      nodeClusters(options).forEach(cluster -> clusters.put(cluster.getName(), cluster));
     }
     return new NodeResources(
         nodeName,
@@ -81,6 +71,40 @@ public final class NodeTranslator {
         ImmutableSortedMap.copyOfSorted(endpoints),
         ImmutableSortedMap.copyOfSorted(routes),
         ImmutableSortedMap.copyOfSorted(problems));
+  }
+
+  /** Receives the shared service ports a pod's scope brings into its node. */
+  @FunctionalInterface
+  public interface SharedPortVisitor {
+    /**
+     * @param withCluster the node gets the shared cluster too (shared binding)
+     * @param withRoute the node gets the shared route config too (shared binding, HTTP port)
+     */
+    void visit(ServicePortResources service, boolean withCluster, boolean withRoute);
+  }
+
+  /**
+   * The shared resources a pod with this scope brings into its node: every scoped service port's endpoints,
+   * and in shared binding its cluster and (HTTP ports) its route config. Ports whose service failed to
+   * translate are skipped (SharedResources reported them).
+   */
+  public static void forEachSharedPort(ImmutableList<OutboundService> scope, SharedResources shared,
+      TranslatorOptions options, SharedPortVisitor visitor) {
+    ImmutableMap<String, ServicePortResources> byName = shared.byName();
+    boolean sharedBinding = options.upstreamBinding() == UpstreamBinding.SHARED;
+    for (OutboundService outbound : scope) {
+      ServicePortResources service = byName.get(outbound.sharedName());
+      if (service != null) {
+        visitor.visit(service, sharedBinding, sharedBinding && outbound.protocol().http());
+      }
+    }
+  }
+
+  /** The clusters of every node that has at least one pod listener: blackhole, and in shared mode passthrough. */
+  public static ImmutableList<Cluster> nodeClusters(TranslatorOptions options) {
+    return options.upstreamBinding() == UpstreamBinding.SHARED
+        ? ImmutableList.of(ClusterTranslator.blackhole(options), ClusterTranslator.sharedPassthrough(options))
+        : ImmutableList.of(ClusterTranslator.blackhole(options));
   }
 
   /** Convenience for callers that translate many nodes of one state. */

@@ -21,12 +21,26 @@ public final class PodTranslator {
    */
   public static Optional<PodResources> translate(
       PodInfo pod, ImmutableList<OutboundService> allOutbound, TranslatorOptions options) {
-    if (!pod.mesh().meshed() || pod.mesh().netnsPath().isEmpty() || pod.ips().isEmpty()) {
+    if (!translatable(pod)) {
       return Optional.empty();
     }
-    String netns = pod.mesh().netnsPath().get();
     List<String> problems = new ArrayList<>();
     ImmutableList<OutboundService> scope = UpstreamScope.forPod(pod, allOutbound, problems::add);
+    return Optional.of(translate(pod, scope, problems, options));
+  }
+
+  /** Whether the pod gets resources at all: meshed, with a validated netns path and an IP. */
+  public static boolean translatable(PodInfo pod) {
+    return pod.mesh().meshed() && pod.mesh().netnsPath().isPresent() && !pod.ips().isEmpty();
+  }
+
+  /**
+   * The resources of a {@link #translatable} pod whose scope is already known ({@link UpstreamScope}), with the
+   * problems found while scoping it.
+   */
+  public static PodResources translate(
+      PodInfo pod, ImmutableList<OutboundService> scope, List<String> problems, TranslatorOptions options) {
+    String netns = pod.mesh().netnsPath().orElseThrow();
     ImmutableSortedMap.Builder<String, Cluster> podClusters = ImmutableSortedMap.naturalOrder();
     if (options.upstreamBinding() == UpstreamBinding.PER_POD) {
       Cluster passthrough = ClusterTranslator.perPodPassthrough(pod, netns, options);
@@ -36,11 +50,11 @@ public final class PodTranslator {
         podClusters.put(cluster.getName(), cluster);
       }
     }
-    return Optional.of(new PodResources(
+    return new PodResources(
         pod.key(),
         ListenerTranslator.outboundListener(pod, netns, scope, options),
         podClusters.build(),
         scope,
-        ImmutableList.copyOf(problems)));
+        ImmutableList.copyOf(problems));
   }
 }

@@ -318,8 +318,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     int from = 0;
     for (int i = 0; i < upserts.size(); i++) {
       Resource resource = upserts.get(i);
-      int size =
-          CodedOutputStream.computeMessageSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER, resource.deltaResource());
+      int size = CodedOutputStream.computeTagSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER)
+          + CodedOutputStream.computeUInt32SizeNoTag(resource.deltaSerializedSize()) + resource.deltaSerializedSize();
       if (bytes > 0 && bytes + size > budget) {
         if (!flush(state, response, version, generation, upserts.subList(from, i))) {
           return false;

@@ -65,12 +65,23 @@ final class Diff {
   static Diff compute(Known known, Scope scope, ResourceTable table) {
     Diff diff = new Diff(scope, table, known.sum(), known.count());
     if (known.declared() == null && known.scope().sameAs(scope)) {
-      // same names as last time: only entries in shards that changed can differ
-      known.table().forEachDifference(table, name -> {
-        if (scope.contains(name)) {
-          diff.visit(known, name);
-        }
-      });
+      // same names as last time: only entries in shards that changed can differ. A stream that was not pushed
+      // to for a while (other nodes' pods changed meanwhile) may find most shards changed: then looking up
+      // its own few names beats scanning the changed shards of the whole table.
+      int names = scope.all ? Integer.MAX_VALUE : scope.view.size() + scope.explicit.size();
+      if (names < known.table().differingEntries(table, names)) {
+        scope.forEachName(table, name -> {
+          if (known.table().get(name) != table.get(name)) {
+            diff.visit(known, name);
+          }
+        });
+      } else {
+        known.table().forEachDifference(table, name -> {
+          if (scope.contains(name)) {
+            diff.visit(known, name);
+          }
+        });
+      }
     } else {
       Set<String> seen = new HashSet<>();
       scope.forEachName(table, name -> {

@@ -85,6 +85,23 @@ final class ResourceTable {
   }
 
   /**
+   * How many entries the shards that differ between this table and {@code other} hold (both sides), counting
+   * only until {@code limit} is exceeded: what {@link #forEachDifference} would have to look at.
+   */
+  int differingEntries(ResourceTable other, int limit) {
+    if (other == this) {
+      return 0;
+    }
+    int count = 0;
+    for (int i = 0; i < SHARDS && count <= limit; i++) {
+      if (shards[i] != other.shards[i]) {
+        count += shards[i].size() + other.shards[i].size();
+      }
+    }
+    return count;
+  }
+
+  /**
    * Visits each name whose entry differs between this table and {@code other} (added, removed or
    * replaced), once. Shards shared by both tables are skipped without looking inside.
    */

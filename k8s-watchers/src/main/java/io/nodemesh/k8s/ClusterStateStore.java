@@ -345,7 +345,8 @@ public final class ClusterStateStore implements AutoCloseable {
 
   private void diff(ClusterState previous, ClusterState next, Change.Builder change) {
     for (Object key : touched.get(ResourceKind.POD)) {
-      diffPod(previous.pods().get(key), next.pods().get(key), (ObjectKey) key, change);
+      diffPod(previous.pod((ObjectKey) key).orElse(null), next.pod((ObjectKey) key).orElse(null), (ObjectKey) key,
+          change);
     }
     for (Object key : touched.get(ResourceKind.NAMESPACE)) {
       String namespace = (String) key;
@@ -357,7 +358,7 @@ public final class ClusterStateStore implements AutoCloseable {
       for (PodInfo pod : next.pods()
           .subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false)
           .values()) {
-        diffPod(previous.pods().get(pod.key()), pod, pod.key(), change);
+        diffPod(previous.pod(pod.key()).orElse(null), pod, pod.key(), change);
       }
     }
     for (Object key : touched.get(ResourceKind.SERVICE)) {

@@ -1,12 +1,16 @@
 package io.nodemesh.model;
 
 import com.google.common.collect.ImmutableList;
-import com.google.common.collect.ImmutableListMultimap;
+import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSet;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.common.collect.ImmutableSortedSet;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -26,33 +30,37 @@ public final class ClusterState {
   private final MeshOptions options;
   private final ImmutableSortedMap<String, NodeInfo> nodes;
   private final ImmutableSortedMap<String, NamespaceInfo> namespaces;
-  private final ImmutableSortedMap<ObjectKey, PodInfo> pods;
+  /** Pods by key, in shards that a new state shares with the previous one unless a pod of the shard changed. */
+  private final PodTable podTable;
   private final ImmutableSortedMap<ObjectKey, ServiceInfo> services;
   private final ImmutableSortedMap<ObjectKey, EndpointSliceInfo> endpointSlices;
   private final ImmutableSortedSet<Problem> problems;
-  private final ImmutableListMultimap<String, PodInfo> podsByNode;
-  private final ImmutableListMultimap<ObjectKey, EndpointSliceInfo> slicesByService;
+  /** Per node its pods in key order; lists of nodes without changes are shared with the previous state. */
+  private final ImmutableMap<String, ImmutableList<PodInfo>> podsByNode;
+  /** Per service its slices in key order; shared likewise. */
+  private final ImmutableMap<ObjectKey, ImmutableList<EndpointSliceInfo>> slicesByService;
+  /** {@link #pods()} as a sorted map, built on first use (the hot paths look pods up by key or node). */
+  private volatile ImmutableSortedMap<ObjectKey, PodInfo> sortedPods;
 
-  private ClusterState(Builder builder) {
-    this.options = builder.options;
-    this.nodes = ImmutableSortedMap.copyOfSorted(builder.nodes);
-    this.namespaces = ImmutableSortedMap.copyOfSorted(builder.namespaces);
-    this.pods = ImmutableSortedMap.copyOfSorted(builder.pods);
-    this.services = ImmutableSortedMap.copyOfSorted(builder.services);
-    this.endpointSlices = ImmutableSortedMap.copyOfSorted(builder.endpointSlices);
-    ImmutableSortedSet.Builder<Problem> allProblems = ImmutableSortedSet.naturalOrder();
-    builder.problems.values().forEach(allProblems::addAll);
-    this.problems = allProblems.build();
-    ImmutableListMultimap.Builder<String, PodInfo> byNode = ImmutableListMultimap.builder();
-    for (PodInfo pod : pods.values()) {
-      pod.nodeName().ifPresent(node -> byNode.put(node, pod));
-    }
-    this.podsByNode = byNode.build();
-    ImmutableListMultimap.Builder<ObjectKey, EndpointSliceInfo> byService = ImmutableListMultimap.builder();
-    for (EndpointSliceInfo slice : endpointSlices.values()) {
-      byService.put(slice.serviceKey(), slice);
-    }
-    this.slicesByService = byService.build();
+  private ClusterState(
+      MeshOptions options,
+      ImmutableSortedMap<String, NodeInfo> nodes,
+      ImmutableSortedMap<String, NamespaceInfo> namespaces,
+      PodTable podTable,
+      ImmutableSortedMap<ObjectKey, ServiceInfo> services,
+      ImmutableSortedMap<ObjectKey, EndpointSliceInfo> endpointSlices,
+      ImmutableSortedSet<Problem> problems,
+      ImmutableMap<String, ImmutableList<PodInfo>> podsByNode,
+      ImmutableMap<ObjectKey, ImmutableList<EndpointSliceInfo>> slicesByService) {
+    this.options = options;
+    this.nodes = nodes;
+    this.namespaces = namespaces;
+    this.podTable = podTable;
+    this.services = services;
+    this.endpointSlices = endpointSlices;
+    this.problems = problems;
+    this.podsByNode = podsByNode;
+    this.slicesByService = slicesByService;
   }
 
   public static ClusterState empty() {
@@ -68,9 +76,9 @@ public final class ClusterState {
     Builder builder = new Builder(options);
     builder.nodes.putAll(nodes);
     builder.namespaces.putAll(namespaces);
-    builder.pods.putAll(pods);
+    podTable.forEach(builder::storePod);
     builder.services.putAll(services);
-    builder.endpointSlices.putAll(endpointSlices);
+    endpointSlices.values().forEach(builder::storeSlice);
     for (Problem problem : problems) {
       builder.problems.computeIfAbsent(problemKey(problem.kind(), problem.namespace(), problem.name()), k -> new ArrayList<>())
           .add(problem);
@@ -90,8 +98,24 @@ public final class ClusterState {
     return namespaces;
   }
 
+  /**
+   * Every pod, sorted by key. Built on first call per state (O(pods log pods)); prefer {@link #pod},
+   * {@link #podsOnNode} and {@link #nodesWithPods} on hot paths.
+   */
   public ImmutableSortedMap<ObjectKey, PodInfo> pods() {
-    return pods;
+    ImmutableSortedMap<ObjectKey, PodInfo> sorted = sortedPods;
+    if (sorted == null) {
+      TreeMap<ObjectKey, PodInfo> all = new TreeMap<>();
+      podTable.forEach(all::put);
+      sorted = ImmutableSortedMap.copyOfSorted(all);
+      sortedPods = sorted;
+    }
+    return sorted;
+  }
+
+  /** Number of pods (without building {@link #pods()}). */
+  public int podCount() {
+    return podTable.size();
   }
 
   public ImmutableSortedMap<ObjectKey, ServiceInfo> services() {
@@ -109,12 +133,17 @@ public final class ClusterState {
 
   /** The pods scheduled to a node (meshed or not), ordered by namespace and name. */
   public ImmutableList<PodInfo> podsOnNode(String nodeName) {
-    return podsByNode.get(nodeName);
+    return podsByNode.getOrDefault(nodeName, ImmutableList.of());
+  }
+
+  /** The names of the nodes that have at least one pod (known Node object or not). */
+  public ImmutableSet<String> nodesWithPods() {
+    return podsByNode.keySet();
   }
 
   /** The EndpointSlices that belong to a service (label kubernetes.io/service-name). */
   public ImmutableList<EndpointSliceInfo> slicesOf(ObjectKey service) {
-    return slicesByService.get(service);
+    return slicesByService.getOrDefault(service, ImmutableList.of());
   }
 
   public Optional<NodeInfo> node(String name) {
@@ -122,7 +151,7 @@ public final class ClusterState {
   }
 
   public Optional<PodInfo> pod(ObjectKey key) {
-    return Optional.ofNullable(pods.get(key));
+    return Optional.ofNullable(podTable.get(key));
   }
 
   public Optional<ServiceInfo> service(ObjectKey key) {
@@ -135,7 +164,7 @@ public final class ClusterState {
         && options.equals(state.options)
         && nodes.equals(state.nodes)
         && namespaces.equals(state.namespaces)
-        && pods.equals(state.pods)
+        && pods().equals(state.pods())
         && services.equals(state.services)
         && endpointSlices.equals(state.endpointSlices)
         && problems.equals(state.problems);
@@ -143,12 +172,12 @@ public final class ClusterState {
 
   @Override
   public int hashCode() {
-    return Objects.hash(nodes, namespaces, pods, services, endpointSlices);
+    return Objects.hash(nodes, namespaces, pods(), services, endpointSlices);
   }
 
   @Override
   public String toString() {
-    return "ClusterState{nodes=" + nodes.size() + ", namespaces=" + namespaces.size() + ", pods=" + pods.size()
+    return "ClusterState{nodes=" + nodes.size() + ", namespaces=" + namespaces.size() + ", pods=" + podTable.size()
         + ", services=" + services.size() + ", endpointSlices=" + endpointSlices.size()
         + ", problems=" + problems.size() + "}";
   }
@@ -170,25 +199,146 @@ public final class ClusterState {
     private final TreeMap<ObjectKey, ServiceInfo> services = new TreeMap<>();
     private final TreeMap<ObjectKey, EndpointSliceInfo> endpointSlices = new TreeMap<>();
     private final Map<String, List<Problem>> problems = new TreeMap<>();
+    // indexes, kept up to date on every put and remove
+    private final Map<String, TreeMap<ObjectKey, PodInfo>> podIndex = new HashMap<>();
+    private final Map<ObjectKey, TreeMap<ObjectKey, EndpointSliceInfo>> sliceIndex = new HashMap<>();
+    // what changed since the last build: build() copies only that and shares the rest with the last state
+    private ClusterState last;
+    private final Set<ObjectKey> dirtyPods = new HashSet<>();
+    private final Set<String> dirtyPodNodes = new HashSet<>();
+    private final Set<ObjectKey> dirtySliceServices = new HashSet<>();
+    private boolean nodesDirty;
+    private boolean namespacesDirty;
+    private boolean servicesDirty;
+    private boolean slicesDirty;
+    private boolean problemsDirty;
 
     private Builder(MeshOptions options) {
       this.options = Objects.requireNonNull(options, "options");
     }
 
+    /**
+     * The state as of now. Costs O(what changed since the previous build): unchanged collections, pod shards,
+     * per-node pod lists and per-service slice lists are shared with the previous state, which is what keeps a
+     * pod event cheap at tens of thousands of pods.
+     */
     public ClusterState build() {
-      return new ClusterState(this);
+      ClusterState previous = last;
+      ClusterState next;
+      if (previous == null) {
+        ImmutableMap.Builder<String, ImmutableList<PodInfo>> byNode = ImmutableMap.builder();
+        podIndex.forEach((node, podsOfNode) -> byNode.put(node, ImmutableList.copyOf(podsOfNode.values())));
+        ImmutableMap.Builder<ObjectKey, ImmutableList<EndpointSliceInfo>> byService = ImmutableMap.builder();
+        sliceIndex.forEach((service, slices) -> byService.put(service, ImmutableList.copyOf(slices.values())));
+        next = new ClusterState(options, ImmutableSortedMap.copyOfSorted(nodes),
+            ImmutableSortedMap.copyOfSorted(namespaces), PodTable.of(pods), ImmutableSortedMap.copyOfSorted(services),
+            ImmutableSortedMap.copyOfSorted(endpointSlices), allProblems(), byNode.buildOrThrow(),
+            byService.buildOrThrow());
+      } else {
+        next = new ClusterState(options,
+            nodesDirty ? ImmutableSortedMap.copyOfSorted(nodes) : previous.nodes,
+            namespacesDirty ? ImmutableSortedMap.copyOfSorted(namespaces) : previous.namespaces,
+            previous.podTable.with(dirtyPods, pods::get),
+            servicesDirty ? ImmutableSortedMap.copyOfSorted(services) : previous.services,
+            slicesDirty ? ImmutableSortedMap.copyOfSorted(endpointSlices) : previous.endpointSlices,
+            problemsDirty ? allProblems() : previous.problems,
+            replaceLists(previous.podsByNode, dirtyPodNodes, podIndex),
+            replaceLists(previous.slicesByService, dirtySliceServices, sliceIndex));
+      }
+      last = next;
+      dirtyPods.clear();
+      dirtyPodNodes.clear();
+      dirtySliceServices.clear();
+      nodesDirty = false;
+      namespacesDirty = false;
+      servicesDirty = false;
+      slicesDirty = false;
+      problemsDirty = false;
+      return next;
+    }
+
+    private ImmutableSortedSet<Problem> allProblems() {
+      ImmutableSortedSet.Builder<Problem> all = ImmutableSortedSet.naturalOrder();
+      problems.values().forEach(all::addAll);
+      return all.build();
+    }
+
+    private static <K, V> ImmutableMap<K, ImmutableList<V>> replaceLists(
+        ImmutableMap<K, ImmutableList<V>> previous, Set<K> dirty, Map<K, ? extends Map<ObjectKey, V>> index) {
+      if (dirty.isEmpty()) {
+        return previous;
+      }
+      Map<K, ImmutableList<V>> copy = new HashMap<>(previous);
+      for (K key : dirty) {
+        Map<ObjectKey, V> values = index.get(key);
+        if (values == null || values.isEmpty()) {
+          copy.remove(key);
+        } else {
+          copy.put(key, ImmutableList.copyOf(values.values()));
+        }
+      }
+      return ImmutableMap.copyOf(copy);
+    }
+
+    /** Puts (or with null removes) a validated pod, keeping the node index and the change tracking. */
+    void storePod(ObjectKey key, PodInfo pod) {
+      PodInfo old = pod == null ? pods.remove(key) : pods.put(key, pod);
+      if (old == null && pod == null) {
+        return;
+      }
+      if (old != null && old.nodeName().isPresent()) {
+        String node = old.nodeName().get();
+        TreeMap<ObjectKey, PodInfo> onNode = podIndex.get(node);
+        onNode.remove(key);
+        if (onNode.isEmpty()) {
+          podIndex.remove(node);
+        }
+        dirtyPodNodes.add(node);
+      }
+      if (pod != null && pod.nodeName().isPresent()) {
+        String node = pod.nodeName().get();
+        podIndex.computeIfAbsent(node, n -> new TreeMap<>()).put(key, pod);
+        dirtyPodNodes.add(node);
+      }
+      dirtyPods.add(key);
+    }
+
+    /** Puts a validated slice, keeping the service index. */
+    void storeSlice(EndpointSliceInfo slice) {
+      removeSlice(slice.key());
+      endpointSlices.put(slice.key(), slice);
+      sliceIndex.computeIfAbsent(slice.serviceKey(), k -> new TreeMap<>()).put(slice.key(), slice);
+      dirtySliceServices.add(slice.serviceKey());
+      slicesDirty = true;
+    }
+
+    private void removeSlice(ObjectKey key) {
+      EndpointSliceInfo old = endpointSlices.remove(key);
+      if (old == null) {
+        return;
+      }
+      TreeMap<ObjectKey, EndpointSliceInfo> ofService = sliceIndex.get(old.serviceKey());
+      ofService.remove(key);
+      if (ofService.isEmpty()) {
+        sliceIndex.remove(old.serviceKey());
+      }
+      dirtySliceServices.add(old.serviceKey());
+      slicesDirty = true;
     }
 
     /** Records a problem with an object that never made it into the model (e.g. a converter failure). */
     public Builder reportProblem(Problem problem) {
       problems.computeIfAbsent(problemKey(problem.kind(), problem.namespace(), problem.name()), k -> new ArrayList<>())
           .add(problem);
+      problemsDirty = true;
       return this;
     }
 
     /** Forgets the problems recorded for an object (it was deleted, or replaced by a valid version). */
     public Builder clearProblems(String kind, String namespace, String name) {
-      problems.remove(problemKey(kind, namespace, name));
+      if (problems.remove(problemKey(kind, namespace, name)) != null) {
+        problemsDirty = true;
+      }
       return this;
     }
 
@@ -200,12 +350,15 @@ public final class ClusterState {
         return this;
       }
       nodes.put(node.name(), node);
+      nodesDirty = true;
       return this;
     }
 
     public Builder removeNode(String name) {
       clearProblems("Node", "", name);
-      nodes.remove(name);
+      if (nodes.remove(name) != null) {
+        nodesDirty = true;
+      }
       return this;
     }
 
@@ -217,6 +370,7 @@ public final class ClusterState {
         return this;
       }
       namespaces.put(namespace.name(), namespace);
+      namespacesDirty = true;
       reevaluatePodsIn(namespace.name());
       return this;
     }
@@ -224,6 +378,7 @@ public final class ClusterState {
     public Builder removeNamespace(String name) {
       clearProblems("Namespace", "", name);
       if (namespaces.remove(name) != null) {
+        namespacesDirty = true;
         reevaluatePodsIn(name);
       }
       return this;
@@ -237,17 +392,17 @@ public final class ClusterState {
           ModelValidation.subdomainProblem("pod name", pod.name()));
       if (problem != null) {
         report.accept(problem);
-        pods.remove(pod.key());
+        storePod(pod.key(), null);
         return this;
       }
       PodInfo valid = pod.withIps(ModelValidation.validIps(pod.ips(), "pod IP", report));
-      pods.put(valid.key(), valid.withMesh(MeshPolicy.evaluate(valid, namespaces.get(valid.namespace()), options)));
+      storePod(valid.key(), valid.withMesh(MeshPolicy.evaluate(valid, namespaces.get(valid.namespace()), options)));
       return this;
     }
 
     public Builder removePod(ObjectKey key) {
       clearProblems("Pod", key.namespace(), key.name());
-      pods.remove(key);
+      storePod(key, null);
       return this;
     }
 
@@ -260,7 +415,9 @@ public final class ClusterState {
           ModelValidation.serviceNameProblem(service.name()));
       if (problem != null) {
         report.accept(problem);
-        services.remove(service.key());
+        if (services.remove(service.key()) != null) {
+          servicesDirty = true;
+        }
         return this;
       }
       ServiceInfo valid =
@@ -268,12 +425,15 @@ public final class ClusterState {
               .withClusterIps(ModelValidation.validIps(service.clusterIps(), "cluster IP", report))
               .withPorts(ModelValidation.validServicePorts(service.ports(), report));
       services.put(valid.key(), valid);
+      servicesDirty = true;
       return this;
     }
 
     public Builder removeService(ObjectKey key) {
       clearProblems("Service", key.namespace(), key.name());
-      services.remove(key);
+      if (services.remove(key) != null) {
+        servicesDirty = true;
+      }
       return this;
     }
 
@@ -287,7 +447,7 @@ public final class ClusterState {
           slice.serviceName().isEmpty() ? "slice has no kubernetes.io/service-name label" : null);
       if (problem != null) {
         report.accept(problem);
-        endpointSlices.remove(slice.key());
+        removeSlice(slice.key());
         return this;
       }
       ImmutableList.Builder<EndpointPort> ports = ImmutableList.builder();
@@ -312,23 +472,25 @@ public final class ClusterState {
       }
       EndpointSliceInfo valid = new EndpointSliceInfo(slice.namespace(), slice.name(), slice.serviceName(),
           slice.addressType(), ports.build(), endpoints.build());
-      endpointSlices.put(valid.key(), valid);
+      storeSlice(valid);
       return this;
     }
 
     public Builder removeEndpointSlice(ObjectKey key) {
       clearProblems("EndpointSlice", key.namespace(), key.name());
-      endpointSlices.remove(key);
+      removeSlice(key);
       return this;
     }
 
     private void reevaluatePodsIn(String namespace) {
       NamespaceInfo info = namespaces.get(namespace);
       // keys sort by namespace first: the pods of one namespace are one contiguous range
-      for (Map.Entry<ObjectKey, PodInfo> entry :
-          pods.subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false).entrySet()) {
-        entry.setValue(entry.getValue().withMesh(MeshPolicy.evaluate(entry.getValue(), info, options)));
+      List<PodInfo> reevaluated = new ArrayList<>();
+      for (PodInfo pod :
+          pods.subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false).values()) {
+        reevaluated.add(pod.withMesh(MeshPolicy.evaluate(pod, info, options)));
       }
+      reevaluated.forEach(pod -> storePod(pod.key(), pod));
     }
 
     private static Problem problem(String kind, String namespace, String name, String reason) {

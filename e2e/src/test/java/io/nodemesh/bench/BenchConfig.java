@@ -1,0 +1,119 @@
+package io.nodemesh.bench;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The benchmark's knobs, read from {@code -Dbench.*} system properties (Maven passes {@code -D} user
+ * properties through to the forked JVM). Every default is the DESIGN §10 scale except where noted.
+ */
+record BenchConfig(
+    int nodes,
+    int pods,
+    int services,
+    int upstreamsPerPod,
+    boolean delta,
+    boolean decodeAll,
+    int channels,
+    int seedThreads,
+    int churnPerSecond,
+    Duration churnDuration,
+    int flaps,
+    int serviceChanges,
+    int popularServiceChanges,
+    boolean baseline,
+    String nodemeshXmx,
+    String baselineXmx,
+    boolean jfr,
+    List<String> nodemeshFlags,
+    Duration eventDeadline,
+    Duration coldStartDeadline,
+    Duration startupDeadline,
+    Set<String> phases,
+    Path output) {
+
+  static BenchConfig fromSystemProperties() {
+    BenchConfig config = new BenchConfig(
+        integer("bench.nodes", 1000),
+        integer("bench.pods", 30_000),
+        integer("bench.services", 1000),
+        integer("bench.upstreams", 6),
+        !"sotw".equalsIgnoreCase(System.getProperty("bench.protocol", "delta")),
+        !"references".equalsIgnoreCase(System.getProperty("bench.decode", "all")),
+        integer("bench.channels", 50),
+        integer("bench.seedThreads", 8),
+        integer("bench.churnPerSecond", 100),
+        Duration.ofSeconds(integer("bench.churnSeconds", 30)),
+        integer("bench.flaps", 20),
+        integer("bench.serviceChanges", 4),
+        integer("bench.popularServiceChanges", 2),
+        Boolean.parseBoolean(System.getProperty("bench.baseline", "true")),
+        System.getProperty("bench.nodemeshXmx", "1g"),
+        System.getProperty("bench.baselineXmx", "8g"),
+        Boolean.parseBoolean(System.getProperty("bench.jfr", "true")),
+        split(System.getProperty("bench.nodemeshFlags", "")),
+        Duration.ofSeconds(integer("bench.eventDeadlineSeconds", 120)),
+        Duration.ofSeconds(integer("bench.coldStartDeadlineSeconds", 600)),
+        Duration.ofSeconds(integer("bench.startupDeadlineSeconds", 600)),
+        Set.copyOf(split(System.getProperty("bench.phases", "churn flaps services").replace(',', ' '))),
+        Paths.get(System.getProperty("bench.output", "target/bench")));
+    if (config.pods < config.nodes) {
+      throw new IllegalArgumentException("bench.pods must be >= bench.nodes (every node gets a pod)");
+    }
+    if (config.services < 2 || config.upstreamsPerPod < 1 || config.upstreamsPerPod > config.services) {
+      throw new IllegalArgumentException("need bench.services >= 2 and 1 <= bench.upstreams <= bench.services");
+    }
+    return config;
+  }
+
+  String protocol() {
+    return delta ? "delta" : "sotw";
+  }
+
+  /** Namespaces: one per 100 services (at least one). */
+  int namespaces() {
+    return Math.max(1, services / 100);
+  }
+
+  Map<String, Object> describe() {
+    Map<String, Object> all = new LinkedHashMap<>();
+    all.put("nodes", nodes);
+    all.put("pods", pods);
+    all.put("services", services + " x 3 ports (grpc, http, tcp)");
+    all.put("namespaces", namespaces());
+    all.put("upstreams per pod (nodemesh.io/upstreams)", upstreamsPerPod + " services, one of them svc-0 (called by every pod)");
+    all.put("protocol", protocol());
+    all.put("client channels", channels);
+    all.put("client decoding", decodeAll ? "every resource (as Envoy)"
+        : "clusters and listeners only (bench.decode=references)");
+    all.put("pod churn", churnPerSecond + " changes/s for " + churnDuration.toSeconds() + " s (half adds, half deletes)");
+    all.put("endpoint flaps", flaps + " on svc-0 (every node)");
+    all.put("service changes", serviceChanges + " on one-team services + " + popularServiceChanges + " on svc-0");
+    all.put("nodemesh heap (-Xmx)", nodemeshXmx);
+    all.put("baseline heap (-Xmx)", baseline ? baselineXmx : "baseline off");
+    all.put("phases after cold start", String.join(" ", new java.util.TreeSet<>(phases)));
+    all.put("nodemesh flags", nodemeshFlags.isEmpty() ? "(defaults)" : String.join(" ", nodemeshFlags));
+    return all;
+  }
+
+  private static int integer(String name, int fallback) {
+    String value = System.getProperty(name);
+    return value == null || value.isBlank() ? fallback : Integer.parseInt(value.trim().replace("_", ""));
+  }
+
+  private static List<String> split(String value) {
+    List<String> parts = new ArrayList<>();
+    for (String part : value.trim().split("\\s+")) {
+      if (!part.isEmpty()) {
+        parts.add(part);
+      }
+    }
+    return parts;
+  }
+}

@@ -1,0 +1,571 @@
+package io.nodemesh.bench;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.nodemesh.e2e.ControlPlaneProcess;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * One control plane through the whole workload: start-up against the seeded API, cold start of every node's
+ * Envoy at once, pod churn, endpoint flaps, service changes. Every phase is bounded by deadlines; what does not
+ * converge in time is counted as a timeout and enters the percentiles at the deadline.
+ */
+final class BenchRun {
+
+  enum Target {
+    NODEMESH("nodemesh", Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)")),
+    BASELINE("baseline", Pattern.compile("baseline xDS listening on port (\\d+)"));
+
+    final String label;
+    final Pattern ready;
+
+    Target(String label, Pattern ready) {
+      this.label = label;
+      this.ready = ready;
+    }
+  }
+
+  private static final double MS = 1e6;
+
+  private final BenchConfig config;
+  private final Workload workload;
+  private final KubernetesClient client;
+  private final String kubernetesUrl;
+  private final Target target;
+  private final Results results;
+  private final Path out;
+  private final List<Set<String>> expectedListeners = new ArrayList<>();
+  private final List<Set<String>> expectedClusters = new ArrayList<>();
+  private final BenchEnvoy.ClientStats stats = new BenchEnvoy.ClientStats();
+  private final List<BenchEnvoy> envoys = new ArrayList<>();
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private ExecutorService clientPool;
+  private ServerProcess process;
+  /** Phase bookkeeping: CPU, bytes, harness CPU and load at the phase start. */
+  private double phaseCpu;
+  private long phaseBytes;
+  private double phaseHarnessCpu;
+  private long phaseStart;
+  /** Wall-clock windows of the measured phases, to cut the JFR profile per phase. */
+  private final List<Phase> phases = new ArrayList<>();
+  String jfrSummary = "";
+
+  private record Phase(String name, java.time.Instant start, java.time.Instant end) {}
+
+  private void phaseDone(String name) {
+    phases.add(new Phase(name, phaseStartWall, java.time.Instant.now()));
+  }
+
+  private java.time.Instant phaseStartWall = java.time.Instant.now();
+
+  BenchRun(BenchConfig config, Workload workload, KubernetesClient client, String kubernetesUrl, Target target) {
+    this.config = config;
+    this.workload = workload;
+    this.client = client;
+    this.kubernetesUrl = kubernetesUrl;
+    this.target = target;
+    this.results = new Results(target.label);
+    this.out = config.output();
+    for (int n = 0; n < config.nodes(); n++) {
+      expectedListeners.add(workload.expectedListeners(n));
+      expectedClusters.add(workload.expectedServiceClusters(n));
+    }
+  }
+
+  Results execute() throws Exception {
+    try {
+      startUp();
+      coldStart();
+      if (config.phases().contains("churn")) {
+        podChurn();
+      }
+      if (config.phases().contains("flaps")) {
+        endpointFlaps();
+      }
+      if (config.phases().contains("services")) {
+        serviceChanges(false);
+        serviceChanges(true);
+      }
+      finish();
+      return results;
+    } finally {
+      envoys.forEach(BenchEnvoy::close);
+      for (ManagedChannel channel : channels) {
+        channel.shutdownNow();
+      }
+      if (clientPool != null) {
+        clientPool.shutdownNow();
+      }
+      if (process != null) {
+        process.close();
+      }
+    }
+  }
+
+  // ---- phases
+
+  private void startUp() throws Exception {
+    List<String> args = new ArrayList<>();
+    if (target == Target.NODEMESH) {
+      args.addAll(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(), "--admin-port=0",
+          "--xds-port=0"));
+      args.addAll(config.nodemeshFlags());
+    } else {
+      String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+      args.addAll(List.of("-cp", classpath, BaselineControlPlane.class.getName(), "--xds-port=0"));
+    }
+    String xmx = target == Target.NODEMESH ? config.nodemeshXmx() : config.baselineXmx();
+    log("starting %s (-Xmx%s)", target.label, xmx);
+    double load = ServerProcess.loadAverage();
+    long start = System.nanoTime();
+    process = ServerProcess.start(target.label, out, xmx, config.jfr(), args, kubernetesUrl);
+    int port = Integer.parseInt(process.awaitLog(target.ready, config.startupDeadline()));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    results.put("startup", "start-up: process start to xDS serving (list all objects, first full translation)",
+        seconds, "s", Double.NaN, "load " + fmt(load));
+    results.put("startupCpu", "start-up CPU (control plane)", process.cpuSeconds(), "s");
+    log("%s serving xDS on port %d after %.1f s", target.label, port, seconds);
+
+    clientPool = Executors.newFixedThreadPool(4, daemon("bench-envoy"));
+    for (int c = 0; c < config.channels(); c++) {
+      channels.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+          .maxInboundMessageSize(256 * 1024 * 1024).executor(clientPool).build());
+    }
+  }
+
+  private void coldStart() throws Exception {
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    long start = System.nanoTime();
+    for (int n = 0; n < config.nodes(); n++) {
+      envoys.add(BenchEnvoy.connect(channels.get(n % channels.size()), "envoy-" + n, Workload.nodeName(n),
+          config.delta(), config.decodeAll(), stats));
+    }
+    List<CompletableFuture<Long>> synced = new ArrayList<>();
+    for (int n = 0; n < config.nodes(); n++) {
+      Set<String> listeners = expectedListeners.get(n);
+      Set<String> clusters = expectedClusters.get(n);
+      synced.add(envoys.get(n).when(e -> e.synced(listeners, clusters)));
+    }
+    List<Double> perNode = awaitAll(synced, start, config.coldStartDeadline());
+    double all = Results.max(perNode);
+    int timeouts = timeouts(synced);
+    double cpu = process.cpuSeconds() - phaseCpu;
+    double harness = ServerProcess.ownCpuSeconds() - phaseHarnessCpu;
+    long bytes = stats.bytes.sum() - phaseBytes;
+    log("cold start: %d nodes synced in %.0f ms (%d not synced), %.1f MB pushed", config.nodes() - timeouts, all,
+        timeouts, bytes / 1e6);
+    results.put("coldStart", "cold start: all " + config.nodes() + " Envoys connect at once, until all SYNCED",
+        all, "ms", 10_000, "load " + fmt(load) + timeoutNote(timeouts));
+    results.put("coldStartP50", "cold start: per node p50", Results.percentile(perNode, 50), "ms");
+    results.put("coldStartP99", "cold start: per node p99", Results.percentile(perNode, 99), "ms");
+    results.put("coldStartCpu", "cold start CPU (control plane)", cpu, "s");
+    results.put("coldStartHarnessCpu", "cold start CPU (harness: simulated Envoys decoding)", harness, "s");
+    results.put("coldStartBytes", "cold start: bytes pushed (all nodes)", bytes / 1e6, "MB");
+    phaseDone("cold start");
+
+    Thread.sleep(2000); // let the last ACKs land before reading what each node holds
+    long[] sums = new long[8];
+    long maxBytes = 0;
+    for (BenchEnvoy envoy : envoys) {
+      long[] counts = envoy.countsAndBytes();
+      long nodeBytes = 0;
+      for (int i = 0; i < 8; i++) {
+        sums[i] += counts[i];
+      }
+      for (int i = 4; i < 8; i++) {
+        nodeBytes += counts[i];
+      }
+      maxBytes = Math.max(maxBytes, nodeBytes);
+    }
+    double nodes = config.nodes();
+    results.put("perNodeResources", "per node: resources (CDS/EDS/LDS/RDS)",
+        (sums[0] + sums[1] + sums[2] + sums[3]) / nodes, "",
+        Double.NaN, String.format(Locale.ROOT, "%.0f/%.0f/%.0f/%.0f", sums[0] / nodes, sums[1] / nodes,
+            sums[2] / nodes, sums[3] / nodes));
+    results.put("perNodeBytes", "per node: bytes held (avg; CDS/EDS/LDS/RDS in KB)",
+        (sums[4] + sums[5] + sums[6] + sums[7]) / nodes / 1e3, "KB", Double.NaN,
+        String.format(Locale.ROOT, "%.0f/%.0f/%.0f/%.0f; max node %.0f KB", sums[4] / nodes / 1e3,
+            sums[5] / nodes / 1e3, sums[6] / nodes / 1e3, sums[7] / nodes / 1e3, maxBytes / 1e3));
+    results.put("largestResponse", "largest single response", stats.largestResponse.get() / 1e3, "KB");
+    double cpuBeforeGc = process.cpuSeconds();
+    long retained = process.retainedAfterFullGcMb(out.resolve(target.label + "-histogram-coldstart.txt"));
+    phaseCpu += process.cpuSeconds() - cpuBeforeGc; // the forced GC is ours, not the control plane's
+    results.put("heapAfterColdStart", "heap retained after cold start (forced full GC)", retained, "MB", 1024, "");
+    log("heap retained after cold start: %d MB", retained);
+  }
+
+  private void podChurn() throws Exception {
+    int rate = config.churnPerSecond();
+    int ticks = (int) (rate * config.churnDuration().toSeconds());
+    if (ticks == 0) {
+      return;
+    }
+    log("pod churn: %d changes/s for %d s", rate, config.churnDuration().toSeconds());
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    ConcurrentLinkedQueue<Double> addLatencies = new ConcurrentLinkedQueue<>();
+    ConcurrentLinkedQueue<Double> deleteLatencies = new ConcurrentLinkedQueue<>();
+    ConcurrentLinkedQueue<Workload.ChurnPod> live = new ConcurrentLinkedQueue<>();
+    List<Workload.ChurnPod> created = Collections.synchronizedList(new ArrayList<>());
+    Set<String> deleted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    List<CompletableFuture<Long>> adds = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<Long>> deletes = Collections.synchronizedList(new ArrayList<>());
+    AtomicInteger failures = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(ticks);
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("bench-ticker"));
+    ExecutorService writers = Executors.newFixedThreadPool(8, daemon("bench-writer"));
+    try {
+      java.util.function.IntConsumer submitChurn = i -> writers.execute(() -> {
+        try {
+          Workload.ChurnPod victim = i % 2 == 1 ? live.poll() : null;
+          if (victim != null) {
+            BenchEnvoy envoy = envoys.get(victim.node());
+            String listener = victim.listener();
+            CompletableFuture<Long> gone = envoy.when(e -> !e.has(BenchEnvoy.LDS, listener));
+            long t0 = System.nanoTime();
+            client.pods().inNamespace(victim.namespace()).withName(victim.name()).delete();
+            deleted.add(victim.name());
+            deletes.add(gone.whenComplete((t, err) -> {
+              if (t != null) {
+                deleteLatencies.add((t - t0) / MS);
+              }
+            }));
+          } else {
+            Workload.ChurnPod pod = workload.nextChurnPod();
+            BenchEnvoy envoy = envoys.get(pod.node());
+            String listener = pod.listener();
+            CompletableFuture<Long> there = envoy.when(e -> e.has(BenchEnvoy.LDS, listener));
+            long t0 = System.nanoTime();
+            client.resource(pod.pod()).create();
+            created.add(pod);
+            adds.add(there.whenComplete((t, err) -> {
+              if (t != null) {
+                addLatencies.add((t - t0) / MS);
+                live.add(pod);
+              }
+            }));
+          }
+        } catch (RuntimeException e) {
+          failures.incrementAndGet();
+          log("churn write failed: %s", e);
+        } finally {
+          done.countDown();
+        }
+      });
+      // Poisson arrivals (independent pod events), not a metronome: a fixed 10 ms beat would never let the
+      // debouncer see a quiet period, which no real cluster does either
+      java.util.Random arrivals = new java.util.Random(11);
+      ticker.execute(() -> {
+        long next = System.nanoTime();
+        for (int i = 0; i < ticks; i++) {
+          next += (long) (-Math.log(1 - arrivals.nextDouble()) * 1e9 / rate);
+          long wait = next - System.nanoTime();
+          if (wait > 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(wait);
+          }
+          if (Thread.currentThread().isInterrupted()) {
+            return;
+          }
+          submitChurn.accept(i);
+        }
+      });
+
+      if (!done.await(config.churnDuration().toSeconds() + 120, TimeUnit.SECONDS)) {
+        log("churn: the API writes fell behind; %d of %d done", ticks - done.getCount(), ticks);
+      }
+    } finally {
+      ticker.shutdownNow();
+      writers.shutdown();
+      writers.awaitTermination(60, TimeUnit.SECONDS);
+    }
+    double seconds = (System.nanoTime() - phaseStart) / 1e9;
+    phaseDone("pod churn");
+    List<Double> addTimes = new ArrayList<>(awaitAll(snapshot(adds), 0, config.eventDeadline()));
+    awaitAll(snapshot(deletes), 0, config.eventDeadline());
+    int addTimeouts = timeouts(snapshot(adds));
+    int deleteTimeouts = timeouts(snapshot(deletes));
+    double cpu = process.cpuSeconds() - phaseCpu;
+    long bytes = stats.bytes.sum() - phaseBytes;
+    double harness = ServerProcess.ownCpuSeconds() - phaseHarnessCpu;
+    int events = adds.size() + deletes.size();
+    List<Double> addSample = new ArrayList<>(addLatencies);
+    padTimeouts(addSample, addTimeouts);
+    List<Double> deleteSample = new ArrayList<>(deleteLatencies);
+    padTimeouts(deleteSample, deleteTimeouts);
+    log("churn: add p90 %.1f ms, p95 %.1f ms", Results.percentile(addSample, 90), Results.percentile(addSample, 95));
+    log("churn: %d adds (p50 %.1f ms, p99 %.1f ms, %d timeouts), %d deletes, %d failed writes, %.1f CPU s in %.1f s",
+        adds.size(), Results.percentile(addSample, 50), Results.percentile(addSample, 99), addTimeouts,
+        deletes.size(), failures.get(), cpu, seconds);
+    String loadNote = "load " + fmt(load) + "->" + fmt(ServerProcess.loadAverage());
+    results.put("podAddP50", "pod add -> listener ACKed on its node, p50", Results.percentile(addSample, 50), "ms");
+    results.put("podAddP99", "pod add -> listener ACKed on its node, p99 (" + rate + " pod changes/s)",
+        Results.percentile(addSample, 99), "ms", 50, loadNote + timeoutNote(addTimeouts));
+    results.put("podAddMax", "pod add -> ACK, max", Results.max(addSample), "ms");
+    results.put("podDeleteP99", "pod delete -> listener removed on its node, p99",
+        Results.percentile(deleteSample, 99), "ms", Double.NaN, timeoutNote(deleteTimeouts).replace("; ", ""));
+    results.put("churnCpu", "churn: control plane CPU per second of churn", cpu / seconds, "cores");
+    results.put("churnBytes", "churn: bytes pushed per pod event", events == 0 ? Double.NaN : bytes / 1e3 / events,
+        "KB");
+    results.put("churnHarnessCpu", "churn: harness CPU (mock API + Envoys) per second", harness / seconds, "cores");
+
+    // put the cluster back as it was, unmeasured
+    List<CompletableFuture<Long>> cleanup = new ArrayList<>();
+    for (Workload.ChurnPod pod : snapshot(created)) {
+      if (deleted.add(pod.name())) {
+        String listener = pod.listener();
+        cleanup.add(envoys.get(pod.node()).when(e -> !e.has(BenchEnvoy.LDS, listener)));
+        client.pods().inNamespace(pod.namespace()).withName(pod.name()).delete();
+      }
+    }
+    awaitAll(cleanup, 0, config.eventDeadline());
+  }
+
+  private void endpointFlaps() throws Exception {
+    if (config.flaps() == 0) {
+      return;
+    }
+    log("endpoint flaps: %d on svc-0", config.flaps());
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    List<String> names = new ArrayList<>();
+    for (int port : Workload.PORTS) {
+      names.add(workload.servicePortName(0, port));
+    }
+    List<Double> perNode = new ArrayList<>();
+    List<Double> toAll = new ArrayList<>();
+    int timeouts = 0;
+    for (int flap = 0; flap < config.flaps(); flap++) {
+      int notReady = flap % 2 == 0 ? 0 : -1;
+      List<CompletableFuture<Long>> arrived = new ArrayList<>();
+      for (BenchEnvoy envoy : envoys) {
+        List<String> before = new ArrayList<>();
+        for (String name : names) {
+          before.add(envoy.versionNow(BenchEnvoy.EDS, name));
+        }
+        arrived.add(envoy.when(changed(BenchEnvoy.EDS, names, before)));
+      }
+      var slice = workload.slice(0, notReady);
+      slice.getMetadata().setResourceVersion(client.resource(slice).get().getMetadata().getResourceVersion());
+      long t0 = System.nanoTime();
+      client.resource(slice).update(); // one PUT: the resourceVersion is set
+      List<Double> times = awaitAll(arrived, t0, config.eventDeadline());
+      timeouts += timeouts(arrived);
+      perNode.addAll(times);
+      toAll.add(Results.max(times));
+      Thread.sleep(300);
+    }
+    phaseDone("endpoint flaps");
+    double cpu = process.cpuSeconds() - phaseCpu;
+    long bytes = stats.bytes.sum() - phaseBytes;
+    log("flaps: to all nodes p50 %.1f ms p99 %.1f ms; per node p99 %.1f ms; %d timeouts",
+        Results.percentile(toAll, 50), Results.percentile(toAll, 99), Results.percentile(perNode, 99), timeouts);
+    results.put("flapAllP50", "endpoint change -> all " + config.nodes() + " nodes, p50",
+        Results.percentile(toAll, 50), "ms");
+    results.put("flapAllP99", "endpoint change -> all " + config.nodes() + " nodes, p99",
+        Results.percentile(toAll, 99), "ms", 500, "load " + fmt(load) + timeoutNote(timeouts));
+    results.put("flapNodeP50", "endpoint change -> one node, p50", Results.percentile(perNode, 50), "ms");
+    results.put("flapNodeP99", "endpoint change -> one node, p99", Results.percentile(perNode, 99), "ms");
+    results.put("flapBytes", "endpoint change: bytes pushed per change (all nodes)",
+        bytes / 1e3 / config.flaps(), "KB");
+    results.put("flapCpu", "endpoint change: control plane CPU per change", cpu / config.flaps(), "s");
+  }
+
+  private void serviceChanges(boolean popular) throws Exception {
+    int changes = popular ? config.popularServiceChanges() : config.serviceChanges();
+    if (changes == 0) {
+      return;
+    }
+    log("service changes: %d on %s", changes, popular ? "svc-0 (every pod calls it)" : "one-team services");
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    List<Double> toAll = new ArrayList<>();
+    List<Integer> affectedNodes = new ArrayList<>();
+    int timeouts = 0;
+    for (int change = 0; change < changes; change++) {
+      int service = popular ? 0 : workload.teamService(change / 2);
+      boolean addPort = change % 2 == 0;
+      String extraCluster = workload.servicePortName(service, 9901);
+      List<CompletableFuture<Long>> arrived = new ArrayList<>();
+      for (int n = 0; n < config.nodes(); n++) {
+        List<Integer> pods = workload.podsCalling(n, service);
+        if (pods.isEmpty()) {
+          continue;
+        }
+        BenchEnvoy envoy = envoys.get(n);
+        List<String> listeners = new ArrayList<>();
+        List<String> before = new ArrayList<>();
+        for (int pod : pods) {
+          String listener = workload.podListener(pod);
+          listeners.add(listener);
+          before.add(envoy.versionNow(BenchEnvoy.LDS, listener));
+        }
+        Predicate<BenchEnvoy> listenersChanged = changed(BenchEnvoy.LDS, listeners, before);
+        arrived.add(envoy.when(e -> listenersChanged.test(e) && e.has(BenchEnvoy.CDS, extraCluster) == addPort));
+      }
+      affectedNodes.add(arrived.size());
+      var object = workload.service(service, addPort);
+      object.getMetadata().setResourceVersion(client.resource(object).get().getMetadata().getResourceVersion());
+      long t0 = System.nanoTime();
+      client.resource(object).update(); // one PUT: the resourceVersion is set
+      List<Double> times = awaitAll(arrived, t0, config.eventDeadline());
+      timeouts += timeouts(arrived);
+      toAll.add(Results.max(times));
+      Thread.sleep(500);
+    }
+    phaseDone(popular ? "service changes (svc-0)" : "service changes (one-team)");
+    double cpu = process.cpuSeconds() - phaseCpu;
+    long bytes = stats.bytes.sum() - phaseBytes;
+    String what = popular ? "svc-0 (all pods)" : "one-team service";
+    log("service changes (%s): to all affected nodes p50 %.1f ms, max %.1f ms, %d timeouts", what,
+        Results.percentile(toAll, 50), Results.max(toAll), timeouts);
+    String key = popular ? "popular" : "service";
+    results.put(key + "P50", "service change (" + what + ") -> all affected nodes, p50",
+        Results.percentile(toAll, 50), "ms", Double.NaN, String.format(Locale.ROOT, "%.0f nodes; load %s%s",
+            Results.mean(affectedNodes), fmt(load), timeoutNote(timeouts)));
+    results.put(key + "Max", "service change (" + what + ") -> all affected nodes, max", Results.max(toAll), "ms");
+    results.put(key + "Bytes", "service change (" + what + "): bytes pushed per change", bytes / 1e6 / changes,
+        "MB");
+    results.put(key + "Cpu", "service change (" + what + "): control plane CPU per change", cpu / changes, "s");
+  }
+
+  private void finish() throws Exception {
+    double cpu = process.cpuSeconds();
+    ServerProcess.Heap heap = process.heap();
+    long retained = process.retainedAfterFullGcMb(out.resolve(target.label + "-histogram-end.txt"));
+    results.put("cpuTotal", "control plane CPU, whole run", cpu, "s");
+    results.put("heapPeakAfterGc", "heap: peak after any young/mixed GC", heap.peakAfterGcMb(), "MB", 1024, "");
+    results.put("heapPeakUsed", "heap: peak used before GC (-Xmx " + (target == Target.NODEMESH
+        ? config.nodemeshXmx() : config.baselineXmx()) + ")", heap.peakUsedMb(), "MB");
+    results.put("heapRetainedEnd", "heap retained at the end (forced full GC)", retained, "MB");
+    results.put("gcPauses", "GC pauses, whole run", heap.pauseSeconds(), "s", Double.NaN, heap.pauses() + " pauses");
+    results.put("decodeErrors", "client decode errors / stream errors", stats.decodeErrors.sum()
+        + envoys.stream().filter(e -> e.error() != null).count(), "");
+    log("%s: CPU %.1f s, heap peak after GC %d MB, retained %d MB", target.label, cpu, heap.peakAfterGcMb(),
+        retained);
+    envoys.forEach(BenchEnvoy::close);
+    process.stop(Duration.ofSeconds(60));
+    if (process.jfrFile() != null && Files.exists(process.jfrFile())) {
+      List<String> packages = List.of("io.nodemesh.", "io.envoyproxy.controlplane.");
+      StringBuilder summary = new StringBuilder("== whole run ==\n")
+          .append(JfrSummary.summarize(process.jfrFile(), packages, 25));
+      for (Phase phase : phases) {
+        summary.append("\n== ").append(phase.name()).append(" ==\n")
+            .append(JfrSummary.summarize(process.jfrFile(), packages, 15, "", phase.start(), phase.end()));
+      }
+      jfrSummary = summary.toString();
+      Files.writeString(out.resolve("jfr-" + target.label + ".txt"), jfrSummary);
+    }
+  }
+
+  // ---- helpers
+
+  private void beginPhase() {
+    envoys.forEach(BenchEnvoy::forgetWaiters); // abandoned waits of the previous phase
+    phaseCpu = process.cpuSeconds();
+    phaseBytes = stats.bytes.sum();
+    phaseHarnessCpu = ServerProcess.ownCpuSeconds();
+    phaseStart = System.nanoTime();
+    phaseStartWall = java.time.Instant.now();
+  }
+
+  /** A condition: each named resource of {@code type} now has a version other than the one before. */
+  private static Predicate<BenchEnvoy> changed(String type, List<String> names, List<String> before) {
+    return envoy -> {
+      for (int i = 0; i < names.size(); i++) {
+        String now = envoy.version(type, names.get(i));
+        if (now == null || now.equals(before.get(i))) {
+          return false;
+        }
+      }
+      return true;
+    };
+  }
+
+  /** Waits for all futures until the deadline; returns the completed ones as ms since {@code startNanos}. */
+  private static List<Double> awaitAll(List<CompletableFuture<Long>> futures, long startNanos, Duration deadline)
+      throws InterruptedException {
+    long end = System.nanoTime() + deadline.toNanos();
+    List<Double> times = new ArrayList<>();
+    for (CompletableFuture<Long> future : futures) {
+      try {
+        long left = Math.max(1, end - System.nanoTime());
+        Long t = future.get(left, TimeUnit.NANOSECONDS);
+        times.add((t - startNanos) / MS);
+      } catch (TimeoutException e) {
+        // counted by timeouts()
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return times;
+  }
+
+  private static int timeouts(List<CompletableFuture<Long>> futures) {
+    int count = 0;
+    for (CompletableFuture<Long> future : futures) {
+      if (!future.isDone()) {
+        count++;
+        future.cancel(false);
+      }
+    }
+    return count;
+  }
+
+  private void padTimeouts(List<Double> sample, int timeouts) {
+    for (int i = 0; i < timeouts; i++) {
+      sample.add((double) config.eventDeadline().toMillis());
+    }
+  }
+
+  private static String timeoutNote(int timeouts) {
+    return timeouts == 0 ? "" : "; " + timeouts + " timed out";
+  }
+
+  private static <T> List<T> snapshot(List<T> list) {
+    synchronized (list) {
+      return new ArrayList<>(list);
+    }
+  }
+
+  private static String fmt(double load) {
+    return String.format(Locale.ROOT, "%.1f", load);
+  }
+
+  static java.util.concurrent.ThreadFactory daemon(String name) {
+    AtomicInteger counter = new AtomicInteger();
+    return runnable -> {
+      Thread thread = new Thread(runnable, name + "-" + counter.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
+  }
+
+  static void log(String format, Object... args) {
+    System.out.printf(Locale.ROOT, "[bench %tT] %s%n", System.currentTimeMillis(), String.format(Locale.ROOT, format,
+        args));
+  }
+
+  Results results() {
+    return results;
+  }
+}

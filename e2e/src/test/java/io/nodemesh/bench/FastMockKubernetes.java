@@ -1,0 +1,202 @@
+package io.nodemesh.bench;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.crud.Attribute;
+import io.fabric8.mockwebserver.crud.AttributeSet;
+import io.fabric8.mockwebserver.crud.AttributeType;
+import io.fabric8.mockwebserver.crud.CrudDispatcher;
+import io.fabric8.mockwebserver.http.MockResponse;
+import java.lang.reflect.Field;
+import java.net.InetAddress;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.ReadWriteLock;
+
+/**
+ * fabric8's CRUD mock API server (the one the e2e {@code MockKubernetes} runs) with an index by object name.
+ * The stock dispatcher finds the object of a create, update, get or delete by scanning every stored object, so
+ * seeding 30,000 pods is quadratic (minutes) and each write during churn costs milliseconds of scanning that would
+ * land in the measured latency. Same storage, same watch events, same responses; only single-object lookups
+ * consult the index. Lists and watches go through the stock code.
+ */
+final class FastMockKubernetes implements AutoCloseable {
+
+  private final KubernetesMockServer server;
+
+  private FastMockKubernetes(KubernetesMockServer server) {
+    this.server = server;
+  }
+
+  static FastMockKubernetes start() {
+    KubernetesMockServer server = new KubernetesMockServer(
+        new Context(), new MockWebServer(), new HashMap<>(), new IndexedCrudDispatcher(), false);
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    return new FastMockKubernetes(server);
+  }
+
+  /** The URL for {@code KUBERNETES_MASTER}. */
+  String url() {
+    try (var client = server.createClient()) {
+      return client.getMasterUrl().toString();
+    }
+  }
+
+  @Override
+  public void close() {
+    server.destroy();
+  }
+
+  /** The stored objects, indexed by the value of their {@code name} attribute. Guarded by itself. */
+  private static final class IndexedMap extends LinkedHashMap<AttributeSet, String> {
+    private final Map<String, Set<AttributeSet>> byName = new HashMap<>();
+
+    @Override
+    public synchronized String put(AttributeSet key, String value) {
+      String name = nameOf(key);
+      if (name != null) {
+        byName.computeIfAbsent(name, n -> new LinkedHashSet<>()).add(key);
+      }
+      return super.put(key, value);
+    }
+
+    @Override
+    public synchronized String remove(Object key) {
+      if (key instanceof AttributeSet attributes) {
+        String name = nameOf(attributes);
+        Set<AttributeSet> keys = name == null ? null : byName.get(name);
+        if (keys != null) {
+          keys.remove(attributes);
+          if (keys.isEmpty()) {
+            byName.remove(name);
+          }
+        }
+      }
+      return super.remove(key);
+    }
+
+    @Override
+    public synchronized String get(Object key) {
+      return super.get(key);
+    }
+
+    @Override
+    public synchronized void clear() {
+      byName.clear();
+      super.clear();
+    }
+
+    synchronized List<Map.Entry<AttributeSet, String>> matching(String name, AttributeSet query) {
+      List<Map.Entry<AttributeSet, String>> found = new ArrayList<>(1);
+      for (AttributeSet key : byName.getOrDefault(name, Set.of())) {
+        if (key.matches(query)) {
+          found.add(new AbstractMap.SimpleImmutableEntry<>(key, super.get(key)));
+        }
+      }
+      return found;
+    }
+  }
+
+  /** The name an attribute set pins down exactly, or null (no name, or a name selector). */
+  private static String nameOf(AttributeSet attributes) {
+    Attribute name = attributes.getAttribute("name");
+    if (name == null || name.getType() != AttributeType.WITH || name.getValues().size() != 1) {
+      return null;
+    }
+    return name.getValues().get(0).toString();
+  }
+
+  /** The stock dispatcher with indexed single-object lookups. */
+  private static final class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
+    private final IndexedMap index = new IndexedMap();
+    private final ReadWriteLock lock;
+
+    IndexedCrudDispatcher() {
+      try {
+        Field map = CrudDispatcher.class.getDeclaredField("map");
+        map.setAccessible(true);
+        map.set(this, index);
+        Field lockField = KubernetesCrudDispatcher.class.getDeclaredField("lock");
+        lockField.setAccessible(true);
+        lock = (ReadWriteLock) lockField.get(this);
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("fabric8 mock internals changed", e);
+      }
+    }
+
+    @Override
+    public Map.Entry<AttributeSet, String> findResource(AttributeSet attributes) {
+      String name = nameOf(attributes);
+      if (name == null) {
+        return super.findResource(attributes);
+      }
+      List<Map.Entry<AttributeSet, String>> found = index.matching(name, attributes);
+      return found.isEmpty() ? null : found.get(0);
+    }
+
+    @Override
+    public MockResponse handleGet(String path) {
+      AttributeSet query = attributeExtractor.fromPath(path);
+      String name = nameOf(query);
+      if (name == null || path.contains("watch")) {
+        return super.handleGet(path);
+      }
+      lock.readLock().lock();
+      try {
+        return respond(index.matching(name, query));
+      } finally {
+        lock.readLock().unlock();
+      }
+    }
+
+    @Override
+    public MockResponse handleDelete(String path) {
+      AttributeSet query = attributeExtractor.fromPath(path);
+      String name = nameOf(query);
+      if (name == null) {
+        return super.handleDelete(path);
+      }
+      lock.writeLock().lock();
+      try {
+        List<Map.Entry<AttributeSet, String>> found = index.matching(name, query);
+        for (Map.Entry<AttributeSet, String> entry : found) {
+          // as the stock processDelete: gone at once without finalizers, else marked for deletion
+          GenericKubernetesResource resource = Serialization.unmarshal(entry.getValue(), GenericKubernetesResource.class);
+          if (resource.getFinalizers().isEmpty()) {
+            processEvent(path, query, entry.getKey(), null, null);
+          } else if (!resource.isMarkedForDeletion()) {
+            resource.getMetadata().setDeletionTimestamp(ZonedDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS)
+                .format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+            resource.getMetadata().setResourceVersion(String.valueOf(requestResourceVersion()));
+            processEvent(path, query, entry.getKey(), resource, Serialization.asJson(resource));
+          }
+        }
+        return respond(found);
+      } finally {
+        lock.writeLock().unlock();
+      }
+    }
+
+    private static MockResponse respond(List<Map.Entry<AttributeSet, String>> found) {
+      MockResponse response = new MockResponse();
+      if (found.isEmpty()) {
+        return response.setResponseCode(404);
+      }
+      return response.setBody(found.get(0).getValue()).setResponseCode(200);
+    }
+  }
+}

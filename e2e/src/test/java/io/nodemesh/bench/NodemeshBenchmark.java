@@ -1,0 +1,114 @@
+package io.nodemesh.bench;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The benchmark (DESIGN §10, docs/BENCHMARKS.md). Runs only in the {@code bench} Maven profile:
+ * <pre>
+ *   mvn -Pbench -pl e2e -am verify -DskipTests -Dbench.nodes=1000 -Dbench.pods=30000 -Dbench.services=1000
+ * </pre>
+ * Seeds a fabric8 mock API with the workload, then runs nodemesh (its fat jar, as a process) and the baseline
+ * (java-control-plane's SimpleCache + V3DiscoveryServer with full snapshot rebuilds, as a process) through the
+ * same phases with the same simulated Envoys, and prints one table with both and their ratio. The report goes
+ * to {@code e2e/target/bench/report.md}, with process logs, GC logs, JFR recordings and profile summaries.
+ * It measures and reports; it fails only when the harness itself breaks (a process dies, a deadline is hit
+ * everywhere), never on a number.
+ */
+class NodemeshBenchmark {
+
+  /** The mock logs every request at INFO; at 30,000 writes that is noise and cost (a strong ref: JUL keeps weak ones). */
+  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+
+  static {
+    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+  }
+
+  @Test
+  void nodemeshAgainstTheFullRebuildBaseline() throws Exception {
+    BenchConfig config = BenchConfig.fromSystemProperties();
+    Path out = config.output();
+    Files.createDirectories(out);
+    StringBuilder report = new StringBuilder();
+    int cores = Runtime.getRuntime().availableProcessors();
+    report.append("# nodemesh benchmark run\n\n")
+        .append(String.format(Locale.ROOT, "%s; %d cores; %.1f GiB RAM; %s %s; load average at start %.2f%n%n",
+            Instant.now(), cores, totalMemoryGib(), System.getProperty("java.vm.name"),
+            System.getProperty("java.version"), ServerProcess.loadAverage()));
+    report.append("| setting | value |\n|---|---|\n");
+    for (Map.Entry<String, Object> entry : config.describe().entrySet()) {
+      report.append("| ").append(entry.getKey()).append(" | ").append(entry.getValue()).append(" |\n");
+    }
+    BenchRun.log("config: %s", config.describe());
+
+    try (FastMockKubernetes k8s = FastMockKubernetes.start();
+        KubernetesClient client = bulkClient(k8s.url())) {
+      Workload workload = new Workload(config);
+      BenchRun.log("seeding the mock API server (%d threads)", config.seedThreads());
+      Workload.SeedTimes seed = workload.seed(client);
+      BenchRun.log("seeded %d objects in %.1f s (namespaces+nodes+services %.1f s, slices %.1f s, pods %.1f s)",
+          seed.objects(), seed.totalSeconds(), seed.namespacesNodesServicesSeconds(), seed.slicesSeconds(),
+          seed.podsSeconds());
+      report.append(String.format(Locale.ROOT, "| seeding the mock API | %,d objects in %.1f s (pods: %.1f s, "
+          + "%.2f ms per pod with %d writer threads) |%n", seed.objects(), seed.totalSeconds(), seed.podsSeconds(),
+          seed.podsSeconds() * 1000 / config.pods(), config.seedThreads()));
+
+      List<Results> runs = new ArrayList<>();
+      List<String> profiles = new ArrayList<>();
+      List<BenchRun.Target> targets = new ArrayList<>();
+      if (System.getProperty("bench.targets", "nodemesh,baseline").contains("nodemesh")) {
+        targets.add(BenchRun.Target.NODEMESH);
+      }
+      if (config.baseline() && System.getProperty("bench.targets", "nodemesh,baseline").contains("baseline")) {
+        targets.add(BenchRun.Target.BASELINE);
+      }
+      for (BenchRun.Target target : targets) {
+        BenchRun run = new BenchRun(config, workload, client, k8s.url(), target);
+        runs.add(run.execute());
+        profiles.add("### " + target.label + "\n\n```\n" + run.jfrSummary + "```\n");
+        writeReport(out, report, runs, profiles);
+      }
+      String table = Results.table(runs);
+      System.out.println("\n" + table);
+      writeReport(out, report, runs, profiles);
+    }
+  }
+
+  private static void writeReport(Path out, StringBuilder header, List<Results> runs, List<String> profiles)
+      throws Exception {
+    String text = header + "\n## Results\n\n" + Results.table(runs) + "\n## Profiles (JFR execution samples)\n\n"
+        + String.join("\n", profiles);
+    Files.writeString(out.resolve("report.md"), text);
+  }
+
+  /** A client for bulk writes: the mock's own client allows only a few requests in flight per host. */
+  private static KubernetesClient bulkClient(String url) {
+    Config config = new ConfigBuilder(Config.empty())
+        .withMasterUrl(url)
+        .withTrustCerts(true)
+        .withNamespace("default")
+        .withMaxConcurrentRequests(64)
+        .withMaxConcurrentRequestsPerHost(64)
+        .withRequestTimeout(120_000)
+        .build();
+    return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  private static double totalMemoryGib() {
+    java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+      return sun.getTotalMemorySize() / (1024.0 * 1024 * 1024);
+    }
+    return -1;
+  }
+}

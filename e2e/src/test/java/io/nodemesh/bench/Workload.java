@@ -1,0 +1,366 @@
+package io.nodemesh.bench;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.ServicePortBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The synthetic cluster, deterministic for a given {@link BenchConfig}: {@code services} services
+ * {@code svc-<i>} (ports grpc 9090, http 8080, tcp 5432) spread over namespaces {@code bench-<n>}; one app per
+ * service with {@code pods/services} replicas ({@code svc-<i>-<r>}) spread evenly over {@code nodes} nodes; one
+ * EndpointSlice per service listing its app's pods. Every app calls {@code upstreams} services, declared with
+ * {@code nodemesh.io/upstreams}: {@code svc-0} (a service every pod calls, like an auth or DNS-ish service)
+ * plus {@code upstreams-1} others picked at random per app.
+ *
+ * <p>Churn pods ({@code churn-<k>}) are extra clients of a random app's shape on a random node; they do not
+ * back a service, so a churn event touches exactly its node's listener.
+ */
+final class Workload {
+
+  static final String SCOPE_ANNOTATION = "nodemesh.io/upstreams";
+  static final String[] PORT_NAMES = {"grpc", "http", "tcp"};
+  static final int[] PORTS = {9090, 8080, 5432};
+  static final String[] APP_PROTOCOLS = {"grpc", "http", null};
+
+  final BenchConfig config;
+  /** Per pod index: its node index. */
+  private final int[] podNode;
+  /** Per app (= service) index: the services it calls (always including 0). */
+  private final int[][] appUpstreams;
+  /** Per node: the app indexes of its pods, in pod order. */
+  private final List<List<Integer>> podsOfNode;
+  private final Random churnRandom = new Random(7);
+  private final AtomicInteger churnCounter = new AtomicInteger();
+
+  Workload(BenchConfig config) {
+    this.config = config;
+    int pods = config.pods();
+    int nodes = config.nodes();
+    // balanced and shuffled: pod p lands on node order[p] % nodes
+    List<Integer> order = new ArrayList<>(pods);
+    for (int p = 0; p < pods; p++) {
+      order.add(p);
+    }
+    Collections.shuffle(order, new Random(42));
+    podNode = new int[pods];
+    podsOfNode = new ArrayList<>(nodes);
+    for (int n = 0; n < nodes; n++) {
+      podsOfNode.add(new ArrayList<>());
+    }
+    for (int position = 0; position < pods; position++) {
+      int pod = order.get(position);
+      podNode[pod] = position % nodes;
+    }
+    for (int pod = 0; pod < pods; pod++) {
+      podsOfNode.get(podNode[pod]).add(pod);
+    }
+    appUpstreams = new int[config.services()][];
+    for (int app = 0; app < config.services(); app++) {
+      Random random = new Random(1000L + app);
+      Set<Integer> upstreams = new LinkedHashSet<>();
+      upstreams.add(0);
+      while (upstreams.size() < config.upstreamsPerPod()) {
+        upstreams.add(1 + random.nextInt(config.services() - 1));
+      }
+      appUpstreams[app] = upstreams.stream().mapToInt(Integer::intValue).toArray();
+    }
+  }
+
+  // ---- names
+
+  static String nodeName(int node) {
+    return "node-" + node;
+  }
+
+  String namespaceOf(int service) {
+    return "bench-" + (service % config.namespaces());
+  }
+
+  static String serviceName(int service) {
+    return "svc-" + service;
+  }
+
+  int appOf(int pod) {
+    return pod % config.services();
+  }
+
+  String podName(int pod) {
+    return serviceName(appOf(pod)) + "-" + (pod / config.services());
+  }
+
+  int nodeOf(int pod) {
+    return podNode[pod];
+  }
+
+  /** The shared cluster / endpoints / route name of a service port, as the translator names it. */
+  String servicePortName(int service, int port) {
+    return "svc/" + namespaceOf(service) + "/" + serviceName(service) + "/" + port;
+  }
+
+  static String listenerName(String namespace, String pod) {
+    return "pod/" + namespace + "/" + pod + "/outbound";
+  }
+
+  String podListener(int pod) {
+    return listenerName(namespaceOf(appOf(pod)), podName(pod));
+  }
+
+  static String clusterIp(int service) {
+    int n = service + 1;
+    return "10.96." + (n >> 8) + "." + (n & 255);
+  }
+
+  static String podIp(int pod) {
+    int n = pod + 1;
+    return "10." + (128 + (n >> 16)) + "." + ((n >> 8) & 255) + "." + (n & 255);
+  }
+
+  String scopeAnnotation(int app) {
+    StringBuilder scope = new StringBuilder();
+    for (int upstream : appUpstreams[app]) {
+      if (scope.length() > 0) {
+        scope.append(',');
+      }
+      scope.append(serviceName(upstream)).append('.').append(namespaceOf(upstream));
+    }
+    return scope.toString();
+  }
+
+  int[] upstreamsOf(int app) {
+    return appUpstreams[app];
+  }
+
+  // ---- expectations
+
+  /** The listener names a node's Envoy must hold once synced. */
+  Set<String> expectedListeners(int node) {
+    Set<String> names = new TreeSet<>();
+    for (int pod : podsOfNode.get(node)) {
+      names.add(podListener(pod));
+    }
+    return names;
+  }
+
+  /** The shared service clusters a node's Envoy must hold once synced (every port its pods call). */
+  Set<String> expectedServiceClusters(int node) {
+    Set<String> names = new TreeSet<>();
+    for (int pod : podsOfNode.get(node)) {
+      for (int upstream : appUpstreams[appOf(pod)]) {
+        for (int port : PORTS) {
+          names.add(servicePortName(upstream, port));
+        }
+      }
+    }
+    return names;
+  }
+
+  /** Pods (indexes) on a node whose app calls {@code service}. */
+  List<Integer> podsCalling(int node, int service) {
+    List<Integer> pods = new ArrayList<>();
+    for (int pod : podsOfNode.get(node)) {
+      for (int upstream : appUpstreams[appOf(pod)]) {
+        if (upstream == service) {
+          pods.add(pod);
+          break;
+        }
+      }
+    }
+    return pods;
+  }
+
+  /** A service other than svc-0 called by at least one app, chosen deterministically per round. */
+  int teamService(int round) {
+    // the upstreams of app (round * 37) other than svc-0; every app has at least one when upstreams >= 2
+    for (int i = 0; i < config.services(); i++) {
+      int app = (round * 37 + i) % config.services();
+      if (appUpstreams[app].length > 1) {
+        return appUpstreams[app][1 + round % (appUpstreams[app].length - 1)];
+      }
+    }
+    return 1;
+  }
+
+  // ---- objects
+
+  Namespace namespace(int index) {
+    return new NamespaceBuilder().withNewMetadata().withName("bench-" + index)
+        .addToLabels("nodemesh.io/mesh", "enabled").endMetadata().build();
+  }
+
+  Node node(int index) {
+    return new NodeBuilder().withNewMetadata().withName(nodeName(index))
+        .addToLabels("topology.kubernetes.io/zone", "zone-" + (index % 3))
+        .addToLabels("topology.kubernetes.io/region", "region-a").endMetadata()
+        .withNewStatus().addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+        .build();
+  }
+
+  Service service(int index, boolean extraPort) {
+    List<ServicePort> ports = new ArrayList<>();
+    for (int p = 0; p < PORTS.length; p++) {
+      ports.add(servicePort(PORT_NAMES[p], PORTS[p], APP_PROTOCOLS[p]));
+    }
+    if (extraPort) {
+      ports.add(servicePort("admin", 9901, "http"));
+    }
+    return new ServiceBuilder()
+        .withNewMetadata().withNamespace(namespaceOf(index)).withName(serviceName(index)).endMetadata()
+        .withNewSpec().withClusterIP(clusterIp(index)).withClusterIPs(clusterIp(index))
+            .addToSelector("app", serviceName(index)).withPorts(ports).endSpec()
+        .build();
+  }
+
+  private static ServicePort servicePort(String name, int port, String appProtocol) {
+    ServicePortBuilder builder = new ServicePortBuilder().withName(name).withPort(port).withProtocol("TCP")
+        .withTargetPort(new IntOrString(port));
+    if (appProtocol != null) {
+      builder.withAppProtocol(appProtocol);
+    }
+    return builder.build();
+  }
+
+  /** The service's slice; {@code notReady} (or -1) is the replica index reported not ready (an endpoint flap). */
+  EndpointSlice slice(int service, int notReady) {
+    List<Endpoint> endpoints = new ArrayList<>();
+    int replicas = config.pods() / config.services() + (service < config.pods() % config.services() ? 1 : 0);
+    for (int r = 0; r < replicas; r++) {
+      int pod = r * config.services() + service;
+      boolean ready = r != notReady;
+      endpoints.add(new EndpointBuilder().withAddresses(podIp(pod)).withNodeName(nodeName(podNode[pod]))
+          .withNewTargetRef().withKind("Pod").withNamespace(namespaceOf(service)).withName(podName(pod))
+              .endTargetRef()
+          .withNewConditions().withReady(ready).withServing(ready).withTerminating(false).endConditions()
+          .build());
+    }
+    EndpointSliceBuilder slice = new EndpointSliceBuilder()
+        .withNewMetadata().withNamespace(namespaceOf(service)).withName(serviceName(service) + "-abcde")
+            .addToLabels("kubernetes.io/service-name", serviceName(service)).endMetadata()
+        .withAddressType("IPv4")
+        .withEndpoints(endpoints);
+    for (int p = 0; p < PORTS.length; p++) {
+      slice.addToPorts(new EndpointPortBuilder().withName(PORT_NAMES[p]).withPort(PORTS[p]).withProtocol("TCP")
+          .build());
+    }
+    return slice.build();
+  }
+
+  Pod pod(int index) {
+    int app = appOf(index);
+    return podObject(namespaceOf(app), podName(index), nodeName(podNode[index]), podIp(index), app);
+  }
+
+  private Pod podObject(String namespace, String name, String node, String ip, int app) {
+    return new PodBuilder()
+        .withNewMetadata().withNamespace(namespace).withName(name)
+            .addToLabels("app", serviceName(app))
+            .addToAnnotations(SCOPE_ANNOTATION, scopeAnnotation(app)).endMetadata()
+        .withNewSpec().withNodeName(node).addNewContainer().withName("app").withImage("app:1").endContainer()
+            .endSpec()
+        .withNewStatus().withPhase("Running").withPodIP(ip).addNewPodIP().withIp(ip).endPodIP().endStatus()
+        .build();
+  }
+
+  /** A new churn pod: a client of a random app's shape on a random node. Not part of any slice. */
+  ChurnPod nextChurnPod() {
+    int k = churnCounter.getAndIncrement();
+    int app;
+    int node;
+    synchronized (churnRandom) {
+      app = churnRandom.nextInt(config.services());
+      node = churnRandom.nextInt(config.nodes());
+    }
+    String ip = "10.200." + ((k >> 8) & 255) + "." + (k & 255);
+    String namespace = namespaceOf(app);
+    String name = "churn-" + k;
+    return new ChurnPod(namespace, name, node, podObject(namespace, name, nodeName(node), ip, app));
+  }
+
+  record ChurnPod(String namespace, String name, int node, Pod pod) {
+    String listener() {
+      return listenerName(namespace, name);
+    }
+  }
+
+  // ---- seeding
+
+  /** Seeding timings, for the report. */
+  record SeedTimes(double namespacesNodesServicesSeconds, double slicesSeconds, double podsSeconds, int objects) {
+    double totalSeconds() {
+      return namespacesNodesServicesSeconds + slicesSeconds + podsSeconds;
+    }
+  }
+
+  /** Writes every object through the API with a thread pool (the mock takes ~1-2 ms per write). */
+  SeedTimes seed(KubernetesClient client) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(config.seedThreads());
+    try {
+      long start = System.nanoTime();
+      List<HasMetadata> first = new ArrayList<>();
+      for (int n = 0; n < config.namespaces(); n++) {
+        first.add(namespace(n));
+      }
+      for (int n = 0; n < config.nodes(); n++) {
+        first.add(node(n));
+      }
+      for (int s = 0; s < config.services(); s++) {
+        first.add(service(s, false));
+      }
+      createAll(client, pool, first);
+      long afterServices = System.nanoTime();
+      List<HasMetadata> slices = new ArrayList<>();
+      for (int s = 0; s < config.services(); s++) {
+        slices.add(slice(s, -1));
+      }
+      createAll(client, pool, slices);
+      long afterSlices = System.nanoTime();
+      List<HasMetadata> pods = new ArrayList<>();
+      for (int p = 0; p < config.pods(); p++) {
+        pods.add(pod(p));
+      }
+      createAll(client, pool, pods);
+      long end = System.nanoTime();
+      return new SeedTimes((afterServices - start) / 1e9, (afterSlices - afterServices) / 1e9,
+          (end - afterSlices) / 1e9, first.size() + slices.size() + pods.size());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static void createAll(KubernetesClient client, ExecutorService pool, List<HasMetadata> objects)
+      throws Exception {
+    List<Future<?>> futures = new ArrayList<>(objects.size());
+    for (HasMetadata object : objects) {
+      futures.add(pool.submit(() -> client.resource(object).create()));
+    }
+    for (Future<?> future : futures) {
+      future.get(10, TimeUnit.MINUTES);
+    }
+  }
+}
