@@ -124,8 +124,8 @@ class ControlPlaneManifestsTest {
     assertThat(args).containsExactly(
         "--xds-port=15010",
         "--admin-port=15014",
-        "--debounce-quiet=10ms",
-        "--debounce-max=100ms",
+        "--debounce-quiet=2ms",
+        "--debounce-max=20ms",
         "--informer-resync=300s",
         "--mesh-all-namespaces=false",
         "--netns-mode=template",
