@@ -32,6 +32,7 @@ record BenchConfig(
     String baselineXmx,
     boolean jfr,
     List<String> nodemeshFlags,
+    List<String> jvmArgs,
     Duration eventDeadline,
     Duration coldStartDeadline,
     Duration startupDeadline,
@@ -58,6 +59,7 @@ record BenchConfig(
         System.getProperty("bench.baselineXmx", "8g"),
         Boolean.parseBoolean(System.getProperty("bench.jfr", "true")),
         split(System.getProperty("bench.nodemeshFlags", "")),
+        split(System.getProperty("bench.jvmArgs", "")),
         Duration.ofSeconds(integer("bench.eventDeadlineSeconds", 120)),
         Duration.ofSeconds(integer("bench.coldStartDeadlineSeconds", 600)),
         Duration.ofSeconds(integer("bench.startupDeadlineSeconds", 600)),
@@ -98,6 +100,7 @@ record BenchConfig(
     all.put("nodemesh heap (-Xmx)", nodemeshXmx);
     all.put("baseline heap (-Xmx)", baseline ? baselineXmx : "baseline off");
     all.put("phases after cold start", String.join(" ", new java.util.TreeSet<>(phases)));
+    all.put("control plane JVM flags (both)", jvmArgs.isEmpty() ? "-XX:+UseG1GC (default)" : String.join(" ", jvmArgs));
     all.put("nodemesh flags", nodemeshFlags.isEmpty() ? "(defaults)" : String.join(" ", nodemeshFlags));
     return all;
   }

@@ -137,7 +137,7 @@ final class BenchRun {
     log("starting %s (-Xmx%s)", target.label, xmx);
     double load = ServerProcess.loadAverage();
     long start = System.nanoTime();
-    process = ServerProcess.start(target.label, out, xmx, config.jfr(), args, kubernetesUrl);
+    process = ServerProcess.start(target.label, out, xmx, config.jfr(), config.jvmArgs(), args, kubernetesUrl);
     int port = Integer.parseInt(process.awaitLog(target.ready, config.startupDeadline()));
     double seconds = (System.nanoTime() - start) / 1e9;
     results.put("startup", "start-up: process start to xDS serving (list all objects, first full translation)",

@@ -46,8 +46,8 @@ final class ServerProcess implements AutoCloseable {
    * Starts {@code java <jvmArgs> <mainArgs>} with Kubernetes access through fabric8's environment variables
    * (and nothing of the developer's kubeconfig).
    */
-  static ServerProcess start(String name, Path dir, String xmx, boolean recordJfr, List<String> mainArgs,
-      String kubernetesUrl) throws IOException {
+  static ServerProcess start(String name, Path dir, String xmx, boolean recordJfr, List<String> jvmArgs,
+      List<String> mainArgs, String kubernetesUrl) throws IOException {
     Files.createDirectories(dir);
     Path log = dir.resolve(name + ".log");
     Path gcLog = dir.resolve(name + "-gc.log");
@@ -55,9 +55,9 @@ final class ServerProcess implements AutoCloseable {
     Files.deleteIfExists(gcLog);
     List<String> command = new ArrayList<>(List.of(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + xmx,
-        "-XX:+UseG1GC",
-        "-Xlog:gc:file=" + gcLog.toAbsolutePath() + ":uptime,level,tags"));
+        "-Xmx" + xmx));
+    command.addAll(jvmArgs.isEmpty() ? List.of("-XX:+UseG1GC") : jvmArgs);
+    command.add("-Xlog:gc:file=" + gcLog.toAbsolutePath() + ":uptime,level,tags");
     if (jfr != null) {
       Files.deleteIfExists(jfr);
       command.add("-XX:StartFlightRecording=filename=" + jfr.toAbsolutePath() + ",settings=profile,dumponexit=true");
