@@ -607,6 +607,9 @@ abstract class AdsStream<ReqT, RespT> {
     if (current == null) {
       return 0;
     }
+    // called for every stream on every store change: skip the types the change does not touch before any lookup
+    boolean viewChanged = !change.changedViews().isEmpty() && change.changedViews().containsKey(current.nodeName());
+    NodeView view = null;
     int bits = 0;
     for (ResourceType type : ResourceType.all()) {
       Subscription subscription = current.subscriptions()[type.ordinal()];
@@ -614,11 +617,19 @@ abstract class AdsStream<ReqT, RespT> {
         continue;
       }
       Collection<String> changed = change.changed(type);
+      if (changed.isEmpty() && !(viewChanged && type.fullState())) {
+        continue;
+      }
       boolean affected;
       if (subscription.wildcard() && type.fullState()) {
-        affected =
-            change.changedViews().containsEntry(current.nodeName(), type)
-                || intersects(snapshot.viewOrEmpty(current.nodeName()).names(type), changed);
+        if (viewChanged && change.changedViews().containsEntry(current.nodeName(), type)) {
+          affected = true;
+        } else {
+          if (view == null) {
+            view = snapshot.viewOrEmpty(current.nodeName());
+          }
+          affected = intersects(view.names(type), changed);
+        }
       } else {
         affected = subscription.wildcard() && !changed.isEmpty();
       }

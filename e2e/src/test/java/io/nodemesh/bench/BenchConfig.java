@@ -24,6 +24,7 @@ record BenchConfig(
     int seedThreads,
     int churnPerSecond,
     Duration churnDuration,
+    Duration churnWarmup,
     int flaps,
     int serviceChanges,
     int popularServiceChanges,
@@ -51,6 +52,7 @@ record BenchConfig(
         integer("bench.seedThreads", 8),
         integer("bench.churnPerSecond", 100),
         Duration.ofSeconds(integer("bench.churnSeconds", 30)),
+        Duration.ofSeconds(integer("bench.churnWarmupSeconds", 5)),
         integer("bench.flaps", 20),
         integer("bench.serviceChanges", 4),
         integer("bench.popularServiceChanges", 2),
@@ -94,7 +96,8 @@ record BenchConfig(
     all.put("client channels", channels);
     all.put("client decoding", decodeAll ? "every resource (as Envoy)"
         : "clusters and listeners only (bench.decode=references)");
-    all.put("pod churn", churnPerSecond + " changes/s for " + churnDuration.toSeconds() + " s (half adds, half deletes)");
+    all.put("pod churn", churnPerSecond + " changes/s (Poisson arrivals) for " + churnDuration.toSeconds()
+        + " s after " + churnWarmup.toSeconds() + " s unmeasured warm-up (half adds, half deletes)");
     all.put("endpoint flaps", flaps + " on svc-0 (every node)");
     all.put("service changes", serviceChanges + " on one-team services + " + popularServiceChanges + " on svc-0");
     all.put("nodemesh heap (-Xmx)", nodemeshXmx);

@@ -33,7 +33,9 @@ final class BenchRun {
 
   enum Target {
     NODEMESH("nodemesh", Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)")),
-    BASELINE("baseline", Pattern.compile("baseline xDS listening on port (\\d+)"));
+    BASELINE("baseline", Pattern.compile("baseline xDS listening on port (\\d+)")),
+    /** nodemesh, run only to warm the harness up; nothing recorded. */
+    WARMUP("warmup", Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)"));
 
     final String label;
     final Pattern ready;
@@ -95,6 +97,7 @@ final class BenchRun {
     try {
       startUp();
       coldStart();
+      reconnectStorm();
       if (config.phases().contains("churn")) {
         podChurn();
       }
@@ -125,7 +128,7 @@ final class BenchRun {
 
   private void startUp() throws Exception {
     List<String> args = new ArrayList<>();
-    if (target == Target.NODEMESH) {
+    if (target != Target.BASELINE) {
       args.addAll(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(), "--admin-port=0",
           "--xds-port=0"));
       args.addAll(config.nodemeshFlags());
@@ -133,7 +136,7 @@ final class BenchRun {
       String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
       args.addAll(List.of("-cp", classpath, BaselineControlPlane.class.getName(), "--xds-port=0"));
     }
-    String xmx = target == Target.NODEMESH ? config.nodemeshXmx() : config.baselineXmx();
+    String xmx = target == Target.BASELINE ? config.baselineXmx() : config.nodemeshXmx();
     log("starting %s (-Xmx%s)", target.label, xmx);
     double load = ServerProcess.loadAverage();
     long start = System.nanoTime();
@@ -152,21 +155,72 @@ final class BenchRun {
     }
   }
 
-  private void coldStart() throws Exception {
-    beginPhase();
-    double load = ServerProcess.loadAverage();
+  /** Connects every node's Envoy at once; returns per node the ms until it held its full config (ACKed). */
+  private List<Double> connectAll(List<CompletableFuture<Long>> synced) throws InterruptedException {
     long start = System.nanoTime();
     for (int n = 0; n < config.nodes(); n++) {
       envoys.add(BenchEnvoy.connect(channels.get(n % channels.size()), "envoy-" + n, Workload.nodeName(n),
           config.delta(), config.decodeAll(), stats));
     }
-    List<CompletableFuture<Long>> synced = new ArrayList<>();
     for (int n = 0; n < config.nodes(); n++) {
       Set<String> listeners = expectedListeners.get(n);
       Set<String> clusters = expectedClusters.get(n);
       synced.add(envoys.get(n).when(e -> e.synced(listeners, clusters)));
     }
-    List<Double> perNode = awaitAll(synced, start, config.coldStartDeadline());
+    return awaitAll(synced, start, config.coldStartDeadline());
+  }
+
+  /**
+   * Only connects and syncs every Envoy once, recording nothing: run against a throwaway control plane before
+   * the measured runs, so the harness's own JIT warm-up (protobuf decoding, gRPC receive paths: ~10 s of CPU on
+   * 2 cores) does not land in whichever target happens to run first.
+   */
+  void warmUpHarness() throws Exception {
+    try {
+      startUp();
+      List<CompletableFuture<Long>> synced = new ArrayList<>();
+      List<Double> perNode = connectAll(synced);
+      log("harness warm-up: %d Envoys synced in %.0f ms (not measured)", perNode.size(), Results.max(perNode));
+      timeouts(synced);
+    } finally {
+      envoys.forEach(BenchEnvoy::close);
+      for (ManagedChannel channel : channels) {
+        channel.shutdownNow();
+      }
+      if (clientPool != null) {
+        clientPool.shutdownNow();
+      }
+      if (process != null) {
+        process.stop(Duration.ofSeconds(30));
+        process.close();
+      }
+    }
+  }
+
+  /** Every Envoy disconnects and all reconnect at once to the (now warm) control plane. */
+  private void reconnectStorm() throws Exception {
+    envoys.forEach(BenchEnvoy::close);
+    envoys.clear();
+    Thread.sleep(2000);
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    List<CompletableFuture<Long>> synced = new ArrayList<>();
+    List<Double> perNode = connectAll(synced);
+    int timeouts = timeouts(synced);
+    phaseDone("reconnect of all Envoys");
+    double cpu = process.cpuSeconds() - phaseCpu;
+    log("reconnect: %d nodes synced in %.0f ms, control plane CPU %.1f s", perNode.size(), Results.max(perNode), cpu);
+    results.put("reconnect", "all " + config.nodes() + " Envoys reconnect at once to the running control plane",
+        Results.max(perNode), "ms", 10_000, "load " + fmt(load) + timeoutNote(timeouts));
+    results.put("reconnectCpu", "reconnect CPU (control plane)", cpu, "s");
+    Thread.sleep(1000);
+  }
+
+  private void coldStart() throws Exception {
+    beginPhase();
+    double load = ServerProcess.loadAverage();
+    List<CompletableFuture<Long>> synced = new ArrayList<>();
+    List<Double> perNode = connectAll(synced);
     double all = Results.max(perNode);
     int timeouts = timeouts(synced);
     double cpu = process.cpuSeconds() - phaseCpu;
@@ -174,7 +228,8 @@ final class BenchRun {
     long bytes = stats.bytes.sum() - phaseBytes;
     log("cold start: %d nodes synced in %.0f ms (%d not synced), %.1f MB pushed", config.nodes() - timeouts, all,
         timeouts, bytes / 1e6);
-    results.put("coldStart", "cold start: all " + config.nodes() + " Envoys connect at once, until all SYNCED",
+    results.put("coldStart", "cold start: control plane just started, all " + config.nodes()
+        + " Envoys connect at once, until all SYNCED",
         all, "ms", 10_000, "load " + fmt(load) + timeoutNote(timeouts));
     results.put("coldStartP50", "cold start: per node p50", Results.percentile(perNode, 50), "ms");
     results.put("coldStartP99", "cold start: per node p99", Results.percentile(perNode, 99), "ms");
@@ -214,18 +269,33 @@ final class BenchRun {
     log("heap retained after cold start: %d MB", retained);
   }
 
+  /**
+   * Pod churn at the configured rate. The measured window is preceded by an unmeasured warm-up of the same
+   * churn ({@code bench.churnWarmupSeconds}): the first pod events run code paths (watch decoding, one-node
+   * translation, single-stream pushes) that the cold start did not, and their JIT compilation put the first
+   * half second's events at 300-500 ms, which says nothing about a running control plane.
+   */
   private void podChurn() throws Exception {
+    if (config.churnWarmup().toSeconds() > 0) {
+      podChurn(config.churnWarmup(), false);
+    }
+    podChurn(config.churnDuration(), true);
+  }
+
+  private void podChurn(Duration duration, boolean measured) throws Exception {
     int rate = config.churnPerSecond();
-    int ticks = (int) (rate * config.churnDuration().toSeconds());
+    int ticks = (int) (rate * duration.toSeconds());
     if (ticks == 0) {
       return;
     }
-    log("pod churn: %d changes/s for %d s", rate, config.churnDuration().toSeconds());
+    log("pod churn%s: %d changes/s for %d s", measured ? "" : " (warm-up, not measured)", rate, duration.toSeconds());
     beginPhase();
     double load = ServerProcess.loadAverage();
     ConcurrentLinkedQueue<Double> addLatencies = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<Double> deleteLatencies = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<Double> writeLatencies = new ConcurrentLinkedQueue<>();
+    ConcurrentLinkedQueue<double[]> slowest = new ConcurrentLinkedQueue<>(); // {offset ms in phase, latency ms}
+    long churnStart = System.nanoTime();
     ConcurrentLinkedQueue<Workload.ChurnPod> live = new ConcurrentLinkedQueue<>();
     List<Workload.ChurnPod> created = Collections.synchronizedList(new ArrayList<>());
     Set<String> deleted = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -263,6 +333,7 @@ final class BenchRun {
             adds.add(there.whenComplete((t, err) -> {
               if (t != null) {
                 addLatencies.add((t - t0) / MS);
+                slowest.add(new double[] {(t0 - churnStart) / MS, (t - t0) / MS});
                 live.add(pod);
               }
             }));
@@ -292,7 +363,7 @@ final class BenchRun {
         }
       });
 
-      if (!done.await(config.churnDuration().toSeconds() + 120, TimeUnit.SECONDS)) {
+      if (!done.await(duration.toSeconds() + 120, TimeUnit.SECONDS)) {
         log("churn: the API writes fell behind; %d of %d done", ticks - done.getCount(), ticks);
       }
     } finally {
@@ -300,6 +371,29 @@ final class BenchRun {
       writers.shutdown();
       writers.awaitTermination(60, TimeUnit.SECONDS);
     }
+    if (measured) {
+      recordChurn(rate, load, addLatencies, deleteLatencies, writeLatencies, slowest, adds, deletes, failures);
+    } else {
+      awaitAll(snapshot(adds), 0, config.eventDeadline());
+      awaitAll(snapshot(deletes), 0, config.eventDeadline());
+    }
+
+    // put the cluster back as it was, unmeasured
+    List<CompletableFuture<Long>> cleanup = new ArrayList<>();
+    for (Workload.ChurnPod pod : snapshot(created)) {
+      if (deleted.add(pod.name())) {
+        String listener = pod.listener();
+        cleanup.add(envoys.get(pod.node()).when(e -> !e.has(BenchEnvoy.LDS, listener)));
+        client.pods().inNamespace(pod.namespace()).withName(pod.name()).delete();
+      }
+    }
+    awaitAll(cleanup, 0, config.eventDeadline());
+  }
+
+  private void recordChurn(int rate, double load, ConcurrentLinkedQueue<Double> addLatencies,
+      ConcurrentLinkedQueue<Double> deleteLatencies, ConcurrentLinkedQueue<Double> writeLatencies,
+      ConcurrentLinkedQueue<double[]> slowest, List<CompletableFuture<Long>> adds,
+      List<CompletableFuture<Long>> deletes, AtomicInteger failures) throws InterruptedException {
     double seconds = (System.nanoTime() - phaseStart) / 1e9;
     phaseDone("pod churn");
     List<Double> addTimes = new ArrayList<>(awaitAll(snapshot(adds), 0, config.eventDeadline()));
@@ -314,6 +408,10 @@ final class BenchRun {
     padTimeouts(addSample, addTimeouts);
     List<Double> deleteSample = new ArrayList<>(deleteLatencies);
     padTimeouts(deleteSample, deleteTimeouts);
+    StringBuilder slow = new StringBuilder();
+    slowest.stream().sorted((a, b) -> Double.compare(b[1], a[1])).limit(15)
+        .forEach(x -> slow.append(String.format(Locale.ROOT, " %.0fms@%.1fs", x[1], x[0] / 1000)));
+    log("churn: slowest adds (latency@offset):%s", slow);
     log("churn: add p90 %.1f ms, p95 %.1f ms; API create call p50 %.1f ms p99 %.1f ms", Results.percentile(addSample, 90),
         Results.percentile(addSample, 95), Results.percentile(writeLatencies, 50), Results.percentile(writeLatencies, 99));
     log("churn: %d adds (p50 %.1f ms, p99 %.1f ms, %d timeouts), %d deletes, %d failed writes, %.1f CPU s in %.1f s",
@@ -333,16 +431,6 @@ final class BenchRun {
         "KB");
     results.put("churnHarnessCpu", "churn: harness CPU (mock API + Envoys) per second", harness / seconds, "cores");
 
-    // put the cluster back as it was, unmeasured
-    List<CompletableFuture<Long>> cleanup = new ArrayList<>();
-    for (Workload.ChurnPod pod : snapshot(created)) {
-      if (deleted.add(pod.name())) {
-        String listener = pod.listener();
-        cleanup.add(envoys.get(pod.node()).when(e -> !e.has(BenchEnvoy.LDS, listener)));
-        client.pods().inNamespace(pod.namespace()).withName(pod.name()).delete();
-      }
-    }
-    awaitAll(cleanup, 0, config.eventDeadline());
   }
 
   private void endpointFlaps() throws Exception {

@@ -63,15 +63,12 @@ class NodemeshBenchmark {
           + "%.2f ms per pod with %d writer threads) |%n", seed.objects(), seed.totalSeconds(), seed.podsSeconds(),
           seed.podsSeconds() * 1000 / config.pods(), config.seedThreads()));
 
+      if (!targets(config).isEmpty() && Boolean.parseBoolean(System.getProperty("bench.harnessWarmup", "true"))) {
+        new BenchRun(config, workload, client, k8s.url(), BenchRun.Target.WARMUP).warmUpHarness();
+      }
       List<Results> runs = new ArrayList<>();
       List<String> profiles = new ArrayList<>();
-      List<BenchRun.Target> targets = new ArrayList<>();
-      if (System.getProperty("bench.targets", "nodemesh,baseline").contains("nodemesh")) {
-        targets.add(BenchRun.Target.NODEMESH);
-      }
-      if (config.baseline() && System.getProperty("bench.targets", "nodemesh,baseline").contains("baseline")) {
-        targets.add(BenchRun.Target.BASELINE);
-      }
+      List<BenchRun.Target> targets = targets(config);
       for (BenchRun.Target target : targets) {
         BenchRun run = new BenchRun(config, workload, client, k8s.url(), target);
         runs.add(run.execute());
@@ -82,6 +79,17 @@ class NodemeshBenchmark {
       System.out.println("\n" + table);
       writeReport(out, report, runs, profiles);
     }
+  }
+
+  private static List<BenchRun.Target> targets(BenchConfig config) {
+    List<BenchRun.Target> targets = new ArrayList<>();
+    for (String name : System.getProperty("bench.targets", "nodemesh,baseline").split(",")) {
+      BenchRun.Target target = BenchRun.Target.valueOf(name.trim().toUpperCase(Locale.ROOT));
+      if (target != BenchRun.Target.BASELINE || config.baseline()) {
+        targets.add(target);
+      }
+    }
+    return targets;
   }
 
   private static void writeReport(Path out, StringBuilder header, List<Results> runs, List<String> profiles)
