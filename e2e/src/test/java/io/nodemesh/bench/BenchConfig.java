@@ -76,6 +76,14 @@ record BenchConfig(
     return config;
   }
 
+  /** This configuration at another scale (the soak's defaults and its short CI run use their own). */
+  BenchConfig withScale(int nodes, int pods, int services, int upstreamsPerPod) {
+    return new BenchConfig(nodes, pods, services, upstreamsPerPod, delta, decodeAll, channels, seedThreads,
+        churnPerSecond, churnDuration, churnWarmup, flaps, serviceChanges, popularServiceChanges, baseline,
+        nodemeshXmx, baselineXmx, jfr, nodemeshFlags, jvmArgs, eventDeadline, coldStartDeadline, startupDeadline,
+        phases, output);
+  }
+
   String protocol() {
     return delta ? "delta" : "sotw";
   }
@@ -108,12 +116,12 @@ record BenchConfig(
     return all;
   }
 
-  private static int integer(String name, int fallback) {
+  static int integer(String name, int fallback) {
     String value = System.getProperty(name);
     return value == null || value.isBlank() ? fallback : Integer.parseInt(value.trim().replace("_", ""));
   }
 
-  private static List<String> split(String value) {
+  static List<String> split(String value) {
     List<String> parts = new ArrayList<>();
     for (String part : value.trim().split("\\s+")) {
       if (!part.isEmpty()) {

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Predicate;
 
 /**
@@ -37,6 +38,8 @@ import java.util.function.Predicate;
  * resource of every response (as Envoy must), ACKs at once, and keeps per resource only its version, size and
  * when it arrived. Tests wait for a condition with {@link #when}: the future completes with the
  * {@link System#nanoTime()} at which the ACK of the response that made the condition true was sent.
+ *
+ * <p>A {@link #reconnecting} client survives control plane restarts the way Envoy does (the soak's clients).
  *
  * <p>Unlike the e2e {@code SimulatedEnvoy}, it does not keep the resources and re-derives references only from
  * the resources of each response, so a response costs O(its size), not O(everything held).
@@ -58,6 +61,10 @@ final class BenchEnvoy implements AutoCloseable {
 
   private record Waiter(Predicate<BenchEnvoy> condition, CompletableFuture<Long> done) {}
 
+  /** Reconnect backoff, jittered: Envoy's base interval, capped low so a restart is not waited out for long. */
+  private static final long MIN_BACKOFF_MILLIS = 250;
+  private static final long MAX_BACKOFF_MILLIS = 4000;
+
   private final Node node;
   private final String nodeName;
   private final boolean delta;
@@ -68,11 +75,21 @@ final class BenchEnvoy implements AutoCloseable {
   private final Map<String, String> sotwVersion = new HashMap<>();
   private final Map<String, String> sotwNonce = new HashMap<>();
   private final List<Waiter> waiters = new ArrayList<>();
-  private final StreamObserver<DeltaDiscoveryRequest> deltaRequests;
-  private final StreamObserver<DiscoveryRequest> sotwRequests;
+  private final Channel channel;
   private final ClientStats stats;
   /** Parse every resource (as Envoy does) or only clusters and listeners, whose references the client follows. */
   private final boolean decodeAll;
+  /** Where a lost stream is reopened after a backoff, as Envoy does; null: a lost stream stays lost. */
+  private final ScheduledExecutorService reconnector;
+  private StreamObserver<DeltaDiscoveryRequest> deltaRequests;
+  private StreamObserver<DiscoveryRequest> sotwRequests;
+  /** Which stream is current: responses and errors of an older one are ignored. */
+  private int streamGeneration;
+  private long backoffMillis = MIN_BACKOFF_MILLIS;
+  private boolean closed;
+  /** The current stream has delivered a response. */
+  private boolean answered;
+  private int reconnects;
   private volatile Throwable error;
   private volatile boolean completed;
 
@@ -87,7 +104,7 @@ final class BenchEnvoy implements AutoCloseable {
   }
 
   private BenchEnvoy(Channel channel, String podName, String nodeName, boolean delta, boolean decodeAll,
-      ClientStats stats) {
+      ClientStats stats, ScheduledExecutorService reconnector) {
     this.node = Node.newBuilder().setId(podName).setCluster("nodemesh-envoy")
         .setMetadata(Struct.newBuilder().putFields("node_name", Value.newBuilder().setStringValue(nodeName).build()))
         .build();
@@ -99,25 +116,96 @@ final class BenchEnvoy implements AutoCloseable {
       held.put(type, new HashMap<>());
       subscribed.put(type, new HashSet<>());
     }
+    this.channel = channel;
+    this.reconnector = reconnector;
+    openStream();
+  }
+
+  /** A client whose stream, once lost, stays lost (the benchmark counts that as an error). */
+  static BenchEnvoy connect(Channel channel, String podName, String nodeName, boolean delta, boolean decodeAll,
+      ClientStats stats) {
+    return new BenchEnvoy(channel, podName, nodeName, delta, decodeAll, stats, null);
+  }
+
+  /**
+   * A client that, like Envoy, keeps what it holds when its stream is lost and reopens the stream after a
+   * jittered backoff: delta with {@code initial_resource_versions} of everything held, SotW with the last
+   * version_info per type and the names it subscribes to.
+   */
+  static BenchEnvoy reconnecting(Channel channel, String podName, String nodeName, boolean delta, ClientStats stats,
+      ScheduledExecutorService reconnector) {
+    return new BenchEnvoy(channel, podName, nodeName, delta, true, stats, reconnector);
+  }
+
+  private synchronized void openStream() {
+    int generation = ++streamGeneration;
+    answered = false;
     AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub = AggregatedDiscoveryServiceGrpc.newStub(channel);
-    synchronized (this) {
-      if (delta) {
-        sotwRequests = null;
-        deltaRequests = stub.deltaAggregatedResources(new Observer<>(this::onDelta));
-        deltaRequests.onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(CDS).build());
-        deltaRequests.onNext(DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(LDS).build());
-      } else {
-        deltaRequests = null;
-        sotwRequests = stub.streamAggregatedResources(new Observer<>(this::onSotw));
-        sotwRequests.onNext(DiscoveryRequest.newBuilder().setNode(node).setTypeUrl(CDS).build());
-        sotwRequests.onNext(DiscoveryRequest.newBuilder().setNode(node).setTypeUrl(LDS).build());
+    if (delta) {
+      deltaRequests = stub.deltaAggregatedResources(new Observer<>(generation, this::onDelta));
+      for (String type : TYPES) {
+        boolean wildcard = type.equals(CDS) || type.equals(LDS);
+        if (!wildcard && subscribed.get(type).isEmpty()) {
+          continue;
+        }
+        DeltaDiscoveryRequest.Builder request = DeltaDiscoveryRequest.newBuilder().setNode(node).setTypeUrl(type);
+        if (!wildcard) {
+          request.addAllResourceNamesSubscribe(subscribed.get(type));
+        }
+        held.get(type).forEach((name, h) -> request.putInitialResourceVersions(name, h.version()));
+        deltaRequests.onNext(request.build());
+      }
+    } else {
+      sotwRequests = stub.streamAggregatedResources(new Observer<>(generation, this::onSotw));
+      sotwNonce.clear(); // nonces belong to the old stream; the last version_info is what the client holds
+      for (String type : TYPES) {
+        if ((type.equals(CDS) || type.equals(LDS)) || !subscribed.get(type).isEmpty()) {
+          sotwRequests.onNext(sotwRequest(type).build());
+        }
       }
     }
   }
 
-  static BenchEnvoy connect(Channel channel, String podName, String nodeName, boolean delta, boolean decodeAll,
-      ClientStats stats) {
-    return new BenchEnvoy(channel, podName, nodeName, delta, decodeAll, stats);
+  /** Called with the lock held when the current stream fails. */
+  private void streamLost() {
+    if (reconnector == null || closed) {
+      return;
+    }
+    long delay = java.util.concurrent.ThreadLocalRandom.current().nextLong(backoffMillis / 2, backoffMillis + 1);
+    backoffMillis = Math.min(MAX_BACKOFF_MILLIS, backoffMillis * 2);
+    reconnector.schedule(() -> {
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        reconnects++;
+        if (channel instanceof io.grpc.ManagedChannel managed) {
+          managed.resetConnectBackoff(); // our backoff decides when to retry, as Envoy's does
+        }
+        openStream();
+      }
+    }, delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  /** How often the stream was reopened after a loss. */
+  synchronized int reconnects() {
+    return reconnects;
+  }
+
+  /** Whether the current stream has delivered a response and not failed since. */
+  synchronized boolean streaming() {
+    return answered && error == null && !completed;
+  }
+
+  /** What the client holds now: per type, resource name to version (SotW: the client's own content hash). */
+  synchronized Map<String, Map<String, String>> versions() {
+    Map<String, Map<String, String>> all = new java.util.TreeMap<>();
+    for (String type : TYPES) {
+      Map<String, String> names = new java.util.TreeMap<>();
+      held.get(type).forEach((name, h) -> names.put(name, h.version()));
+      all.put(type, names);
+    }
+    return all;
   }
 
   String nodeName() {
@@ -168,6 +256,56 @@ final class BenchEnvoy implements AutoCloseable {
         && referencesResolved();
   }
 
+  /**
+   * Holds exactly these listeners, exactly these service ({@code svc/...}) clusters, and every referenced EDS/RDS
+   * resource. Other clusters (passthrough) are not named by the expectation.
+   */
+  boolean holdsExactly(Set<String> listeners, Set<String> serviceClusters) {
+    if (!held.get(LDS).keySet().equals(listeners) || !referencesResolved()) {
+      return false;
+    }
+    return serviceClustersHeld().equals(serviceClusters);
+  }
+
+  private Set<String> serviceClustersHeld() {
+    Set<String> clusters = new java.util.TreeSet<>();
+    for (String name : held.get(CDS).keySet()) {
+      if (name.startsWith("svc/")) {
+        clusters.add(name);
+      }
+    }
+    return clusters;
+  }
+
+  /** What differs from {@link #holdsExactly}'s expectation, for a report. */
+  synchronized String differenceFrom(Set<String> listeners, Set<String> serviceClusters) {
+    List<String> parts = new ArrayList<>();
+    describeDifference("listeners", held.get(LDS).keySet(), listeners, parts);
+    describeDifference("service clusters", serviceClustersHeld(), serviceClusters, parts);
+    for (String type : List.of(EDS, RDS)) {
+      Set<String> unresolved = new java.util.TreeSet<>(subscribed.get(type));
+      unresolved.removeAll(held.get(type).keySet());
+      if (!unresolved.isEmpty()) {
+        parts.add("unresolved " + type.substring(type.lastIndexOf('.') + 1) + " " + unresolved);
+      }
+    }
+    parts.add(streaming() ? "streaming" : "not streaming (" + error + ")");
+    return String.join("; ", parts);
+  }
+
+  private static void describeDifference(String what, Set<String> held, Set<String> expected, List<String> parts) {
+    Set<String> missing = new java.util.TreeSet<>(expected);
+    missing.removeAll(held);
+    Set<String> extra = new java.util.TreeSet<>(held);
+    extra.removeAll(expected);
+    if (!missing.isEmpty()) {
+      parts.add("missing " + what + " " + missing);
+    }
+    if (!extra.isEmpty()) {
+      parts.add("extra " + what + " " + extra);
+    }
+  }
+
   /** A snapshot of counts and bytes per type. */
   synchronized long[] countsAndBytes() {
     long[] result = new long[TYPES.size() * 2];
@@ -211,10 +349,14 @@ final class BenchEnvoy implements AutoCloseable {
 
   private synchronized void onDelta(DeltaDiscoveryResponse response) {
     long arrived = System.nanoTime();
+    streamHealthy();
     String type = response.getTypeUrl();
     count(response.getSerializedSize(), response.getResourcesCount());
     Map<String, Held> names = held.get(type);
     for (Resource resource : response.getResourcesList()) {
+      if (!wanted(type, resource.getName())) {
+        continue;
+      }
       Any any = resource.getResource();
       decode(type, resource.getName(), any);
       names.put(resource.getName(), new Held(resource.getVersion(), any.getSerializedSize(), arrived));
@@ -234,6 +376,7 @@ final class BenchEnvoy implements AutoCloseable {
 
   private synchronized void onSotw(DiscoveryResponse response) {
     long arrived = System.nanoTime();
+    streamHealthy();
     String type = response.getTypeUrl();
     count(response.getSerializedSize(), response.getResourcesCount());
     Map<String, Held> names = held.get(type);
@@ -241,7 +384,7 @@ final class BenchEnvoy implements AutoCloseable {
     Set<String> present = fullState ? new HashSet<>() : null;
     for (Any any : response.getResourcesList()) {
       String name = decode(type, null, any);
-      if (name == null) {
+      if (name == null || !wanted(type, name)) {
         continue;
       }
       // SotW has no per-resource version: the content decides whether this resource changed
@@ -271,6 +414,20 @@ final class BenchEnvoy implements AutoCloseable {
       updateSubscriptions();
     }
     wake(acked);
+  }
+
+  /**
+   * Whether a resource in a response is one this client asked for. Like Envoy, it ignores an EDS or RDS resource
+   * it no longer subscribes to: a response sent before the server saw the unsubscribe may still carry it.
+   */
+  private boolean wanted(String type, String name) {
+    return type.equals(CDS) || type.equals(LDS) || subscribed.get(type).contains(name);
+  }
+
+  private void streamHealthy() {
+    answered = true;
+    error = null;
+    backoffMillis = MIN_BACKOFF_MILLIS;
   }
 
   private void count(int bytes, int resources) {
@@ -405,6 +562,7 @@ final class BenchEnvoy implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    closed = true;
     if (!completed && error == null) {
       try {
         if (delta) {
@@ -419,25 +577,40 @@ final class BenchEnvoy implements AutoCloseable {
   }
 
   private final class Observer<T> implements StreamObserver<T> {
+    private final int generation;
     private final java.util.function.Consumer<T> handler;
 
-    Observer(java.util.function.Consumer<T> handler) {
+    Observer(int generation, java.util.function.Consumer<T> handler) {
+      this.generation = generation;
       this.handler = handler;
     }
 
     @Override
     public void onNext(T value) {
-      handler.accept(value);
+      synchronized (BenchEnvoy.this) {
+        if (generation == streamGeneration) {
+          handler.accept(value);
+        }
+      }
     }
 
     @Override
     public void onError(Throwable t) {
-      error = t;
+      synchronized (BenchEnvoy.this) {
+        if (generation == streamGeneration) {
+          error = t;
+          streamLost();
+        }
+      }
     }
 
     @Override
     public void onCompleted() {
-      completed = true;
+      synchronized (BenchEnvoy.this) {
+        if (generation == streamGeneration) {
+          completed = true;
+        }
+      }
     }
   }
 }

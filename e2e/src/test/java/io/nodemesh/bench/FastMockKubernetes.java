@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.nodemesh.e2e.RestartableCrudDispatcher;
 import io.fabric8.mockwebserver.crud.Attribute;
 import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.crud.AttributeType;
@@ -37,16 +38,37 @@ import java.util.concurrent.locks.ReadWriteLock;
 final class FastMockKubernetes implements AutoCloseable {
 
   private final KubernetesMockServer server;
+  private final IndexedCrudDispatcher dispatcher;
 
-  private FastMockKubernetes(KubernetesMockServer server) {
+  private FastMockKubernetes(KubernetesMockServer server, IndexedCrudDispatcher dispatcher) {
     this.server = server;
+    this.dispatcher = dispatcher;
   }
 
   static FastMockKubernetes start() {
+    return serve(new IndexedCrudDispatcher(), 0);
+  }
+
+  private static FastMockKubernetes serve(IndexedCrudDispatcher dispatcher, int port) {
     KubernetesMockServer server = new KubernetesMockServer(
-        new Context(), new MockWebServer(), new HashMap<>(), new IndexedCrudDispatcher(), false);
-    server.init(InetAddress.getLoopbackAddress(), 0);
-    return new FastMockKubernetes(server);
+        new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+    server.init(InetAddress.getLoopbackAddress(), port);
+    return new FastMockKubernetes(server, dispatcher);
+  }
+
+  /**
+   * Stops serving here and serves the same stored objects on {@code port} (0: any free one) instead, answering
+   * the first watch per resource with 410 Gone: an API server restart, as in the e2e {@code MockKubernetes}.
+   * This instance is closed afterwards.
+   */
+  FastMockKubernetes moveTo(int port) {
+    close();
+    dispatcher.expireWatches();
+    return serve(dispatcher, port);
+  }
+
+  int port() {
+    return server.getPort();
   }
 
   /** The URL for {@code KUBERNETES_MASTER}. */
@@ -121,7 +143,7 @@ final class FastMockKubernetes implements AutoCloseable {
   }
 
   /** The stock dispatcher with indexed single-object lookups. */
-  private static final class IndexedCrudDispatcher extends KubernetesCrudDispatcher {
+  private static final class IndexedCrudDispatcher extends RestartableCrudDispatcher {
     private final IndexedMap index = new IndexedMap();
     private final ReadWriteLock lock;
 

@@ -181,6 +181,17 @@ final class Workload {
     return names;
   }
 
+  /** The services the seeded pods of a node call. */
+  Set<Integer> servicesCalledFrom(int node) {
+    Set<Integer> services = new TreeSet<>();
+    for (int pod : podsOfNode.get(node)) {
+      for (int upstream : appUpstreams[appOf(pod)]) {
+        services.add(upstream);
+      }
+    }
+    return services;
+  }
+
   /** Pods (indexes) on a node whose app calls {@code service}. */
   List<Integer> podsCalling(int node, int service) {
     List<Integer> pods = new ArrayList<>();
@@ -299,10 +310,17 @@ final class Workload {
     String ip = "10.200." + ((k >> 8) & 255) + "." + (k & 255);
     String namespace = namespaceOf(app);
     String name = "churn-" + k;
-    return new ChurnPod(namespace, name, node, podObject(namespace, name, nodeName(node), ip, app));
+    return new ChurnPod(namespace, name, node, app, podObject(namespace, name, nodeName(node), ip, app));
   }
 
-  record ChurnPod(String namespace, String name, int node, Pod pod) {
+  /** The same churn pod (name, app, IP) scheduled on another node: a StatefulSet pod recreated elsewhere. */
+  ChurnPod movedTo(ChurnPod pod, int node) {
+    Pod moved = new PodBuilder(pod.pod()).editSpec().withNodeName(nodeName(node)).endSpec()
+        .editMetadata().withResourceVersion(null).withUid(null).withCreationTimestamp(null).endMetadata().build();
+    return new ChurnPod(pod.namespace(), pod.name(), node, pod.app(), moved);
+  }
+
+  record ChurnPod(String namespace, String name, int node, int app, Pod pod) {
     String listener() {
       return listenerName(namespace, name);
     }

@@ -16,7 +16,6 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
@@ -37,10 +36,10 @@ public final class MockKubernetes implements AutoCloseable {
   public static final String HOLD_FINALIZER = "e2e.nodemesh.io/hold";
 
   private final KubernetesMockServer server;
-  private final RestartableDispatcher dispatcher;
+  private final RestartableCrudDispatcher dispatcher;
   private final KubernetesClient client;
 
-  private MockKubernetes(KubernetesMockServer server, RestartableDispatcher dispatcher) {
+  private MockKubernetes(KubernetesMockServer server, RestartableCrudDispatcher dispatcher) {
     this.server = server;
     this.dispatcher = dispatcher;
     this.client = server.createClient();
@@ -53,10 +52,10 @@ public final class MockKubernetes implements AutoCloseable {
 
   /** Starts on a given loopback port (to bring the "same" API server back after an outage). */
   public static MockKubernetes startOn(int port) {
-    return serve(new RestartableDispatcher(), port);
+    return serve(new RestartableCrudDispatcher(), port);
   }
 
-  private static MockKubernetes serve(RestartableDispatcher dispatcher, int port) {
+  private static MockKubernetes serve(RestartableCrudDispatcher dispatcher, int port) {
     KubernetesMockServer server = new KubernetesMockServer(
         new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
     server.init(InetAddress.getLoopbackAddress(), port);
@@ -76,46 +75,6 @@ public final class MockKubernetes implements AutoCloseable {
     close();
     dispatcher.expireWatches();
     return serve(dispatcher, port);
-  }
-
-  /**
-   * fabric8's CRUD dispatcher, plus one thing a restarted API server does: the first watch per resource path
-   * after {@link #expireWatches} ends with an ERROR event carrying 410 Gone, as a watch from a resourceVersion
-   * older than the new watch cache does; informers then relist (and see deletions they missed). A plain HTTP
-   * 410 on the watch request would not do: fabric8 retries that as a connection failure.
-   */
-  private static final class RestartableDispatcher extends KubernetesCrudDispatcher {
-    private final java.util.Set<String> expiredPaths = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private volatile boolean expired;
-
-    RestartableDispatcher() {
-      super(List.of());
-    }
-
-    void expireWatches() {
-      expiredPaths.clear();
-      expired = true;
-    }
-
-    @Override
-    public io.fabric8.mockwebserver.http.MockResponse handleWatch(String path) {
-      String resource = path.contains("?") ? path.substring(0, path.indexOf('?')) : path;
-      if (expired && expiredPaths.add(resource)) {
-        // what the API server sends: the watch opens, then an ERROR event carrying a 410 Status
-        return new io.fabric8.mockwebserver.http.MockResponse().withWebSocketUpgrade(
-            new io.fabric8.mockwebserver.http.WebSocketListener() {
-              @Override
-              public void onOpen(io.fabric8.mockwebserver.http.WebSocket socket,
-                  io.fabric8.mockwebserver.http.Response response) {
-                socket.send("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-                    + "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version\","
-                    + "\"reason\":\"Expired\",\"code\":410}}");
-                socket.close(1000, "watch expired");
-              }
-            });
-      }
-      return super.handleWatch(path);
-    }
   }
 
   public KubernetesClient client() {
