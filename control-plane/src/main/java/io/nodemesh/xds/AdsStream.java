@@ -320,8 +320,28 @@ abstract class AdsStream<ReqT, RespT> {
     return types[type.ordinal()];
   }
 
+  /**
+   * The state of the type a request is about, after matching the ACK/NACK it carries (if any). Returns null
+   * when the request is to be ignored: its type URL is one we do not serve, or, with {@code latestOnly} (SotW),
+   * it answers a superseded or unknown response, so its subscriptions are superseded too. In delta,
+   * subscription changes stand on their own and are processed whatever the nonce says.
+   */
+  final TypeState triage(String typeUrl, String nonce, com.google.rpc.Status error, boolean latestOnly) {
+    Optional<ResourceType> type = ResourceType.fromTypeUrl(typeUrl);
+    if (type.isEmpty()) {
+      unknownType(typeUrl);
+      return null;
+    }
+    TypeState state = state(type.get());
+    if (nonce.isEmpty()) {
+      return state;
+    }
+    AckMatch match = onResponseNonce(state, nonce, error, latestOnly);
+    return match == AckMatch.CURRENT || !latestOnly ? state : null;
+  }
+
   /** Logs and counts a request whose type URL we do not serve; the stream carries on. */
-  final void unknownType(String typeUrl) {
+  private void unknownType(String typeUrl) {
     server.metricsInternal().badRequest(BadRequest.UNKNOWN_TYPE_URL);
     log.warn(
         "node={} stream={} requested unknown type URL '{}'; ignoring the request",
@@ -335,10 +355,15 @@ abstract class AdsStream<ReqT, RespT> {
   }
 
   /**
-   * Called when the client's subscription for a type changed (or was first made). Ends the stream when the
-   * client subscribed to more names than allowed.
+   * Records a request's subscription for a type. When it changed (or is the first), ends the stream if the
+   * client now subscribes to more names than allowed, and otherwise marks the type for a push.
    */
-  final void subscriptionChanged(TypeState state) {
+  final void subscribe(TypeState state, Subscription next, boolean first) {
+    state.requested = true;
+    if (!first && next.equals(state.subscription)) {
+      return;
+    }
+    state.subscription = state.subscription.reuseIfEqual(next);
     int max = server.options().maxSubscribedNames();
     if (max > 0) {
       int total = 0;
@@ -363,7 +388,7 @@ abstract class AdsStream<ReqT, RespT> {
    * Matches an ACK/NACK to a response in flight. Unknown nonces (never issued) and stale ones (superseded)
    * are logged and counted and otherwise ignored, as the protocol requires.
    */
-  final AckMatch onResponseNonce(TypeState state, String nonceText, com.google.rpc.Status error, boolean latestOnly) {
+  private AckMatch onResponseNonce(TypeState state, String nonceText, com.google.rpc.Status error, boolean latestOnly) {
     long nonce;
     try {
       nonce = Long.parseLong(nonceText);

@@ -9,7 +9,6 @@ import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
 
@@ -40,29 +39,25 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
 
   @Override
   void handle(DeltaDiscoveryRequest request) {
-    Optional<ResourceType> type = ResourceType.fromTypeUrl(request.getTypeUrl());
-    if (type.isEmpty()) {
-      unknownType(request.getTypeUrl());
+    TypeState state =
+        triage(
+            request.getTypeUrl(), request.getResponseNonce(),
+            request.hasErrorDetail() ? request.getErrorDetail() : null, false);
+    if (state == null) {
       return;
-    }
-    TypeState state = state(type.get());
-    if (!request.getResponseNonce().isEmpty()) {
-      // in delta, subscription changes stand on their own: process them whatever the nonce says
-      onResponseNonce(
-          state, request.getResponseNonce(), request.hasErrorDetail() ? request.getErrorDetail() : null, false);
     }
     boolean first = !state.requested;
     if (request.getInitialResourceVersionsCount() > 0) {
       if (first) {
         state.known = Diff.Known.declared(request.getInitialResourceVersionsMap());
       } else {
-        malformed("initial_resource_versions for " + type.get().shortName() + " after the first request; ignored");
+        malformed("initial_resource_versions for " + state.type.shortName() + " after the first request; ignored");
       }
     }
     Subscription current = state.subscription;
     boolean wildcard = current.wildcard();
     Set<String> names = current.names();
-    if (first && request.getResourceNamesSubscribeCount() == 0 && type.get().fullState()) {
+    if (first && request.getResourceNamesSubscribeCount() == 0 && state.type.fullState()) {
       wildcard = true;
       state.legacyWildcard = true;
     }
@@ -72,7 +67,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       for (String name : request.getResourceNamesSubscribeList()) {
         if (name.equals("*")) {
           star = true;
-        } else if (subscribable(type.get(), name)) {
+        } else if (subscribable(state.type, name)) {
           names.add(name);
         }
       }
@@ -94,16 +89,12 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       }
     }
     Subscription next = new Subscription(wildcard, server.internNames(ImmutableSet.copyOf(names)));
-    state.requested = true;
     if (first && wildcard && request.getInitialResourceVersionsCount() == 0) {
       // a fresh client waits for its first wildcard answer, even an empty one; a reconnecting one
       // (initial versions) needs nothing when nothing changed
       state.responseOwed = true;
     }
-    if (first || !next.equals(current)) {
-      state.subscription = current.reuseIfEqual(next);
-      subscriptionChanged(state);
-    }
+    subscribe(state, next, first);
   }
 
   @Override

@@ -6,10 +6,8 @@ import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
-import io.nodemesh.xds.TypeState.AckMatch;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Executor;
 
 /**
@@ -37,35 +35,23 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
 
   @Override
   void handle(DiscoveryRequest request) {
-    Optional<ResourceType> type = ResourceType.fromTypeUrl(request.getTypeUrl());
-    if (type.isEmpty()) {
-      unknownType(request.getTypeUrl());
+    TypeState state =
+        triage(
+            request.getTypeUrl(), request.getResponseNonce(),
+            request.hasErrorDetail() ? request.getErrorDetail() : null, true);
+    if (state == null) {
       return;
-    }
-    TypeState state = state(type.get());
-    if (!request.getResponseNonce().isEmpty()) {
-      AckMatch match =
-          onResponseNonce(
-              state, request.getResponseNonce(), request.hasErrorDetail() ? request.getErrorDetail() : null, true);
-      if (match != AckMatch.CURRENT) {
-        // a SotW request answering a superseded response carries superseded subscriptions too
-        return;
-      }
     }
     boolean first = !state.requested;
     if (first && !request.getVersionInfo().isEmpty()) {
       state.claimedVersion = request.getVersionInfo();
     }
     Subscription next = subscription(state, request.getResourceNamesList(), first);
-    state.requested = true;
-    if (first && type.get().fullState()) {
+    if (first && state.type.fullState()) {
       // Envoy's init (and grpc's resource timers) wait for the first LDS/CDS answer, even an empty one
       state.responseOwed = true;
     }
-    if (first || !next.equals(state.subscription)) {
-      state.subscription = state.subscription.reuseIfEqual(next);
-      subscriptionChanged(state);
-    }
+    subscribe(state, next, first);
   }
 
   private Subscription subscription(TypeState state, List<String> names, boolean first) {
