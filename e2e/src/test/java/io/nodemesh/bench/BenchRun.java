@@ -111,16 +111,21 @@ final class BenchRun {
       finish();
       return results;
     } finally {
-      envoys.forEach(BenchEnvoy::close);
-      for (ManagedChannel channel : channels) {
-        channel.shutdownNow();
-      }
-      if (clientPool != null) {
-        clientPool.shutdownNow();
-      }
-      if (process != null) {
-        process.close();
-      }
+      tearDown();
+    }
+  }
+
+  /** Closes the clients and kills the control plane if it still runs ({@link #finish} stops it gracefully). */
+  private void tearDown() {
+    envoys.forEach(BenchEnvoy::close);
+    for (ManagedChannel channel : channels) {
+      channel.shutdownNow();
+    }
+    if (clientPool != null) {
+      clientPool.shutdownNow();
+    }
+    if (process != null) {
+      process.close();
     }
   }
 
@@ -182,18 +187,9 @@ final class BenchRun {
       List<Double> perNode = connectAll(synced);
       log("harness warm-up: %d Envoys synced in %.0f ms (not measured)", perNode.size(), Results.max(perNode));
       timeouts(synced);
+      process.stop(Duration.ofSeconds(30));
     } finally {
-      envoys.forEach(BenchEnvoy::close);
-      for (ManagedChannel channel : channels) {
-        channel.shutdownNow();
-      }
-      if (clientPool != null) {
-        clientPool.shutdownNow();
-      }
-      if (process != null) {
-        process.stop(Duration.ofSeconds(30));
-        process.close();
-      }
+      tearDown();
     }
   }
 

@@ -1,6 +1,10 @@
 package io.nodemesh.bench;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -37,6 +41,13 @@ import java.util.concurrent.locks.ReadWriteLock;
  */
 final class FastMockKubernetes implements AutoCloseable {
 
+  /** The mock logs every request at INFO: noise and cost at thousands of writes (a strong ref: JUL keeps weak ones). */
+  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+
+  static {
+    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+  }
+
   private final KubernetesMockServer server;
   private final IndexedCrudDispatcher dispatcher;
 
@@ -69,6 +80,23 @@ final class FastMockKubernetes implements AutoCloseable {
 
   int port() {
     return server.getPort();
+  }
+
+  /**
+   * A client for bulk writes: the mock's own client allows only a few requests in flight per host. It does not
+   * retry on its own, so a caller sees (and counts) a write that failed because the API server was away.
+   */
+  static KubernetesClient bulkClient(String url) {
+    Config config = new ConfigBuilder(Config.empty())
+        .withMasterUrl(url)
+        .withTrustCerts(true)
+        .withNamespace("default")
+        .withMaxConcurrentRequests(64)
+        .withMaxConcurrentRequestsPerHost(64)
+        .withRequestTimeout(120_000)
+        .withRequestRetryBackoffLimit(0)
+        .build();
+    return new KubernetesClientBuilder().withConfig(config).build();
   }
 
   /** The URL for {@code KUBERNETES_MASTER}. */

@@ -1,9 +1,6 @@
 package io.nodemesh.bench;
 
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -27,13 +24,6 @@ import org.junit.jupiter.api.Test;
  */
 class NodemeshBenchmark {
 
-  /** The mock logs every request at INFO; at 30,000 writes that is noise and cost (a strong ref: JUL keeps weak ones). */
-  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
-
-  static {
-    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
-  }
-
   @Test
   void nodemeshAgainstTheFullRebuildBaseline() throws Exception {
     BenchConfig config = BenchConfig.fromSystemProperties();
@@ -52,7 +42,7 @@ class NodemeshBenchmark {
     BenchRun.log("config: %s", config.describe());
 
     try (FastMockKubernetes k8s = FastMockKubernetes.start();
-        KubernetesClient client = bulkClient(k8s.url())) {
+        KubernetesClient client = FastMockKubernetes.bulkClient(k8s.url())) {
       Workload workload = new Workload(config);
       BenchRun.log("seeding the mock API server (%d threads)", config.seedThreads());
       Workload.SeedTimes seed = workload.seed(client);
@@ -97,19 +87,6 @@ class NodemeshBenchmark {
     String text = header + "\n## Results\n\n" + Results.table(runs) + "\n## Profiles (JFR execution samples)\n\n"
         + String.join("\n", profiles);
     Files.writeString(out.resolve("report.md"), text);
-  }
-
-  /** A client for bulk writes: the mock's own client allows only a few requests in flight per host. */
-  private static KubernetesClient bulkClient(String url) {
-    Config config = new ConfigBuilder(Config.empty())
-        .withMasterUrl(url)
-        .withTrustCerts(true)
-        .withNamespace("default")
-        .withMaxConcurrentRequests(64)
-        .withMaxConcurrentRequestsPerHost(64)
-        .withRequestTimeout(120_000)
-        .build();
-    return new KubernetesClientBuilder().withConfig(config).build();
   }
 
   private static double totalMemoryGib() {

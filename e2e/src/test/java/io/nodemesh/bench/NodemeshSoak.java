@@ -15,17 +15,9 @@ import org.junit.jupiter.api.Test;
  */
 class NodemeshSoak {
 
-  /** The mock logs every request at INFO (a strong reference: JUL keeps weak ones). */
-  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
-
-  static {
-    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
-  }
-
   @Test
   void churnWithRestartsLosesNoUpdate() throws Exception {
     SoakRun.Result result = new SoakRun(SoakConfig.fromSystemProperties()).execute();
-    System.out.println(result.report());
     assertThat(result.lostUpdates()).as("lost updates; see target/soak/report.md").isZero();
   }
 }

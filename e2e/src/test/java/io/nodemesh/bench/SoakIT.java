@@ -13,13 +13,6 @@ import org.junit.jupiter.api.Test;
  */
 class SoakIT {
 
-  /** The mock logs every request at INFO (a strong reference: JUL keeps weak ones). */
-  private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
-
-  static {
-    MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
-  }
-
   @Test
   void aMinuteOfChurnThroughThreeRestartsLosesNoUpdate() throws Exception {
     SoakConfig config = new SoakConfig(
@@ -38,7 +31,6 @@ class SoakIT {
 
     SoakRun.Result result = new SoakRun(config).execute();
 
-    System.out.println(result.report());
     assertThat(result.faults()).extracting(SoakRun.Injected::kind).containsExactly(
         SoakConfig.FaultKind.CONTROL_PLANE_KILL, SoakConfig.FaultKind.API_SERVER_RESTART,
         SoakConfig.FaultKind.CONTROL_PLANE_RESTART);
@@ -47,7 +39,7 @@ class SoakIT {
       assertThat(checkpoint.lostUpdates()).as(checkpoint.reason() + ": " + checkpoint.differences()).isZero();
       assertThat(checkpoint.resourcesCompared()).isPositive();
     });
-    assertThat(result.writes()).as("the writer kept changing the cluster").isGreaterThan(500);
+    assertThat(result.writes()).as("the writer kept changing the cluster").isGreaterThan(200);
     assertThat(result.reconnects()).as("every client reconnected after each control plane restart")
         .isGreaterThanOrEqualTo(2 * 12);
     assertThat(result.metrics().get("nodemesh_xds_nacks_total")).isZero();

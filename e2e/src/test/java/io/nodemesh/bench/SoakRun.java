@@ -3,10 +3,7 @@ package io.nodemesh.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -83,7 +80,7 @@ final class SoakRun {
 
   /** What the soak found. */
   record Result(List<Checkpoint> checkpoints, List<Sample> samples, List<Injected> faults, long writes,
-      long writeRetries, int reconnects, Map<String, Double> metrics, String report) {
+      long writeRetries, int reconnects, Map<String, Double> metrics) {
     int lostUpdates() {
       return checkpoints.stream().mapToInt(Checkpoint::lostUpdates).sum();
     }
@@ -135,7 +132,7 @@ final class SoakRun {
     api = FastMockKubernetes.start();
     int apiPort = api.port();
     apiUrl = api.url();
-    client = bulkClient(apiUrl);
+    client = FastMockKubernetes.bulkClient(apiUrl);
     Thread writer = null;
     try {
       Workload.SeedTimes seed = workload.seed(client);
@@ -184,11 +181,11 @@ final class SoakRun {
       Map<String, Double> metrics = metrics();
       int reconnects = envoys.stream().mapToInt(BenchEnvoy::reconnects).sum();
       Result result = new Result(List.copyOf(checkpoints), List.copyOf(samples), List.copyOf(injected), writes.get(),
-          writeRetries.get(), reconnects, metrics, "");
+          writeRetries.get(), reconnects, metrics);
       String report = report(result, seed);
       Files.writeString(out.resolve("report.md"), report);
-      return new Result(result.checkpoints(), result.samples(), result.faults(), result.writes(),
-          result.writeRetries(), result.reconnects(), result.metrics(), report);
+      System.out.println(report);
+      return result;
     } finally {
       writing = false;
       if (writer != null) {
@@ -334,7 +331,7 @@ final class SoakRun {
 
   private void switchClient() {
     KubernetesClient old = client;
-    client = bulkClient(api.url());
+    client = FastMockKubernetes.bulkClient(api.url());
     old.close();
   }
 
@@ -690,7 +687,7 @@ final class SoakRun {
         result.writes(), result.writeRetries()));
     r.append(String.format(Locale.ROOT, "| checkpoints | %d |%n", result.checkpoints().size()));
     r.append(String.format(Locale.ROOT, "| lost updates (all checkpoints) | %d |%n", result.lostUpdates()));
-    r.append(String.format(Locale.ROOT, "| client stream reconnects | %,d |%n", result.reconnects()));
+    r.append(String.format(Locale.ROOT, "| client stream reopen attempts | %,d |%n", result.reconnects()));
     r.append(String.format(Locale.ROOT, "| client decode errors | %d |%n", stats.decodeErrors.sum()));
     result.metrics().forEach((name, value) ->
         r.append(String.format(Locale.ROOT, "| %s (last control plane) | %.0f |%n", name, value)));
@@ -768,19 +765,6 @@ final class SoakRun {
   private ManagedChannel channel(int port) {
     return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
         .maxInboundMessageSize(256 * 1024 * 1024).executor(clientPool).build();
-  }
-
-  private static KubernetesClient bulkClient(String url) {
-    Config config = new ConfigBuilder(Config.empty())
-        .withMasterUrl(url)
-        .withTrustCerts(true)
-        .withNamespace("default")
-        .withMaxConcurrentRequests(64)
-        .withMaxConcurrentRequestsPerHost(64)
-        .withRequestTimeout(30_000)
-        .withRequestRetryBackoffLimit(0)
-        .build();
-    return new KubernetesClientBuilder().withConfig(config).build();
   }
 
   private static int freePort() throws IOException {
