@@ -19,6 +19,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.Channel;
+import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,8 +28,12 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
@@ -171,7 +176,7 @@ final class BenchEnvoy implements AutoCloseable {
     if (reconnector == null || closed) {
       return;
     }
-    long delay = java.util.concurrent.ThreadLocalRandom.current().nextLong(backoffMillis / 2, backoffMillis + 1);
+    long delay = ThreadLocalRandom.current().nextLong(backoffMillis / 2, backoffMillis + 1);
     backoffMillis = Math.min(MAX_BACKOFF_MILLIS, backoffMillis * 2);
     reconnector.schedule(() -> {
       synchronized (this) {
@@ -179,12 +184,12 @@ final class BenchEnvoy implements AutoCloseable {
           return;
         }
         reconnects++;
-        if (channel instanceof io.grpc.ManagedChannel managed) {
+        if (channel instanceof ManagedChannel managed) {
           managed.resetConnectBackoff(); // our backoff decides when to retry, as Envoy's does
         }
         openStream();
       }
-    }, delay, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }, delay, TimeUnit.MILLISECONDS);
   }
 
   /** How often the stream was reopened after a loss. */
@@ -199,9 +204,9 @@ final class BenchEnvoy implements AutoCloseable {
 
   /** What the client holds now: per type, resource name to version (SotW: the client's own content hash). */
   synchronized Map<String, Map<String, String>> versions() {
-    Map<String, Map<String, String>> all = new java.util.TreeMap<>();
+    Map<String, Map<String, String>> all = new TreeMap<>();
     for (String type : TYPES) {
-      Map<String, String> names = new java.util.TreeMap<>();
+      Map<String, String> names = new TreeMap<>();
       held.get(type).forEach((name, h) -> names.put(name, h.version()));
       all.put(type, names);
     }
@@ -268,7 +273,7 @@ final class BenchEnvoy implements AutoCloseable {
   }
 
   private Set<String> serviceClustersHeld() {
-    Set<String> clusters = new java.util.TreeSet<>();
+    Set<String> clusters = new TreeSet<>();
     for (String name : held.get(CDS).keySet()) {
       if (name.startsWith("svc/")) {
         clusters.add(name);
@@ -283,7 +288,7 @@ final class BenchEnvoy implements AutoCloseable {
     describeDifference("listeners", held.get(LDS).keySet(), listeners, parts);
     describeDifference("service clusters", serviceClustersHeld(), serviceClusters, parts);
     for (String type : List.of(EDS, RDS)) {
-      Set<String> unresolved = new java.util.TreeSet<>(subscribed.get(type));
+      Set<String> unresolved = new TreeSet<>(subscribed.get(type));
       unresolved.removeAll(held.get(type).keySet());
       if (!unresolved.isEmpty()) {
         parts.add("unresolved " + type.substring(type.lastIndexOf('.') + 1) + " " + unresolved);
@@ -294,9 +299,9 @@ final class BenchEnvoy implements AutoCloseable {
   }
 
   private static void describeDifference(String what, Set<String> held, Set<String> expected, List<String> parts) {
-    Set<String> missing = new java.util.TreeSet<>(expected);
+    Set<String> missing = new TreeSet<>(expected);
     missing.removeAll(held);
-    Set<String> extra = new java.util.TreeSet<>(held);
+    Set<String> extra = new TreeSet<>(held);
     extra.removeAll(expected);
     if (!missing.isEmpty()) {
       parts.add("missing " + what + " " + missing);

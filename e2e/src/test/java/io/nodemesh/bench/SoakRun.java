@@ -19,16 +19,20 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -152,7 +156,8 @@ final class SoakRun {
       writer = new Thread(this::writeLoop, "soak-writer");
       writer.setDaemon(true);
       writer.start();
-      long end = start + config.duration().toNanos();
+      long churnStart = System.nanoTime();
+      long end = churnStart + config.duration().toNanos();
       long nextSample = System.nanoTime() + config.sampleEvery().toNanos();
       long nextCheckpoint = config.checkpointEvery().isZero() ? Long.MAX_VALUE
           : System.nanoTime() + config.checkpointEvery().toNanos();
@@ -160,7 +165,7 @@ final class SoakRun {
       sample();
       while (System.nanoTime() < end) {
         long now = System.nanoTime();
-        if (!faults.isEmpty() && now - start >= faults.get(0).at() * config.duration().toNanos()) {
+        if (!faults.isEmpty() && now - churnStart >= faults.get(0).at() * config.duration().toNanos()) {
           FaultKind kind = faults.remove(0).kind();
           inject(kind, apiPort);
           checkpoint("after " + label(kind), true);
@@ -485,19 +490,19 @@ final class SoakRun {
   /** Where the API's churn pods and the model's disagree (a harness problem, not the control plane's). */
   private List<String> apiVersusModel() {
     List<String> differences = new ArrayList<>();
-    Map<String, String> inApi = new java.util.TreeMap<>();
+    Map<String, String> inApi = new TreeMap<>();
     for (var pod : client.pods().inAnyNamespace().list().getItems()) {
       if (pod.getMetadata().getName().startsWith("churn-")) {
         inApi.put(pod.getMetadata().getName(), pod.getSpec().getNodeName());
       }
     }
-    Map<String, String> inModel = new java.util.TreeMap<>();
+    Map<String, String> inModel = new TreeMap<>();
     churnPods.values().forEach(pod -> inModel.put(pod.name(), Workload.nodeName(pod.node())));
     if (!inApi.equals(inModel)) {
       Set<String> names = new TreeSet<>(inApi.keySet());
       names.addAll(inModel.keySet());
       for (String name : names) {
-        if (!java.util.Objects.equals(inApi.get(name), inModel.get(name))) {
+        if (!Objects.equals(inApi.get(name), inModel.get(name))) {
           differences.add("API has " + name + " on " + inApi.get(name) + ", the model on " + inModel.get(name));
         }
       }
@@ -555,7 +560,7 @@ final class SoakRun {
         converged.get(n).cancel(false);
         differences.add(Workload.nodeName(n) + ": " + clients.get(n).differenceFrom(listeners.get(n),
             clusters.get(n)));
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         throw new IllegalStateException(e);
       }
     }
@@ -603,7 +608,7 @@ final class SoakRun {
             names.addAll(b.keySet());
             total += names.size();
             for (String name : names) {
-              if (!java.util.Objects.equals(a.get(name), b.get(name))) {
+              if (!Objects.equals(a.get(name), b.get(name))) {
                 differing++;
                 found.add(String.format("%s %s %s: soak=%s reference=%s", Workload.nodeName(n), shortType(type),
                     name, a.get(name), b.get(name)));
@@ -678,7 +683,7 @@ final class SoakRun {
 
   private String report(Result result, Workload.SeedTimes seed) {
     StringBuilder r = new StringBuilder("# nodemesh soak run\n\n");
-    r.append(String.format(Locale.ROOT, "%s; %d cores%n%n", java.time.Instant.now(),
+    r.append(String.format(Locale.ROOT, "%s; %d cores%n%n", Instant.now(),
         Runtime.getRuntime().availableProcessors()));
     r.append("| setting | value |\n|---|---|\n").append(config.describe());
     r.append(String.format(Locale.ROOT, "| seeded objects | %,d |%n", seed.objects()));
