@@ -698,8 +698,9 @@ final class SoakRun {
         r.append(String.format(Locale.ROOT, "| %s (last control plane) | %.0f |%n", name, value)));
     for (Map.Entry<Integer, double[]> trend : heapTrends(result.samples()).entrySet()) {
       double[] t = trend.getValue();
-      r.append(String.format(Locale.ROOT, "| heap trend, control plane #%d | %.1f MB/h over %.0f min (%d samples, "
-          + "%.0f-%.0f MB) |%n", trend.getKey(), t[0], t[1], (int) t[2], t[3], t[4]));
+      r.append(String.format(Locale.ROOT, "| heap trend, control plane #%d | %+.1f MB/h over %.0f min (%d samples, "
+          + "%.0f-%.0f MB); %+.1f MB/h over the later half |%n", trend.getKey(), t[0], t[1], (int) t[2], t[3], t[4],
+          t[5]));
     }
     r.append("\n## Faults\n\n| minute | fault | down / away, until watching again | of which writes paused "
         + "(list-to-watch window) |\n|---|---|---|---|\n");
@@ -730,8 +731,10 @@ final class SoakRun {
   }
 
   /**
-   * Per control plane process: {slope MB/h, minutes covered, samples, min MB, max MB} over its samples after its
-   * first two minutes (start-up and JIT allocations settle). Only processes with at least three such samples.
+   * Per control plane process: {slope MB/h, minutes covered, samples, min MB, max MB, slope MB/h of the later half}
+   * over its samples after its first two minutes (start-up and JIT allocations settle). The later half tells a
+   * leak (still rising) from a live set that grew with the churn pool and the bounded histories and then levelled
+   * off. Only processes with at least six such samples.
    */
   static Map<Integer, double[]> heapTrends(List<Sample> samples) {
     Map<Integer, List<Sample>> byProcess = new LinkedHashMap<>();
@@ -744,25 +747,29 @@ final class SoakRun {
     }
     Map<Integer, double[]> trends = new LinkedHashMap<>();
     byProcess.forEach((process, points) -> {
-      if (points.size() < 3) {
+      if (points.size() < 6) {
         return;
       }
-      double n = points.size();
-      double mx = points.stream().mapToDouble(Sample::minute).average().orElse(0);
-      double my = points.stream().mapToDouble(Sample::retainedMb).average().orElse(0);
-      double sxy = 0;
-      double sxx = 0;
-      for (Sample p : points) {
-        sxy += (p.minute() - mx) * (p.retainedMb() - my);
-        sxx += (p.minute() - mx) * (p.minute() - mx);
-      }
-      double slopePerMinute = sxx == 0 ? 0 : sxy / sxx;
       double span = points.get(points.size() - 1).minute() - points.get(0).minute();
-      trends.put(process, new double[] {slopePerMinute * 60, span, n,
+      trends.put(process, new double[] {slopeMbPerHour(points), span, points.size(),
           points.stream().mapToLong(Sample::retainedMb).min().orElse(0),
-          points.stream().mapToLong(Sample::retainedMb).max().orElse(0)});
+          points.stream().mapToLong(Sample::retainedMb).max().orElse(0),
+          slopeMbPerHour(points.subList(points.size() / 2, points.size()))});
     });
     return trends;
+  }
+
+  /** Least-squares slope of retained heap over time. */
+  private static double slopeMbPerHour(List<Sample> points) {
+    double mx = points.stream().mapToDouble(Sample::minute).average().orElse(0);
+    double my = points.stream().mapToDouble(Sample::retainedMb).average().orElse(0);
+    double sxy = 0;
+    double sxx = 0;
+    for (Sample p : points) {
+      sxy += (p.minute() - mx) * (p.retainedMb() - my);
+      sxx += (p.minute() - mx) * (p.minute() - mx);
+    }
+    return sxx == 0 ? 0 : sxy / sxx * 60;
   }
 
   // ---- helpers
