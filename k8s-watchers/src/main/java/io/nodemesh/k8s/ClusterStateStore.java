@@ -212,7 +212,7 @@ public final class ClusterStateStore implements AutoCloseable {
   private void applyUpsert(StoreEvent.Upsert event) {
     ResourceKind kind = event.kind();
     Applied content = new Applied(event.converted().value(), event.converted().problems(), null);
-    if (content.equals(applied.get(kind).put(event.key(), content))) {
+    if (!record(kind, event.key(), content)) {
       return;
     }
     Object value = event.converted().value();
@@ -280,7 +280,7 @@ public final class ClusterStateStore implements AutoCloseable {
       return;
     }
     Applied content = new Applied(null, ImmutableList.of(), event.reason());
-    if (content.equals(applied.get(kind).put(event.key(), content))) {
+    if (!record(kind, event.key(), content)) {
       return;
     }
     log.warn("Skipping {} {}: {}", kind.kindName(), qualified(event.namespace(), event.name()), event.reason());
@@ -288,6 +288,27 @@ public final class ClusterStateStore implements AutoCloseable {
     remove(kind, event.key());
     builder.reportProblem(problem);
     touch(kind, event.key(), event.observedNanos());
+  }
+
+  /**
+   * Records what an object now converts to; false when that is what was recorded before. The earlier record is
+   * then kept: the model holds the earlier objects, and a resync or relist (which converts every object again)
+   * must not leave a second, equal copy of every object behind in this map (the soak's heap rose by 5-10 MB at
+   * 6,000 pods after the first resync).
+   */
+  private boolean record(ResourceKind kind, Object key, Applied content) {
+    Map<Object, Applied> byKey = applied.get(kind);
+    if (content.equals(byKey.get(key))) {
+      return false;
+    }
+    byKey.put(key, content);
+    return true;
+  }
+
+  /** What is recorded for an object: the converted value the model was given (tests). */
+  Optional<Object> appliedValue(ResourceKind kind, Object key) {
+    Applied content = applied.get(kind).get(key);
+    return content == null ? Optional.empty() : Optional.ofNullable(content.value());
   }
 
   private void remove(ResourceKind kind, Object key) {

@@ -107,17 +107,32 @@ class ClusterStateStoreTest {
   }
 
   @Test
+  void aReplayOfAnEqualObjectKeepsTheFirstCopySoAResyncRetainsNoDuplicates() throws Exception {
+    syncEmpty();
+    PodInfo first = pod("web-1", "node-a", "10.0.0.1");
+    store.submit(upsert(first, 1));
+    PodInfo replayed = pod("web-1", "node-a", "10.0.0.1");
+    store.submit(upsert(replayed, 2));
+    awaitWriter();
+
+    assertThat(replayed).isEqualTo(first).isNotSameAs(first);
+    assertThat(store.appliedValue(ResourceKind.POD, first.key())).containsSame(first);
+
+    PodInfo moved = pod("web-1", "node-b", "10.0.0.1");
+    store.submit(upsert(moved, 3));
+    awaitWriter();
+    assertThat(store.appliedValue(ResourceKind.POD, first.key())).containsSame(moved);
+  }
+
+  @Test
   void aPodThatMovesNodesInOneBatchReportsTheOldAndTheNewNode() throws Exception {
     syncEmpty();
     store.submit(upsert(pod("web-1", "node-a", "10.0.0.1"), 1));
     awaitWriter();
 
-    CountDownLatch release = new CountDownLatch(1);
-    store.runOnWriter(() -> awaitQuietly(release));
-    store.submit(new StoreEvent.Delete(ResourceKind.POD, ObjectKey.of("shop", "web-1"), 2));
-    store.submit(upsert(pod("web-1", "node-b", "10.0.0.9"), 3));
-    release.countDown();
-    awaitWriter();
+    submitAsOneBatch(
+        new StoreEvent.Delete(ResourceKind.POD, ObjectKey.of("shop", "web-1"), 2),
+        upsert(pod("web-1", "node-b", "10.0.0.9"), 3));
 
     Change change = last().change();
     assertThat(change.pods()).containsExactly(ObjectKey.of("shop", "web-1"));
@@ -177,11 +192,11 @@ class ClusterStateStoreTest {
   @Test
   void serviceAndNodeChangesAreReportedByKey() throws Exception {
     syncEmpty();
-    store.submit(upsert(new ServiceInfo("shop", "web", ImmutableList.of("10.96.0.1"),
-        ImmutableList.of(ServicePort.tcp("http", 80)), ImmutableSortedMap.of()), 1));
-    store.submit(new StoreEvent.Upsert(ResourceKind.NODE, "node-a",
-        new Converted<>(NodeInfo.of("node-a", "z1"), ImmutableList.of()), 1));
-    awaitWriter();
+    submitAsOneBatch(
+        upsert(new ServiceInfo("shop", "web", ImmutableList.of("10.96.0.1"),
+            ImmutableList.of(ServicePort.tcp("http", 80)), ImmutableSortedMap.of()), 1),
+        new StoreEvent.Upsert(ResourceKind.NODE, "node-a",
+            new Converted<>(NodeInfo.of("node-a", "z1"), ImmutableList.of()), 1));
 
     assertThat(last().change().services()).containsExactly(ObjectKey.of("shop", "web"));
     assertThat(last().change().nodes()).containsExactly("node-a");
@@ -197,13 +212,10 @@ class ClusterStateStoreTest {
   @Test
   void theChangeCarriesTheEarliestObservationOfItsBatch() throws Exception {
     syncEmpty();
-    CountDownLatch release = new CountDownLatch(1);
-    store.runOnWriter(() -> awaitQuietly(release));
-    store.submit(upsert(pod("a", "node-a", "10.0.0.1"), 500));
-    store.submit(upsert(pod("b", "node-a", "10.0.0.2"), 200));
-    store.submit(upsert(pod("c", "node-a", "10.0.0.3"), 900));
-    release.countDown();
-    awaitWriter();
+    submitAsOneBatch(
+        upsert(pod("a", "node-a", "10.0.0.1"), 500),
+        upsert(pod("b", "node-a", "10.0.0.2"), 200),
+        upsert(pod("c", "node-a", "10.0.0.3"), 900));
 
     assertThat(last().change().earliestEventNanos()).isEqualTo(200);
   }
@@ -300,6 +312,17 @@ class ClusterStateStoreTest {
     }
     awaitWriter();
     assertThat(store.isSynced()).isTrue();
+  }
+
+  /** Submits events while the writer is held, so they are drained and published as one batch. */
+  private void submitAsOneBatch(StoreEvent... events) throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    store.runOnWriter(() -> awaitQuietly(release));
+    for (StoreEvent event : events) {
+      store.submit(event);
+    }
+    release.countDown();
+    awaitWriter();
   }
 
   /** Waits until the writer has handled everything submitted so far (its executor is FIFO). */
