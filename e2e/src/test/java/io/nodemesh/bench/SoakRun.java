@@ -3,8 +3,10 @@ package io.nodemesh.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.nodemesh.bench.SoakConfig.Fault;
@@ -110,6 +112,12 @@ final class SoakRun {
   /** The API server's stable address (it comes back here after a restart). */
   private String apiUrl;
   private volatile KubernetesClient client;
+  /**
+   * A second watcher of the API's pods, in the harness: when a client holds a pod the API no longer has, this
+   * tells whether the watch stream lost the event (the witness holds it too) or the control plane did.
+   */
+  private KubernetesClient witnessClient;
+  private SharedIndexInformer<Pod> witness;
   private ServerProcess controlPlane;
   private int controlPlanes;
   private int xdsPort;
@@ -140,6 +148,8 @@ final class SoakRun {
     Thread writer = null;
     try {
       Workload.SeedTimes seed = workload.seed(client);
+      witnessClient = FastMockKubernetes.bulkClient(apiUrl);
+      witness = witnessClient.pods().inAnyNamespace().inform();
       log("seeded %,d objects in %.1f s", seed.objects(), seed.totalSeconds());
       xdsPort = freePort();
       adminPort = freePort();
@@ -203,6 +213,10 @@ final class SoakRun {
       if (controlPlane != null) {
         controlPlane.stop(Duration.ofSeconds(30));
         controlPlane.close();
+      }
+      if (witness != null) {
+        witness.close();
+        witnessClient.close();
       }
       client.close();
       api.close();
@@ -291,8 +305,8 @@ final class SoakRun {
   }
 
   /**
-   * Waits until every informer of the control plane watches again, and, given the list counts from before an
-   * API server restart, has relisted since. Writes pause meanwhile because fabric8's mock keeps no event history:
+   * Waits until every informer of the control plane (and the harness's witness) watches again, and, given the
+   * list counts from before an API server restart, has relisted since. Writes pause meanwhile because fabric8's mock keeps no event history:
    * a watch opened after a list misses deletions made between the two, where a real API server replays them
    * from the list's resourceVersion. Writes made while the control plane or the API server was away are not
    * affected: the (re)list sees them.
@@ -301,7 +315,7 @@ final class SoakRun {
     long deadline = System.nanoTime() + STARTUP_DEADLINE.toNanos();
     while (true) {
       JsonNode informers = adminJson("/debug/state").path("watchers").path("informers");
-      boolean ready = informers.size() > 0;
+      boolean ready = informers.size() > 0 && witness.isWatching();
       for (var kind = informers.fields(); kind.hasNext(); ) {
         var entry = kind.next();
         boolean relisted = listsBefore == null
@@ -487,27 +501,44 @@ final class SoakRun {
     }
   }
 
-  /** Where the API's churn pods and the model's disagree (a harness problem, not the control plane's). */
+  /**
+   * Where the API's churn pods, the model's and the witness informer's disagree: API vs model is a harness
+   * problem; API vs witness means the API's watch stream lost an event (a fabric8 mock artifact the control plane
+   * cannot see past either); neither means the control plane lost it.
+   */
   private List<String> apiVersusModel() {
-    List<String> differences = new ArrayList<>();
-    Map<String, String> inApi = new TreeMap<>();
-    for (var pod : client.pods().inAnyNamespace().list().getItems()) {
-      if (pod.getMetadata().getName().startsWith("churn-")) {
-        inApi.put(pod.getMetadata().getName(), pod.getSpec().getNodeName());
-      }
-    }
+    Map<String, String> inApi = churnPodNodes(client.pods().inAnyNamespace().list().getItems());
     Map<String, String> inModel = new TreeMap<>();
     churnPods.values().forEach(pod -> inModel.put(pod.name(), Workload.nodeName(pod.node())));
-    if (!inApi.equals(inModel)) {
-      Set<String> names = new TreeSet<>(inApi.keySet());
-      names.addAll(inModel.keySet());
-      for (String name : names) {
-        if (!Objects.equals(inApi.get(name), inModel.get(name))) {
-          differences.add("API has " + name + " on " + inApi.get(name) + ", the model on " + inModel.get(name));
-        }
-      }
+    Map<String, String> inWitness = churnPodNodes(witness.getStore().list());
+    List<String> differences = new ArrayList<>();
+    describe("the model", inApi, inModel, differences);
+    describe("the witness informer", inApi, inWitness, differences);
+    if (differences.isEmpty()) {
+      differences.add("API, model and witness informer agree on every churn pod: the control plane lost it");
     }
     return differences;
+  }
+
+  private static Map<String, String> churnPodNodes(List<Pod> pods) {
+    Map<String, String> nodes = new TreeMap<>();
+    for (Pod pod : pods) {
+      if (pod.getMetadata().getName().startsWith("churn-")) {
+        nodes.put(pod.getMetadata().getName(), pod.getSpec().getNodeName());
+      }
+    }
+    return nodes;
+  }
+
+  private static void describe(String observer, Map<String, String> inApi, Map<String, String> seen,
+      List<String> differences) {
+    Set<String> names = new TreeSet<>(inApi.keySet());
+    names.addAll(seen.keySet());
+    for (String name : names) {
+      if (!Objects.equals(inApi.get(name), seen.get(name))) {
+        differences.add("API has " + name + " on " + inApi.get(name) + ", " + observer + " on " + seen.get(name));
+      }
+    }
   }
 
   private Set<String> expectedListeners(int node) {
