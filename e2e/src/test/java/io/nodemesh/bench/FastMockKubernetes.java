@@ -1,6 +1,7 @@
 package io.nodemesh.bench;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -16,6 +17,9 @@ import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.crud.AttributeType;
 import io.fabric8.mockwebserver.crud.CrudDispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.lang.reflect.Field;
 import java.net.InetAddress;
 import java.time.ZoneOffset;
@@ -23,12 +27,14 @@ import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.AbstractMap;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.ReadWriteLock;
 
@@ -170,10 +176,24 @@ final class FastMockKubernetes implements AutoCloseable {
     return name.getValues().get(0).toString();
   }
 
-  /** The stock dispatcher with indexed single-object lookups. */
+  /** An object deleted at {@code resourceVersion}: what a watch resumed from before then must still be told. */
+  private record Tombstone(long resourceVersion, AttributeSet key, String json) {}
+
+  /**
+   * The stock dispatcher with indexed single-object lookups, and watches that resume: a watch from a
+   * resourceVersion is told the deletions made after it. The stock mock keeps no history and starts every watch
+   * with ADDED for what exists now, so a deletion made while a client was between a list and its watch, or
+   * re-opening a watch, was never delivered, where an API server replays it from its watch cache (the soak found
+   * pods that stayed in an informer's cache for good).
+   */
   private static final class IndexedCrudDispatcher extends RestartableCrudDispatcher {
+    /** Enough for hours of churn; a watch from before the oldest one kept would need a 410 Gone instead. */
+    private static final int MAX_TOMBSTONES = 500_000;
+
     private final IndexedMap index = new IndexedMap();
     private final ReadWriteLock lock;
+    /** Oldest first; written under the write lock, read under the read lock. */
+    private final ArrayDeque<Tombstone> tombstones = new ArrayDeque<>();
 
     IndexedCrudDispatcher() {
       try {
@@ -227,6 +247,10 @@ final class FastMockKubernetes implements AutoCloseable {
           // as the stock processDelete: gone at once without finalizers, else marked for deletion
           GenericKubernetesResource resource = Serialization.unmarshal(entry.getValue(), GenericKubernetesResource.class);
           if (resource.getFinalizers().isEmpty()) {
+            tombstones.addLast(new Tombstone(requestResourceVersion(), entry.getKey(), entry.getValue()));
+            if (tombstones.size() > MAX_TOMBSTONES) {
+              tombstones.removeFirst();
+            }
             processEvent(path, query, entry.getKey(), null, null);
           } else if (!resource.isMarkedForDeletion()) {
             resource.getMetadata().setDeletionTimestamp(ZonedDateTime.now(ZoneOffset.UTC).truncatedTo(ChronoUnit.SECONDS)
@@ -239,6 +263,97 @@ final class FastMockKubernetes implements AutoCloseable {
       } finally {
         lock.writeLock().unlock();
       }
+    }
+
+    @Override
+    public MockResponse handleWatch(String path) {
+      MockResponse response = super.handleWatch(path);
+      long since = resourceVersionOf(path);
+      WebSocketListener watch = response.getWebSocketListener();
+      // the stock watch (fabric8's package-private WatchEventsListener), not the 410 Gone of a restarted server
+      if (since < 0 || watch == null || !watch.getClass().getSimpleName().equals("WatchEventsListener")) {
+        return response;
+      }
+      AttributeSet watched = attributeExtractor.fromPath(path);
+      return new MockResponse().withWebSocketUpgrade(new WebSocketListener() {
+        @Override
+        public void onOpen(WebSocket socket, Response upgrade) {
+          watch.onOpen(socket, upgrade); // ADDED for what exists now
+          tellDeletionsSince(since, watched, socket);
+        }
+
+        @Override
+        public void onMessage(WebSocket socket, String text) {
+          watch.onMessage(socket, text);
+        }
+
+        @Override
+        public void onClosing(WebSocket socket, int code, String reason) {
+          watch.onClosing(socket, code, reason);
+        }
+
+        @Override
+        public void onClosed(WebSocket socket, int code, String reason) {
+          watch.onClosed(socket, code, reason);
+        }
+
+        @Override
+        public void onFailure(WebSocket socket, Throwable error, Response upgrade) {
+          watch.onFailure(socket, error, upgrade);
+        }
+      });
+    }
+
+    /**
+     * DELETED for what was deleted after {@code since} and matches the watch, unless it exists again now. Sent
+     * under the read lock, so no write (and no later event about the same object) comes in between.
+     */
+    private void tellDeletionsSince(long since, AttributeSet watched, WebSocket socket) {
+      lock.readLock().lock();
+      try {
+        for (Tombstone tombstone : tombstones) {
+          if (tombstone.resourceVersion() > since && tombstone.key().matches(watched)
+              && !existsAgain(tombstone.key())) {
+            GenericKubernetesResource last = Serialization.unmarshal(tombstone.json(), GenericKubernetesResource.class);
+            socket.send(Serialization.asJson(new WatchEvent(last, "DELETED")));
+          }
+        }
+      } finally {
+        lock.readLock().unlock();
+      }
+    }
+
+    private boolean existsAgain(AttributeSet deleted) {
+      String name = nameOf(deleted);
+      if (name == null) {
+        return false;
+      }
+      for (Map.Entry<AttributeSet, String> entry : index.matching(name, new AttributeSet())) {
+        AttributeSet key = entry.getKey();
+        if (Objects.equals(key.getAttribute("namespace"), deleted.getAttribute("namespace"))
+            && Objects.equals(key.getAttribute("plural"), deleted.getAttribute("plural"))) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** The {@code resourceVersion} a watch request resumes from, or -1. */
+    private static long resourceVersionOf(String path) {
+      int query = path.indexOf('?');
+      if (query < 0) {
+        return -1;
+      }
+      for (String parameter : path.substring(query + 1).split("&")) {
+        if (parameter.startsWith("resourceVersion=")) {
+          try {
+            return Long.parseLong(parameter.substring("resourceVersion=".length()));
+          } catch (NumberFormatException e) {
+            return -1;
+          }
+        }
+      }
+      return -1;
     }
 
     private static MockResponse respond(List<Map.Entry<AttributeSet, String>> found) {

@@ -82,7 +82,7 @@ final class SoakRun {
   }
 
   /** A fault as it happened. */
-  record Injected(double minute, FaultKind kind, double outageSeconds, double writePauseSeconds) {}
+  record Injected(double minute, FaultKind kind, double outageSeconds) {}
 
   /** What the soak found. */
   record Result(List<Checkpoint> checkpoints, List<Sample> samples, List<Injected> faults, long writes,
@@ -255,7 +255,6 @@ final class SoakRun {
   private void inject(FaultKind kind, int apiPort) throws Exception {
     log("fault: %s", label(kind));
     long t0 = System.nanoTime();
-    double writePause;
     switch (kind) {
       case CONTROL_PLANE_KILL, CONTROL_PLANE_RESTART -> {
         if (kind == FaultKind.CONTROL_PLANE_KILL) {
@@ -264,52 +263,38 @@ final class SoakRun {
           controlPlane.stop(Duration.ofSeconds(30)); // SIGTERM
         }
         Thread.sleep(config.controlPlaneDowntime().toMillis()); // down while the cluster keeps changing
-        long paused = System.nanoTime();
-        pauseWrites();
-        try {
-          startControlPlane();
-          awaitWatching(null);
-        } finally {
-          resumeWrites();
-        }
-        writePause = (System.nanoTime() - paused) / 1e9;
+        startControlPlane();
+        awaitWatching(null);
       }
       case API_SERVER_RESTART -> {
         Map<String, Long> listsBefore = informerLists();
         // the API server leaves its address; writes go on through "another replica" nobody watches
-        pauseWrites();
-        try {
-          api = api.moveTo(0);
-          switchClient();
-        } finally {
-          resumeWrites();
-        }
+        moveApiServer(0);
         Thread.sleep(config.apiOutage().toMillis());
-        long paused = System.nanoTime();
-        pauseWrites();
-        try {
-          api = api.moveTo(apiPort);
-          switchClient();
-          awaitWatching(listsBefore);
-        } finally {
-          resumeWrites();
-        }
-        writePause = (System.nanoTime() - paused) / 1e9;
+        moveApiServer(apiPort);
+        awaitWatching(listsBefore);
       }
       default -> throw new IllegalArgumentException(kind.name());
     }
     double outage = (System.nanoTime() - t0) / 1e9;
-    injected.add(new Injected(minute(), kind, outage, writePause));
-    log("fault %s done after %.1f s (writes paused %.1f s while the control plane listed and watched)", label(kind),
-        outage, writePause);
+    injected.add(new Injected(minute(), kind, outage));
+    log("fault %s: %.1f s until the control plane watched the API again", label(kind), outage);
+  }
+
+  /** Moves the API server (with its state) to {@code port}; the writer waits meanwhile, as for any write. */
+  private void moveApiServer(int port) throws InterruptedException {
+    pauseWrites();
+    try {
+      api = api.moveTo(port);
+      switchClient();
+    } finally {
+      resumeWrites();
+    }
   }
 
   /**
    * Waits until every informer of the control plane (and the harness's witness) watches again, and, given the
-   * list counts from before an API server restart, has relisted since. Writes pause meanwhile because fabric8's mock keeps no event history:
-   * a watch opened after a list misses deletions made between the two, where a real API server replays them
-   * from the list's resourceVersion. Writes made while the control plane or the API server was away are not
-   * affected: the (re)list sees them.
+   * list counts from before an API server restart, has relisted since: the end of the fault's outage.
    */
   private void awaitWatching(Map<String, Long> listsBefore) throws Exception {
     long deadline = System.nanoTime() + STARTUP_DEADLINE.toNanos();
@@ -733,11 +718,10 @@ final class SoakRun {
           + "%.0f-%.0f MB); %+.1f MB/h over the later half |%n", trend.getKey(), t[0], t[1], (int) t[2], t[3], t[4],
           t[5]));
     }
-    r.append("\n## Faults\n\n| minute | fault | down / away, until watching again | of which writes paused "
-        + "(list-to-watch window) |\n|---|---|---|---|\n");
+    r.append("\n## Faults\n\n| minute | fault | until the control plane watched the API again |\n|---|---|---|\n");
     for (Injected fault : result.faults()) {
-      r.append(String.format(Locale.ROOT, "| %.1f | %s | %.1f s | %.1f s |%n", fault.minute(), label(fault.kind()),
-          fault.outageSeconds(), fault.writePauseSeconds()));
+      r.append(String.format(Locale.ROOT, "| %.1f | %s | %.1f s |%n", fault.minute(), label(fault.kind()),
+          fault.outageSeconds()));
     }
     r.append("\n## Checkpoints\n\n| minute | why | converged in | nodes not converged | resources compared "
         + "with a fresh control plane | differing |\n|---|---|---|---|---|---|\n");
