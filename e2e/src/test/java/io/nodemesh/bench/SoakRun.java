@@ -656,6 +656,10 @@ final class SoakRun {
       return;
     }
     long retained = controlPlane.retainedAfterFullGcMb(out.resolve(controlPlane.name() + "-histogram.txt"));
+    if (retained < 0) {
+      log("sample: no full GC showed up in control plane #%d's GC log within a minute; sample skipped", controlPlanes);
+      return;
+    }
     int reconnects = envoys.stream().mapToInt(BenchEnvoy::reconnects).sum();
     int streaming = (int) envoys.stream().filter(BenchEnvoy::streaming).count();
     int pods;
