@@ -20,6 +20,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -124,6 +125,12 @@ final class BenchEnvoy implements AutoCloseable {
     this.channel = channel;
     this.reconnector = reconnector;
     openStream();
+  }
+
+  /** A plaintext channel to a control plane on this machine, for many clients' streams (large responses allowed). */
+  static ManagedChannel channel(int port, java.util.concurrent.Executor executor) {
+    return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(256 * 1024 * 1024).executor(executor).build();
   }
 
   /** A client whose stream, once lost, stays lost (the benchmark counts that as an error). */
@@ -354,10 +361,8 @@ final class BenchEnvoy implements AutoCloseable {
 
   private synchronized void onDelta(DeltaDiscoveryResponse response) {
     long arrived = System.nanoTime();
-    streamHealthy();
     String type = response.getTypeUrl();
-    count(response.getSerializedSize(), response.getResourcesCount());
-    Map<String, Held> names = held.get(type);
+    Map<String, Held> names = received(type, response.getSerializedSize(), response.getResourcesCount());
     for (Resource resource : response.getResourcesList()) {
       if (!wanted(type, resource.getName())) {
         continue;
@@ -381,10 +386,8 @@ final class BenchEnvoy implements AutoCloseable {
 
   private synchronized void onSotw(DiscoveryResponse response) {
     long arrived = System.nanoTime();
-    streamHealthy();
     String type = response.getTypeUrl();
-    count(response.getSerializedSize(), response.getResourcesCount());
-    Map<String, Held> names = held.get(type);
+    Map<String, Held> names = received(type, response.getSerializedSize(), response.getResourcesCount());
     boolean fullState = type.equals(LDS) || type.equals(CDS);
     Set<String> present = fullState ? new HashSet<>() : null;
     for (Any any : response.getResourcesList()) {
@@ -429,17 +432,16 @@ final class BenchEnvoy implements AutoCloseable {
     return type.equals(CDS) || type.equals(LDS) || subscribed.get(type).contains(name);
   }
 
-  private void streamHealthy() {
+  /** A response arrived on the current stream: it is healthy again; counted; returns what is held of its type. */
+  private Map<String, Held> received(String type, int bytes, int resources) {
     answered = true;
     error = null;
     backoffMillis = MIN_BACKOFF_MILLIS;
-  }
-
-  private void count(int bytes, int resources) {
     stats.responses.increment();
     stats.bytes.add(bytes);
     stats.resources.add(resources);
     stats.largestResponse.accumulate(bytes);
+    return held.get(type);
   }
 
   /** Decodes a resource as Envoy would, records its references, and returns its name. */

@@ -2,7 +2,6 @@ package io.nodemesh.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.nodemesh.e2e.ControlPlaneProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -155,8 +154,7 @@ final class BenchRun {
 
     clientPool = Executors.newFixedThreadPool(4, daemon("bench-envoy"));
     for (int c = 0; c < config.channels(); c++) {
-      channels.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-          .maxInboundMessageSize(256 * 1024 * 1024).executor(clientPool).build());
+      channels.add(BenchEnvoy.channel(port, clientPool));
     }
   }
 

@@ -107,7 +107,7 @@ record SoakConfig(
             + "| faults | %s |%n| checkpoints | every %s, after each fault, at the end |%n"
             + "| heap samples | every %d s (forced full GC) |%n| control plane | -Xmx%s %s |%n",
         w.nodes(), w.pods(), w.services(), w.upstreamsPerPod(),
-        sotwEvery == 0 ? "all delta" : "every " + sotwEvery + "th SotW, the rest delta",
+        sotwEvery == 0 ? "all delta" : "SotW on one node in " + sotwEvery + ", delta on the rest",
         changesPerSecond, duration.toSeconds(), churnPods, faults.isEmpty() ? "none" : faults,
         checkpointEvery.isZero() ? "(off)" : checkpointEvery.toSeconds() + " s", sampleEvery.toSeconds(),
         w.nodemeshXmx(), String.join(" ", w.nodemeshFlags()));

@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.nodemesh.bench.SoakConfig.Fault;
 import io.nodemesh.bench.SoakConfig.FaultKind;
 import io.nodemesh.e2e.ControlPlaneProcess;
@@ -155,7 +154,7 @@ final class SoakRun {
       adminPort = freePort();
       startControlPlane();
       for (int c = 0; c < CHANNELS; c++) {
-        channels.add(channel(xdsPort));
+        channels.add(BenchEnvoy.channel(xdsPort, clientPool));
       }
       for (int n = 0; n < scale.nodes(); n++) {
         envoys.add(BenchEnvoy.reconnecting(channels.get(n % CHANNELS), "envoy-" + n, Workload.nodeName(n),
@@ -596,7 +595,7 @@ final class SoakRun {
     ManagedChannel channel = null;
     try {
       int port = Integer.parseInt(reference.awaitLog(XDS_READY, STARTUP_DEADLINE));
-      channel = channel(port);
+      channel = BenchEnvoy.channel(port, clientPool);
       for (int n = 0; n < scale.nodes(); n++) {
         fresh.add(BenchEnvoy.connect(channel, "reference-envoy-" + n, Workload.nodeName(n), !config.sotw(n), true,
             new BenchEnvoy.ClientStats()));
@@ -708,7 +707,7 @@ final class SoakRun {
     r.append("| setting | value |\n|---|---|\n").append(config.describe());
     r.append(String.format(Locale.ROOT, "| seeded objects | %,d |%n", seed.objects()));
     r.append("\n## Outcome\n\n| figure | value |\n|---|---|\n");
-    r.append(String.format(Locale.ROOT, "| API writes | %,d (%,d retried while the API server was away) |%n",
+    r.append(String.format(Locale.ROOT, "| API writes | %,d (%,d retried after a failed API call) |%n",
         result.writes(), result.writeRetries()));
     r.append(String.format(Locale.ROOT, "| checkpoints | %d |%n", result.checkpoints().size()));
     r.append(String.format(Locale.ROOT, "| lost updates (all checkpoints) | %d |%n", result.lostUpdates()));
@@ -792,11 +791,6 @@ final class SoakRun {
   }
 
   // ---- helpers
-
-  private ManagedChannel channel(int port) {
-    return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .maxInboundMessageSize(256 * 1024 * 1024).executor(clientPool).build();
-  }
 
   private static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0)) {
