@@ -134,13 +134,14 @@ public final class ControlPlaneMetrics {
   }
 
   /** Counters of the Kubernetes Events written for quarantined resources. */
-  public void registerEventCounters(LongSupplier created, LongSupplier failed) {
+  public void registerEventCounters(LongSupplier created, LongSupplier failed, LongSupplier suppressed) {
     CounterWithCallback.builder()
         .name("nodemesh_kubernetes_events").help("Kubernetes Events written (XdsResourceRejected), by result")
         .labelNames("result")
         .callback(cb -> {
           cb.call(created.getAsLong(), "created");
           cb.call(failed.getAsLong(), "failed");
+          cb.call(suppressed.getAsLong(), "suppressed");
         })
         .register(registry);
   }

@@ -13,7 +13,8 @@ import java.util.function.BiConsumer;
 /**
  * Links store generations to the Kubernetes events that caused them, so an ACK can be turned into
  * "event observed -> node ACKed" time: for the convergence histogram, and per node for
- * {@code /debug/pods/...}. Memory is bounded: only the latest generations and ACKs are kept.
+ * {@code /debug/pods/...}. Memory is bounded: only the latest generations and ACKs are kept, and what is kept
+ * per client is kept per authorized stream and dropped when the stream closes.
  *
  * <p>Thread-safe: ACKs arrive on stream threads, generations on the translator thread; one lock guards it all
  * and every operation under it is a few map look-ups.
@@ -22,15 +23,23 @@ public final class ConvergenceTracker implements XdsEventListener {
 
   private static final int MAX_GENERATIONS = 4096;
   private static final int MAX_ACKS_PER_NODE = 256;
+  /** Stream entries kept at most: far above any real count of streams x 4 types; a backstop, never the rule. */
+  private static final int MAX_STREAM_ENTRIES = 100_000;
 
   private record Event(long nanos, long wallMillis) {}
 
+  private record StreamType(long streamId, ResourceType type) {}
+
   private final NavigableMap<Long, Event> eventsByGeneration = new TreeMap<>();
-  private final Map<String, Long> lastCountedByStream = new HashMap<>();
+  /** Per (stream id, type): the last generation counted, so each convergence is observed once per stream. */
+  private final Map<StreamType, Long> lastCountedByStream = new HashMap<>();
   private final Map<String, NavigableMap<Long, Long>> listenerAcksByNode = new HashMap<>();
   private final BiConsumer<ResourceType, Double> convergenceSeconds;
 
-  /** {@code convergenceSeconds} receives one observation per (client, type, generation) that converged. */
+  /**
+   * {@code convergenceSeconds} receives one observation per (stream, type, generation) that converged after the
+   * stream's initial sync.
+   */
   public ConvergenceTracker(BiConsumer<ResourceType, Double> convergenceSeconds) {
     this.convergenceSeconds = convergenceSeconds;
   }
@@ -48,14 +57,21 @@ public final class ConvergenceTracker implements XdsEventListener {
   public void onAck(NodeIdentity client, ResourceType type, long generation) {
     long now = System.nanoTime();
     synchronized (this) {
-      String stream = client.nodeId() + "\u0000" + type;
-      long counted = lastCountedByStream.getOrDefault(stream, Long.MIN_VALUE);
-      if (generation <= counted) {
+      StreamType stream = new StreamType(client.streamId(), type);
+      Long counted = lastCountedByStream.get(stream);
+      if (counted != null && generation <= counted) {
         return;
       }
+      if (counted == null && lastCountedByStream.size() >= MAX_STREAM_ENTRIES) {
+        lastCountedByStream.clear();
+      }
       lastCountedByStream.put(stream, generation);
-      for (Event event : eventsByGeneration.subMap(counted, false, generation, true).values()) {
-        convergenceSeconds.accept(type, (now - event.nanos()) / 1e9);
+      // a stream's first ACK is its initial sync: it measures the connection, not how fast events converge,
+      // and a reconnect (max connection age) would otherwise replay every remembered event as a late one
+      if (counted != null) {
+        for (Event event : eventsByGeneration.subMap(counted, false, generation, true).values()) {
+          convergenceSeconds.accept(type, (now - event.nanos()) / 1e9);
+        }
       }
       if (type == ResourceType.LISTENER) {
         NavigableMap<Long, Long> acks = listenerAcksByNode.computeIfAbsent(client.nodeName(), n -> new TreeMap<>());
@@ -67,9 +83,16 @@ public final class ConvergenceTracker implements XdsEventListener {
     }
   }
 
-  /** Forgets a client that disconnected, so its id can come back without skewing the histogram. */
-  public synchronized void forget(String nodeId) {
-    lastCountedByStream.keySet().removeIf(key -> key.startsWith(nodeId + "\u0000"));
+  @Override
+  public synchronized void onStreamClosed(NodeIdentity client) {
+    for (ResourceType type : ResourceType.values()) {
+      lastCountedByStream.remove(new StreamType(client.streamId(), type));
+    }
+  }
+
+  /** Streams x types with a counted generation (bounded by the open streams). */
+  public synchronized int trackedStreamTypes() {
+    return lastCountedByStream.size();
   }
 
   /**

@@ -26,8 +26,9 @@ import io.nodemesh.xds.XdsEventListener;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.function.Supplier;
 import java.net.InetSocketAddress;
@@ -52,6 +53,10 @@ public final class ControlPlane implements AutoCloseable {
   private static final int TOKEN_CACHE_ENTRIES = 10_000;
   private static final Duration TOKEN_CACHE_MAX_TTL = Duration.ofMinutes(10);
   private static final Duration TOKEN_CACHE_NEGATIVE_TTL = Duration.ofSeconds(10);
+  /** TokenReview calls in parallel: the API server answers in milliseconds; cached verdicts cover reconnects. */
+  private static final int TOKEN_REVIEW_THREADS = 2;
+  /** Largest request metadata (headers) accepted on the xDS port: a bearer token and gRPC's own headers. */
+  private static final int XDS_MAX_METADATA_BYTES = 32 * 1024;
 
   private final Settings settings;
   private final DemoCluster demo;
@@ -85,17 +90,20 @@ public final class ControlPlane implements AutoCloseable {
     AtomicReference<TranslationPipeline> pipelineRef = new AtomicReference<>();
     Supplier<ClusterState> model = () -> pipelineRef.get().view().state();
     NodeAuthMode mode = settings.get(Settings.NODE_AUTH);
+    // a bounded queue: a flood of new tokens ends streams with UNAVAILABLE instead of queueing without end
     this.tokenReviews = mode.usesToken()
-        ? Executors.newFixedThreadPool(2, daemon("nodemesh-token-review"))
+        ? new ThreadPoolExecutor(TOKEN_REVIEW_THREADS, TOKEN_REVIEW_THREADS, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(settings.get(Settings.NODE_AUTH_TOKEN_REVIEW_QUEUE)), daemon("nodemesh-token-review"))
         : null;
     TokenReviewer reviewer = mode.usesToken()
         ? new CachingTokenReviewer(
             new KubernetesTokenReviewer(client, settings.get(Settings.NODE_AUTH_TOKEN_AUDIENCE), tokenReviews),
-            Clock.systemUTC(), TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_TTL, TOKEN_CACHE_NEGATIVE_TTL)
+            Clock.systemUTC(), TOKEN_CACHE_ENTRIES, TOKEN_CACHE_MAX_TTL, TOKEN_CACHE_NEGATIVE_TTL,
+            settings.get(Settings.NODE_AUTH_TOKEN_REVIEW_RATE))
         : null;
     this.authorizer = new NodeAuthorizer(mode,
         new PeerBinding(settings.get(Settings.TRUST_LOOPBACK_CLIENTS), settings.get(Settings.ENVOY_NAMESPACE)),
-        reviewer, model);
+        reviewer, model, settings.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS));
     this.events = new QuarantineEvents(client, model, Clock.systemUTC(),
         System.getenv().getOrDefault("HOSTNAME", ""));
     this.xds = XdsServer.create(resourceStore, XdsEventListener.all(convergence, events), Clock.systemUTC(),
@@ -107,7 +115,7 @@ public final class ControlPlane implements AutoCloseable {
     });
     pipelineRef.set(pipeline);
     this.metrics = new ControlPlaneMetrics(xds, watchers::get, pipeline::queueDepth);
-    metrics.registerEventCounters(events::created, events::failed);
+    metrics.registerEventCounters(events::created, events::failed, events::suppressed);
     metricsRef.set(metrics);
     this.admin = new AdminServer("0.0.0.0", settings.get(Settings.ADMIN_PORT));
     new AdminEndpoints(settings, watchers::get, pipeline, xds, () -> grpc.get() != null, convergence, metrics)
@@ -155,9 +163,10 @@ public final class ControlPlane implements AutoCloseable {
       if (authorizer.mode() == NodeAuthMode.NONE) {
         log.warn("node authorization is off (--node-auth=none): any client gets the view of the node it claims");
       } else {
-        log.info("node authorization: --node-auth={}, trust loopback clients: {}, Envoy namespace: '{}'",
+        log.info("node authorization: --node-auth={}, trust loopback clients: {}, anonymous clients: {},"
+                + " Envoy namespace: '{}'",
             settings.text(Settings.NODE_AUTH), settings.get(Settings.TRUST_LOOPBACK_CLIENTS),
-            settings.get(Settings.ENVOY_NAMESPACE));
+            settings.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS), settings.get(Settings.ENVOY_NAMESPACE));
       }
       Server server = builder
           .addService(xds.service())
@@ -165,7 +174,15 @@ public final class ControlPlane implements AutoCloseable {
           // node Envoys ping every 30 s (see the chart); grpc-java's default would answer with GOAWAY
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
           .permitKeepAliveWithoutCalls(true)
+          // dead peers free their streams; old connections rebalance over replicas (Istio: 30 min max age)
+          .keepAliveTime(settings.get(Settings.XDS_KEEPALIVE_TIME).toMillis(), TimeUnit.MILLISECONDS)
+          .keepAliveTimeout(settings.get(Settings.XDS_KEEPALIVE_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionAge(settings.get(Settings.XDS_MAX_CONNECTION_AGE).toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionAgeGrace(settings.get(Settings.XDS_MAX_CONNECTION_AGE_GRACE).toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionIdle(settings.get(Settings.XDS_MAX_CONNECTION_IDLE).toMillis(), TimeUnit.MILLISECONDS)
           .maxInboundMessageSize(settings.get(Settings.XDS_MAX_REQUEST_BYTES))
+          // headers carry at most a bearer token (16 KiB accepted) and gRPC's own; larger ones end the stream
+          .maxInboundMetadataSize(XDS_MAX_METADATA_BYTES)
           .build()
           .start();
       grpc.set(server);

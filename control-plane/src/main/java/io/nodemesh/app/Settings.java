@@ -11,6 +11,7 @@ import io.nodemesh.translate.UpstreamBinding;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.XdsServerOptions;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -68,9 +69,13 @@ public final class Settings {
               + " IP of the Envoy pod on it), token (bound service account token, TokenReview), peer-or-token,"
               + " none; clients claiming no node_name get node-independent resources only");
   public static final Flag<Boolean> TRUST_LOOPBACK_CLIENTS =
-      Flag.bool("trust-loopback-clients", true,
+      Flag.bool("trust-loopback-clients", false,
           "loopback xDS clients (127.0.0.0/8, ::1: the control plane's own pod, the demo, test harnesses) pass the"
-              + " peer check for any node and skip the per-address stream limit; the chart turns this off");
+              + " peer check for any node and skip the per-address limits; on by default only with --demo");
+  public static final Flag<Boolean> XDS_ALLOW_ANONYMOUS_CLIENTS =
+      Flag.bool("xds-allow-anonymous-clients", false,
+          "serve node-independent resources to clients that claim no node_name and present no bearer token;"
+              + " off, such clients must authenticate (--node-auth=peer-or-token); on by default only with --demo");
   public static final Flag<String> ENVOY_NAMESPACE =
       Flag.text("envoy-namespace", "nodemesh-system",
           "namespace of the node Envoy pods: the pod a peer address or token is matched to must be in it"
@@ -104,6 +109,49 @@ public final class Settings {
   public static final Flag<Integer> XDS_REQUEST_BURST =
       Flag.integer("xds-request-burst", 1000, 1, Integer.MAX_VALUE,
           "requests a stream may send at once before --xds-max-request-rate applies (startup, reconnects)");
+  public static final Flag<Integer> XDS_MAX_STREAMS =
+      Flag.integer("xds-max-streams", 20_000, 0, Integer.MAX_VALUE,
+          "open xDS streams allowed over all clients (0: unlimited); more are refused with RESOURCE_EXHAUSTED");
+  public static final Flag<Integer> XDS_MAX_NAME_BYTES_PER_ADDRESS =
+      Flag.integer("xds-max-name-bytes-per-address", 16 * 1024 * 1024, 0, Integer.MAX_VALUE,
+          "bytes of explicitly subscribed resource names (64 bytes of bookkeeping counted per name) the streams of"
+              + " one client address may hold together (0: unlimited); beyond it the stream ends with"
+              + " RESOURCE_EXHAUSTED");
+  public static final Flag<Duration> XDS_FIRST_REQUEST_TIMEOUT =
+      Flag.duration("xds-first-request-timeout", "10s", Duration.ZERO,
+          "a stream that sent no first request, or is not authorized, this long after it opened ends with"
+              + " DEADLINE_EXCEEDED (0s: no deadline)");
+  public static final Flag<Duration> XDS_KEEPALIVE_TIME =
+      Flag.duration("xds-keepalive-time", "30s", Duration.ofSeconds(1),
+          "the server pings a connection that was quiet this long, and closes it when no answer comes within"
+              + " --xds-keepalive-timeout (a node that vanished frees its streams)");
+  public static final Flag<Duration> XDS_KEEPALIVE_TIMEOUT =
+      Flag.duration("xds-keepalive-timeout", "10s", Duration.ofSeconds(1), "how long a keepalive ping may go unanswered");
+  public static final Flag<Duration> XDS_MAX_CONNECTION_AGE =
+      Flag.duration("xds-max-connection-age", "30m", Duration.ofSeconds(1),
+          "connections are asked to reconnect (GOAWAY) after this long, +-10% jitter, so clients rebalance over"
+              + " replicas; delta clients resume with what they hold, so a reconnect resends only changes");
+  public static final Flag<Duration> XDS_MAX_CONNECTION_AGE_GRACE =
+      Flag.duration("xds-max-connection-age-grace", "10s", Duration.ZERO,
+          "after the GOAWAY of --xds-max-connection-age, streams still open this long are closed");
+  public static final Flag<Duration> XDS_MAX_CONNECTION_IDLE =
+      Flag.duration("xds-max-connection-idle", "5m", Duration.ofSeconds(1),
+          "a connection without any stream this long is closed");
+  public static final Flag<Integer> XDS_QUARANTINE_MAX_ENTRIES =
+      Flag.integer("xds-quarantine-max-entries", 10_000, 0, Integer.MAX_VALUE,
+          "NACK isolation: quarantined resources remembered over all clients (each principal at most 256); a full"
+              + " quarantine leaves the rejected resource parked instead");
+  public static final Flag<Duration> XDS_QUARANTINE_FORGET_AFTER =
+      Flag.duration("xds-quarantine-forget-after", "10m", Duration.ZERO,
+          "the quarantined resources of a client without a stream are forgotten after this long (checked while"
+              + " the configuration changes, at most every 30 s)");
+  public static final Flag<Integer> NODE_AUTH_TOKEN_REVIEW_RATE =
+      Flag.integer("node-auth-token-review-rate", 2, 1, 10_000,
+          "TokenReviews (tokens not in the cache) per second allowed for one client address, with bursts of 10x;"
+              + " beyond it the stream ends with UNAVAILABLE so the client retries later");
+  public static final Flag<Integer> NODE_AUTH_TOKEN_REVIEW_QUEUE =
+      Flag.integer("node-auth-token-review-queue", 1000, 1, 1_000_000,
+          "TokenReviews waiting for the API server at most; beyond it a stream ends with UNAVAILABLE");
   public static final Flag<Integer> XDS_NACK_ISOLATION_MAX_PROBES =
       Flag.integer("xds-nack-isolation-max-probes", 64, 0, 10_000,
           "delta NACK isolation: subset responses re-sent to find the rejected resource(s) of one NACK before giving"
@@ -116,10 +164,20 @@ public final class Settings {
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
-      MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, ENVOY_NAMESPACE,
-      NODE_AUTH_TOKEN_AUDIENCE, XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
-      XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_REQUEST_RATE, XDS_REQUEST_BURST,
-      XDS_NACK_ISOLATION_MAX_PROBES, LOG_LEVEL, DEMO);
+      MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
+      ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
+      XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
+      XDS_MAX_STREAMS, XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_NAME_BYTES_PER_ADDRESS,
+      XDS_MAX_REQUEST_RATE, XDS_REQUEST_BURST, XDS_FIRST_REQUEST_TIMEOUT, XDS_KEEPALIVE_TIME, XDS_KEEPALIVE_TIMEOUT,
+      XDS_MAX_CONNECTION_AGE, XDS_MAX_CONNECTION_AGE_GRACE, XDS_MAX_CONNECTION_IDLE, XDS_NACK_ISOLATION_MAX_PROBES,
+      XDS_QUARANTINE_MAX_ENTRIES, XDS_QUARANTINE_FORGET_AFTER, LOG_LEVEL, DEMO);
+
+  /**
+   * Defaults that differ under {@code --demo}: its simulated Envoys and the newcomer's grpc clients connect over
+   * loopback without tokens. Outside the demo the safe defaults hold; a value set explicitly always wins.
+   */
+  private static final ImmutableMap<Flag<?>, String> DEMO_DEFAULTS =
+      ImmutableMap.of(TRUST_LOOPBACK_CLIENTS, "true", XDS_ALLOW_ANONYMOUS_CLIENTS, "true");
 
   private final ImmutableMap<String, String> raw;
   private final ImmutableMap<String, String> sources;
@@ -144,6 +202,17 @@ public final class Settings {
   public static Settings parse(String[] args, Map<String, String> env) {
     Flag.Resolved resolved = Flag.resolve(ALL, args, env);
     Settings settings = new Settings(resolved.values(), resolved.sources());
+    if (settings.get(DEMO)) {
+      Map<String, String> values = new HashMap<>(resolved.values());
+      Map<String, String> sources = new HashMap<>(resolved.sources());
+      DEMO_DEFAULTS.forEach((flag, value) -> {
+        if (sources.get(flag.name()).equals("default")) {
+          values.put(flag.name(), value);
+          sources.put(flag.name(), "default with --demo");
+        }
+      });
+      settings = new Settings(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
+    }
     ALL.forEach(settings::get);
     settings.meshOptions();
     settings.watcherOptions();
@@ -174,7 +243,10 @@ public final class Settings {
         .withStreamsPerAddress(get(XDS_MAX_STREAMS_PER_ADDRESS), get(TRUST_LOOPBACK_CLIENTS))
         .withMaxSubscribedNames(get(XDS_MAX_SUBSCRIBED_NAMES))
         .withRequestRate(get(XDS_MAX_REQUEST_RATE), get(XDS_REQUEST_BURST))
-        .withIsolation(get(XDS_NACK_ISOLATION_MAX_PROBES), XdsServerOptions.DEFAULTS.quarantineMaxPerClient());
+        .withIsolation(get(XDS_NACK_ISOLATION_MAX_PROBES), XdsServerOptions.DEFAULTS.quarantineMaxPerClient())
+        .withServerLimits(get(XDS_MAX_STREAMS), get(XDS_FIRST_REQUEST_TIMEOUT).toMillis())
+        .withNameBytesPerAddress(get(XDS_MAX_NAME_BYTES_PER_ADDRESS))
+        .withQuarantineBounds(get(XDS_QUARANTINE_MAX_ENTRIES), get(XDS_QUARANTINE_FORGET_AFTER).toMillis());
   }
 
   public <T> T get(Flag<T> flag) {

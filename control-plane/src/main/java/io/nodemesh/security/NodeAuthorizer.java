@@ -20,7 +20,9 @@ import java.util.function.Supplier;
  *       that node's view if the mode's check passes, and is refused with PERMISSION_DENIED otherwise.
  *   <li>A client that claims no node (no {@code node_name}: proxyless gRPC clients) gets node-independent
  *       resources only — unless its {@code node.id} is itself a node name and the peer check binds it to that
- *       node (an Envoy configured the old way, with {@code node.id} = node name).
+ *       node (an Envoy configured the old way, with {@code node.id} = node name). It must present a bearer
+ *       token the API server accepts, unless anonymous node-independent clients are allowed
+ *       ({@code --xds-allow-anonymous-clients}).
  *   <li>A bearer token that the API server refuses is refused, whatever the client claims.
  *   <li>{@link NodeAuthMode#NONE}: everyone gets the node they claim.
  * </ul>
@@ -33,14 +35,19 @@ public final class NodeAuthorizer implements ClientAuthorizer {
   private final PeerBinding peerBinding;
   private final TokenReviewer tokens;
   private final Supplier<ClusterState> state;
+  private final boolean allowAnonymous;
 
-  /** {@code tokens} may be null unless the mode uses tokens. */
-  public NodeAuthorizer(
-      NodeAuthMode mode, PeerBinding peerBinding, TokenReviewer tokens, Supplier<ClusterState> state) {
+  /**
+   * {@code tokens} may be null unless the mode uses tokens; {@code allowAnonymous}: whether a client that claims
+   * no node and presents no token still gets node-independent resources.
+   */
+  public NodeAuthorizer(NodeAuthMode mode, PeerBinding peerBinding, TokenReviewer tokens,
+      Supplier<ClusterState> state, boolean allowAnonymous) {
     this.mode = Objects.requireNonNull(mode, "mode");
     this.peerBinding = Objects.requireNonNull(peerBinding, "peerBinding");
     this.tokens = tokens;
     this.state = Objects.requireNonNull(state, "state");
+    this.allowAnonymous = allowAnonymous;
     if (mode.usesToken() && tokens == null) {
       throw new IllegalArgumentException("--node-auth=" + mode + " needs a token reviewer");
     }
@@ -71,8 +78,15 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     }
     if (!mode.usesToken() || client.bearerToken().isEmpty()) {
       if (!claims) {
+        if (!allowAnonymous) {
+          return done(Authorization.denied("anonymous",
+              "a client that claims no node_name must authenticate with a bearer token (--node-auth=peer-or-token)"
+                  + (mode.usesToken() ? "" : "; this server runs --node-auth=" + mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
+                  + ", or the server must allow anonymous clients (--xds-allow-anonymous-clients)"));
+        }
         return done(Authorization.sharedOnly("shared_only",
-            "no node_name claimed: node-independent resources only"));
+            "no node_name claimed: node-independent resources only (anonymous, --xds-allow-anonymous-clients)",
+            "peer:" + client.peerText()));
       }
       if (!mode.usesToken()) {
         return done(Authorization.denied(peer.label(), peer.text()));
@@ -82,8 +96,15 @@ public final class NodeAuthorizer implements ClientAuthorizer {
               + (peer == null ? "" : "; " + peer.text())));
     }
     PeerBinding.Result peerResult = peer;
-    return tokens.review(client.bearerToken().get())
-        .thenApply(review -> decide(claimed, review, peerResult));
+    CompletableFuture<ReviewedToken> review = tokens.review(client.bearerToken().get(), client.peerText());
+    CompletableFuture<Authorization> decision = review.thenApply(reviewed -> decide(claimed, reviewed, peerResult));
+    // a stream that closes while its review waits cancels the decision: withdraw the review too
+    decision.whenComplete((result, error) -> {
+      if (decision.isCancelled()) {
+        review.cancel(false);
+      }
+    });
+    return decision;
   }
 
   private Authorization decide(NodeIdentity claimed, ReviewedToken review, PeerBinding.Result peer) {
@@ -96,7 +117,7 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     if (!claimed.nodeNameFromMetadata()) {
       return Authorization.sharedOnly("token_shared_only",
           "token of " + review.username() + " (pod " + who + "); no node_name claimed: node-independent"
-              + " resources only");
+              + " resources only", "sa:" + review.username() + "/" + who);
     }
     if (review.podName().isEmpty() || review.namespace().isEmpty()) {
       return Authorization.denied("token_mismatch", "the token of " + review.username()

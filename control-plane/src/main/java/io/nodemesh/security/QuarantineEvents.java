@@ -5,6 +5,9 @@ import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import com.google.common.cache.Cache;
+import com.google.common.cache.CacheBuilder;
+import io.nodemesh.log.SafeText;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.ServiceInfo;
@@ -12,6 +15,7 @@ import io.nodemesh.xds.NodeIdentity;
 import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.XdsEventListener;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
 import java.util.Optional;
@@ -32,13 +36,22 @@ import org.slf4j.LoggerFactory;
  * Service. The control plane's ClusterRole needs {@code create} on {@code events}.
  *
  * <p>Events are written on one background thread from a bounded queue (stream threads never wait for the
- * API); when the queue is full an event is dropped and counted. Thread-safe.
+ * API); when the queue is full an event is dropped and counted. The text in an Event comes from a client, so
+ * Events are bounded too: only clients authorized for a node or by a token cause them (an anonymous client's
+ * rejections are logged only), at most one per object every {@link #PER_OBJECT_INTERVAL}, at most
+ * {@link #PER_MINUTE} a minute in all; the rest are counted as suppressed. Thread-safe.
  */
 public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
 
   public static final String REASON = "XdsResourceRejected";
   static final String COMPONENT = "nodemesh-control-plane";
   private static final int MAX_MESSAGE = 1024;
+  /** One Event per involved object this often at most: enough for {@code kubectl describe} to show it. */
+  static final Duration PER_OBJECT_INTERVAL = Duration.ofMinutes(10);
+  /** Events written per minute at most, over all objects. */
+  static final int PER_MINUTE = 30;
+  /** Objects whose last Event time is remembered at most. */
+  private static final int MAX_TRACKED_OBJECTS = 10_000;
   private static final Logger log = LoggerFactory.getLogger(QuarantineEvents.class);
 
   private final KubernetesClient client;
@@ -48,6 +61,12 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
   private final ThreadPoolExecutor writer;
   private final LongAdder created = new LongAdder();
   private final LongAdder failed = new LongAdder();
+  private final LongAdder suppressed = new LongAdder();
+  private final Cache<String, Instant> lastEventByObject = CacheBuilder.newBuilder()
+      .maximumSize(MAX_TRACKED_OBJECTS).expireAfterWrite(PER_OBJECT_INTERVAL).build();
+  /** Start of the current minute window and Events written in it; guarded by {@code this}. */
+  private Instant windowStart = Instant.EPOCH;
+  private int inWindow;
 
   public QuarantineEvents(KubernetesClient client, Supplier<ClusterState> state, Clock clock, String instance) {
     this.client = client;
@@ -66,14 +85,43 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
 
   @Override
   public void onQuarantine(NodeIdentity client, Quarantine.Entry entry) {
+    if (client.principal().startsWith("peer:")) {
+      // an anonymous client proves nothing: it must not write client-chosen text onto anyone's objects
+      suppressed.increment();
+      return;
+    }
     Optional<ObjectReference> target = involvedObject(entry.name(), state.get());
     if (target.isEmpty()) {
       log.info("no Kubernetes object to attach the rejection of {} {} to; logged only", entry.type().shortName(),
           entry.name());
       return;
     }
+    if (!admit(target.get())) {
+      suppressed.increment();
+      return;
+    }
     Event event = event(target.get(), client, entry);
     writer.execute(() -> write(event));
+  }
+
+  /** Whether an Event on {@code target} may be written now (per-object interval and global rate). */
+  private synchronized boolean admit(ObjectReference target) {
+    Instant now = clock.instant();
+    String key = target.getKind() + "/" + target.getNamespace() + "/" + target.getName();
+    Instant last = lastEventByObject.getIfPresent(key);
+    if (last != null && now.isBefore(last.plus(PER_OBJECT_INTERVAL))) {
+      return false;
+    }
+    if (!now.isBefore(windowStart.plus(Duration.ofMinutes(1)))) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (inWindow >= PER_MINUTE) {
+      return false;
+    }
+    inWindow++;
+    lastEventByObject.put(key, now);
+    return true;
   }
 
   private void write(Event event) {
@@ -94,9 +142,7 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
     String message = "Envoy " + who.nodeId() + (who.nodeName().isEmpty() ? "" : " on node " + who.nodeName())
         + " rejected " + entry.type().shortName() + " " + entry.name() + " (version " + entry.version()
         + "); it is withheld from that Envoy until its configuration changes. Error: " + entry.error();
-    if (message.length() > MAX_MESSAGE) {
-      message = message.substring(0, MAX_MESSAGE - 3) + "...";
-    }
+    message = SafeText.of(message, MAX_MESSAGE);
     return new EventBuilder()
         .withNewMetadata()
             .withNamespace(target.getNamespace())
@@ -152,6 +198,11 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
   /** Events written. */
   public long created() {
     return created.sum();
+  }
+
+  /** Events not written because of the per-object interval, the rate, or an anonymous client. */
+  public long suppressed() {
+    return suppressed.sum();
   }
 
   /** Events that could not be written (API error or full queue). */

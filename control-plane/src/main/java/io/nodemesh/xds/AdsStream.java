@@ -8,6 +8,8 @@ import io.grpc.stub.StreamObserver;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.TypeStatus;
+import io.nodemesh.log.LogThrottle;
+import io.nodemesh.log.SafeText;
 import io.nodemesh.xds.TypeState.AckMatch;
 import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
@@ -58,14 +60,21 @@ abstract class AdsStream<ReqT, RespT> {
   private long nonceCounter;
   /** The first request waits for an asynchronous authorization; nothing more is read meanwhile. */
   private boolean authorizing;
+  /** The authorization under way, cancelled if the stream closes first (a queued TokenReview is dropped). */
+  private volatile CompletableFuture<Authorization> pendingAuthorization;
   /** The node the client claimed (its view is identity.nodeName() once authorized, "" for none). */
   private volatile String claimedNode = "";
   /** How the client was authorized, for the admin status. */
   private volatile String authorization = "";
   private long throttledSinceLogNanos;
   private boolean loggedPrivateName;
-  /** Released when the stream closes (per-address stream limit). */
-  private Runnable releaseSlot = () -> {};
+  /** Warnings a client can trigger on every request (bad nonces, unknown types) are logged this often at most. */
+  private final LogThrottle badRequestLog = new LogThrottle(XdsTunables.BAD_REQUEST_LOG_INTERVAL_MILLIS);
+  /** Bytes of explicitly subscribed names per type, as charged to the per-address budget. */
+  private final long[] nameBytes = new long[ResourceType.all().length];
+  private boolean loggedSharedWildcard;
+  /** The stream's share of the server's limits (streams, name bytes per address); released when it closes. */
+  private XdsServer.Slot slot;
 
   AdsStream(long id, XdsServer server, ServerCallStreamObserver<RespT> observer, Executor executor,
       ClientConnection connection) {
@@ -121,6 +130,10 @@ abstract class AdsStream<ReqT, RespT> {
     observer.setOnCancelHandler(() -> run(() -> close(true, "cancelled or disconnected")));
     server.metricsInternal().streamOpened();
     observer.request(1);
+    long deadline = server.options().firstRequestTimeoutMillis();
+    if (deadline > 0) {
+      server.schedule(() -> run(this::enforceFirstRequestDeadline), deadline * 1_000_000);
+    }
     return new StreamObserver<>() {
       @Override
       public void onNext(ReqT request) {
@@ -143,6 +156,24 @@ abstract class AdsStream<ReqT, RespT> {
             });
       }
     };
+  }
+
+  /**
+   * A stream that has not been authorized by now (no first request, or an authorization still pending) ends:
+   * an idle connection must not hold a stream slot, and a stalled TokenReview must not pin the stream forever.
+   */
+  private void enforceFirstRequestDeadline() {
+    if (closed || identity != null) {
+      return;
+    }
+    server.metricsInternal().limited(XdsMetrics.Limit.FIRST_REQUEST_DEADLINE);
+    String message = "no authorized first request within " + server.options().firstRequestTimeoutMillis()
+        + " ms (--xds-first-request-timeout)";
+    long suppressed = server.limitLog().admit();
+    if (suppressed >= 0) {
+      log.warn("stream={} peer={} {}; closing the stream{}", id, peer, message, LogThrottle.suppressedNote(suppressed));
+    }
+    reject(Status.DEADLINE_EXCEEDED.withDescription(message), "first request deadline");
   }
 
   private void onRequest(ReqT request) {
@@ -178,7 +209,7 @@ abstract class AdsStream<ReqT, RespT> {
   }
 
   private void fail(RuntimeException e) {
-    log.error("node={} stream={} failed to handle a request; closing the stream", nodeId(), id, e);
+    log.error("node={} stream={} failed to handle a request; closing the stream", SafeText.of(nodeId()), id, e);
     close(false, "internal error: " + e);
     observer.onError(Status.INTERNAL.withDescription("internal error").asRuntimeException());
   }
@@ -200,7 +231,7 @@ abstract class AdsStream<ReqT, RespT> {
       log.warn(
           "node={} stream={} peer={} sends requests faster than {}/s (burst {}): reading its next request in {} ms"
               + " (--xds-max-request-rate)",
-          nodeId(), id, peer, server.options().requestsPerSecond(), server.options().requestBurst(),
+          SafeText.of(nodeId()), id, peer, server.options().requestsPerSecond(), server.options().requestBurst(),
           Math.max(1, delay / 1_000_000));
     }
     server.schedule(() -> run(this::requestNext), delay);
@@ -213,12 +244,18 @@ abstract class AdsStream<ReqT, RespT> {
    */
   private boolean authorize(ReqT request) {
     Node node = nodeOf(request);
-    if (node == null || node.getId().isEmpty()) {
-      server.metricsInternal().badRequest(BadRequest.MISSING_NODE);
-      log.warn("stream={} peer={} first request has no node id; closing the stream", id, peer);
-      close(false, "no node on first request");
-      observer.onError(
-          Status.INVALID_ARGUMENT.withDescription("the first request must carry node.id").asRuntimeException());
+    String invalid = node == null || node.getId().isEmpty() ? "the first request must carry node.id"
+        : NodeIdentity.invalidity(NodeIdentity.of(node));
+    if (invalid != null) {
+      server.metricsInternal().badRequest(node == null || node.getId().isEmpty()
+          ? BadRequest.MISSING_NODE : BadRequest.INVALID_NODE);
+      long suppressed = server.limitLog().admit();
+      if (suppressed >= 0) {
+        log.warn("stream={} peer={} refused: {}; closing the stream{}", id, peer, invalid,
+            LogThrottle.suppressedNote(suppressed));
+      }
+      close(false, "invalid node on first request");
+      observer.onError(Status.INVALID_ARGUMENT.withDescription(invalid).asRuntimeException());
       return false;
     }
     NodeIdentity claimed = NodeIdentity.of(node);
@@ -235,8 +272,10 @@ abstract class AdsStream<ReqT, RespT> {
     }
     authorizing = true;
     CompletableFuture<Authorization> pending = decision;
+    pendingAuthorization = pending;
     pending.whenComplete((result, error) -> run(() -> {
       authorizing = false;
+      pendingAuthorization = null;
       if (!closed && admit(claimed, outcome(pending))) {
         process(request);
       }
@@ -262,10 +301,13 @@ abstract class AdsStream<ReqT, RespT> {
     }
     if (decision.denied()) {
       server.metricsInternal().authDenied(decision.label());
-      log.warn(
-          "xDS client refused ({}): node={} claimedNodeName={} stream={} protocol={} peer={} reason={}",
-          decision.code(), abbreviate(claimed.nodeId()), abbreviate(claimed.nodeName()), id, protocol(), peer,
-          decision.reason());
+      long suppressed = server.limitLog().admit();
+      if (suppressed >= 0) {
+        log.warn(
+            "xDS client refused ({}): node={} claimedNodeName={} stream={} protocol={} peer={} reason={}{}",
+            decision.code(), claimed.nodeId(), claimed.nodeName(), id, protocol(), peer,
+            SafeText.of(decision.reason(), 1024), LogThrottle.suppressedNote(suppressed));
+      }
       close(false, "refused: " + decision.reason());
       observer.onError(Status.fromCode(decision.code()).withDescription(decision.reason()).asRuntimeException());
       return false;
@@ -273,12 +315,15 @@ abstract class AdsStream<ReqT, RespT> {
     server.metricsInternal().authorized(decision.label());
     claimedNode = claimed.nodeName();
     authorization = decision.reason();
-    identity = new NodeIdentity(claimed.nodeId(), decision.viewNode(), claimed.nodeNameFromMetadata());
+    identity = new NodeIdentity(
+        claimed.nodeId(), decision.viewNode(), claimed.nodeNameFromMetadata(), decision.principal(), id);
     publishInterest();
     server.register(this);
     log.info(
-        "stream opened node={} nodeName={} claimedNodeName={} stream={} protocol={} peer={} authorization=\"{}\"",
-        identity.nodeId(), identity.nodeName(), claimed.nodeName(), id, protocol(), peer, authorization);
+        "stream opened node={} nodeName={} claimedNodeName={} stream={} protocol={} peer={} principal={}"
+            + " authorization=\"{}\"",
+        identity.nodeId(), identity.nodeName(), claimed.nodeName(), id, protocol(), peer,
+        SafeText.of(identity.principal()), SafeText.of(authorization, 1024));
     return true;
   }
 
@@ -288,6 +333,16 @@ abstract class AdsStream<ReqT, RespT> {
    * for; an explicit subscription to one is ignored, logged and counted.
    */
   final boolean subscribable(ResourceType type, String name) {
+    if (name.length() > XdsTunables.MAX_RESOURCE_NAME_CHARS) {
+      server.metricsInternal().badRequest(BadRequest.NAME_TOO_LONG);
+      long suppressed = badRequestLog.admit();
+      if (suppressed >= 0) {
+        log.warn("node={} stream={} peer={} type={} subscribed to a name of {} characters (longer than any resource"
+                + " name, limit {}); ignored{}", nodeId(), id, peer, type.shortName(), name.length(),
+            XdsTunables.MAX_RESOURCE_NAME_CHARS, LogThrottle.suppressedNote(suppressed));
+      }
+      return false;
+    }
     XdsServerOptions options = server.options();
     if (!options.authorizer().enforcing() || !options.nodePrivateName().test(name)) {
       return true;
@@ -298,9 +353,9 @@ abstract class AdsStream<ReqT, RespT> {
     if (!loggedPrivateName) {
       // SotW clients repeat their names on every request: warn once per stream
       loggedPrivateName = true;
-      log.warn(message, nodeId(), id, peer, type.shortName(), abbreviate(name));
+      log.warn(message, nodeId(), id, peer, type.shortName(), SafeText.of(name));
     } else {
-      log.debug(message, nodeId(), id, peer, type.shortName(), abbreviate(name));
+      log.debug(message, nodeId(), id, peer, type.shortName(), SafeText.of(name));
     }
     return false;
   }
@@ -311,9 +366,9 @@ abstract class AdsStream<ReqT, RespT> {
     observer.onError(status.asRuntimeException());
   }
 
-  /** Releases the per-address slot when the stream closes; called once, before {@link #start}. */
-  final void onRelease(Runnable release) {
-    this.releaseSlot = release;
+  /** The limits' slot this stream holds, released when it closes; called once, before {@link #start}. */
+  final void onRelease(XdsServer.Slot held) {
+    this.slot = held;
   }
 
   final TypeState state(ResourceType type) {
@@ -343,15 +398,20 @@ abstract class AdsStream<ReqT, RespT> {
   /** Logs and counts a request whose type URL we do not serve; the stream carries on. */
   private void unknownType(String typeUrl) {
     server.metricsInternal().badRequest(BadRequest.UNKNOWN_TYPE_URL);
-    log.warn(
-        "node={} stream={} requested unknown type URL '{}'; ignoring the request",
-        nodeId(), id, abbreviate(typeUrl));
+    long suppressed = badRequestLog.admit();
+    if (suppressed >= 0) {
+      log.warn("node={} stream={} requested unknown type URL '{}'; ignoring the request{}",
+          nodeId(), id, SafeText.of(typeUrl), LogThrottle.suppressedNote(suppressed));
+    }
   }
 
-  /** Logs and counts a request that is malformed in a way the protocol does not allow. */
+  /** Logs (at most every few seconds per stream) and counts a request the protocol does not allow. */
   final void malformed(String what) {
     server.metricsInternal().badRequest(BadRequest.MALFORMED);
-    log.warn("node={} stream={} malformed request: {}", nodeId(), id, what);
+    long suppressed = badRequestLog.admit();
+    if (suppressed >= 0) {
+      log.warn("node={} stream={} malformed request: {}{}", nodeId(), id, what, LogThrottle.suppressedNote(suppressed));
+    }
   }
 
   /**
@@ -360,10 +420,23 @@ abstract class AdsStream<ReqT, RespT> {
    */
   final void subscribe(TypeState state, Subscription next, boolean first) {
     state.requested = true;
+    if (next.wildcard() && !state.type.fullState() && sharedOnly()) {
+      next = new Subscription(false, next.names());
+      server.metricsInternal().badRequest(BadRequest.SHARED_ONLY_WILDCARD);
+      if (!loggedSharedWildcard) {
+        loggedSharedWildcard = true;
+        log.warn("node={} stream={} peer={} type={} wildcard subscription ignored: a client authorized for"
+            + " node-independent resources only gets the {} it names, not every one in the cluster",
+            nodeId(), id, peer, state.type.shortName(), state.type.shortName());
+      }
+    }
     if (!first && next.equals(state.subscription)) {
       return;
     }
     state.subscription = state.subscription.reuseIfEqual(next);
+    if (!chargeNames(state)) {
+      return;
+    }
     int max = server.options().maxSubscribedNames();
     if (max > 0) {
       int total = 0;
@@ -384,6 +457,42 @@ abstract class AdsStream<ReqT, RespT> {
     dirty.getAndUpdate(bits -> bits | bit(state.type));
   }
 
+  /** Whether this client was authorized for node-independent resources only (it holds no node's view). */
+  private boolean sharedOnly() {
+    NodeIdentity who = identity;
+    return who != null && who.nodeName().isEmpty() && server.options().authorizer().enforcing();
+  }
+
+  /**
+   * Charges the type's subscribed names to the client address's byte budget; when the address would exceed it,
+   * ends the stream (RESOURCE_EXHAUSTED) and returns false.
+   */
+  private boolean chargeNames(TypeState state) {
+    long bytes = 0;
+    for (String name : state.subscription.names()) {
+      bytes += name.length() + XdsTunables.NAME_OVERHEAD_BYTES;
+    }
+    long previous = nameBytes[state.type.ordinal()];
+    nameBytes[state.type.ordinal()] = bytes;
+    long total = 0;
+    for (long each : nameBytes) {
+      total += each;
+    }
+    if (slot == null || slot.chargeNames(total)) {
+      return true;
+    }
+    nameBytes[state.type.ordinal()] = previous;
+    server.metricsInternal().limited(XdsMetrics.Limit.NAME_BYTES_PER_ADDRESS);
+    String message = "the subscribed resource names of the streams from " + peer + " would take more than "
+        + server.options().maxNameBytesPerAddress() + " bytes (--xds-max-name-bytes-per-address)";
+    long suppressed = server.limitLog().admit();
+    if (suppressed >= 0) {
+      log.warn("node={} stream={} {}; closing the stream{}", nodeId(), id, message, LogThrottle.suppressedNote(suppressed));
+    }
+    reject(Status.RESOURCE_EXHAUSTED.withDescription(message), "too many bytes of subscribed names");
+    return false;
+  }
+
   /**
    * Matches an ACK/NACK to a response in flight. Unknown nonces (never issued) and stale ones (superseded)
    * are logged and counted and otherwise ignored, as the protocol requires.
@@ -398,9 +507,12 @@ abstract class AdsStream<ReqT, RespT> {
     String kind = error == null ? "ACK" : "NACK";
     if (nonce <= 0 || nonce > nonceCounter) {
       server.metricsInternal().badRequest(BadRequest.UNKNOWN_NONCE);
-      log.warn(
-          "node={} stream={} type={} {} for response_nonce '{}' that this stream never sent; ignoring it",
-          nodeId(), id, state.type.shortName(), kind, abbreviate(nonceText));
+      long suppressed = badRequestLog.admit();
+      if (suppressed >= 0) {
+        log.warn(
+            "node={} stream={} type={} {} for response_nonce '{}' that this stream never sent; ignoring it{}",
+            nodeId(), id, state.type.shortName(), kind, SafeText.of(nonceText), LogThrottle.suppressedNote(suppressed));
+      }
       return AckMatch.UNKNOWN;
     }
     if (latestOnly && nonce == state.lastSentNonce && state.outstanding.isEmpty()) {
@@ -421,7 +533,7 @@ abstract class AdsStream<ReqT, RespT> {
       log.info(
           "node={} stream={} type={} NACK isolation: probe nonce={} with {} resource(s) {}",
           nodeId(), id, state.type.shortName(), nonce, sent.resources().size(),
-          message == null ? "ACKed" : "rejected: " + abbreviate(message));
+          message == null ? "ACKed" : "rejected: " + SafeText.of(message));
       if (state.isolation != null && state.isolation.inFlightNonce == nonce) {
         state.isolation.answered(message);
         dirty.getAndUpdate(bits -> bits | bit(state.type));
@@ -435,7 +547,7 @@ abstract class AdsStream<ReqT, RespT> {
       server.metricsInternal().nacked(state.type);
       log.warn(
           "NACK node={} nodeName={} stream={} type={} nonce={} version={} error={}",
-          nodeId(), nodeName(), id, state.type.shortName(), nonce, sent.version(), state.nackError);
+          nodeId(), nodeName(), id, state.type.shortName(), nonce, sent.version(), SafeText.of(state.nackError));
       server.listener().onNack(identity, state.type, sent.generation(), state.nackError);
       onNacked(state, sent, state.nackError);
     } else {
@@ -450,8 +562,10 @@ abstract class AdsStream<ReqT, RespT> {
     return AckMatch.CURRENT;
   }
 
+  /** The client's error text as kept (status, quarantine, Events): at most {@link XdsTunables#MAX_NACK_CHARS}. */
   private static String nackMessage(com.google.rpc.Status error) {
-    return error.getMessage().isEmpty() ? "code " + error.getCode() : error.getMessage();
+    return error.getMessage().isEmpty() ? "code " + error.getCode()
+        : SafeText.truncate(error.getMessage(), XdsTunables.MAX_NACK_CHARS);
   }
 
   /** Marks a type as having pending work (on the stream executor; the caller drains). */
@@ -601,9 +715,19 @@ abstract class AdsStream<ReqT, RespT> {
     }
     closed = true;
     // release first: whoever sees the stream gone may open a new one from the same address
-    releaseSlot.run();
+    if (slot != null) {
+      slot.release();
+    }
+    CompletableFuture<Authorization> pending = pendingAuthorization;
+    if (pending != null) {
+      pending.cancel(false);
+    }
     server.unregister(this);
     server.metricsInternal().streamClosed(cancelled);
+    NodeIdentity who = identity;
+    if (who != null) {
+      server.listener().onStreamClosed(who);
+    }
     log.info("stream closed node={} stream={} protocol={} reason={}", nodeId(), id, protocol(), reason);
   }
 
@@ -717,7 +841,8 @@ abstract class AdsStream<ReqT, RespT> {
             .setPeer(peer)
             .setConnectedUnixMillis(connectedAtMillis)
             .setAuthorization(authorization)
-            .setClaimedNodeName(claimedNode);
+            .setClaimedNodeName(claimedNode)
+            .setPrincipal(who == null ? "" : who.principal());
     Quarantine quarantine = server.quarantine();
     int pending = dirty.get();
     for (TypeState state : types) {
@@ -726,7 +851,7 @@ abstract class AdsStream<ReqT, RespT> {
         continue;
       }
       List<Quarantine.Entry> withheld =
-          who == null ? List.of() : quarantine.of(who.nodeId(), state.type);
+          who == null ? List.of() : quarantine.of(who, state.type);
       SyncState sync;
       if (p.awaitingAck() || p.isolating() || (pending & bit(state.type)) != 0) {
         sync = SyncState.STALE;
@@ -756,25 +881,11 @@ abstract class AdsStream<ReqT, RespT> {
     return status.build();
   }
 
+  /** Names for one log line: the first few, each made safe (they may come from the client), then a count. */
   static String names(Collection<String> names) {
-    if (names.size() <= XdsTunables.MAX_NAMES_IN_LOG) {
-      return names.toString();
-    }
-    return Iterables.limit(names, XdsTunables.MAX_NAMES_IN_LOG) + " and " + (names.size() - XdsTunables.MAX_NAMES_IN_LOG)
-        + " more";
-  }
-
-  /** Client-supplied text made safe for one log line: bounded, control characters escaped. */
-  static String abbreviate(String text) {
-    String bounded = text.length() <= 200 ? text : text.substring(0, 200) + "...";
-    StringBuilder safe = new StringBuilder(bounded.length());
-    bounded.codePoints().forEach(c -> {
-      if (Character.isISOControl(c)) {
-        safe.append(String.format("\\u%04x", c));
-      } else {
-        safe.appendCodePoint(c);
-      }
-    });
-    return safe.toString();
+    String listed = Iterables.toString(Iterables.transform(
+        Iterables.limit(names, XdsTunables.MAX_NAMES_IN_LOG), name -> SafeText.of(name, 100)));
+    return names.size() <= XdsTunables.MAX_NAMES_IN_LOG ? listed
+        : listed + " and " + (names.size() - XdsTunables.MAX_NAMES_IN_LOG) + " more";
   }
 }

@@ -12,8 +12,11 @@ import java.util.Objects;
  * @param reason how the identity was established, or why it was refused; safe to show to the client
  * @param label a short, fixed metric label for the reason (bounded set)
  * @param code the gRPC status a refused client gets
+ * @param principal who the client was authorized as ({@code node:<name>}, {@code sa:<user>/<pod>},
+ *     {@code peer:<ip>}): the key of every piece of per-client state, never a claimed {@code node.id}
  */
-public record Authorization(Verdict verdict, String viewNode, String reason, String label, Status.Code code) {
+public record Authorization(
+    Verdict verdict, String viewNode, String reason, String label, Status.Code code, String principal) {
 
   /** What a client may receive. */
   public enum Verdict {
@@ -31,26 +34,30 @@ public record Authorization(Verdict verdict, String viewNode, String reason, Str
     reason = reason == null ? "" : reason;
     label = label == null ? "" : label;
     code = code == null ? Status.Code.OK : code;
+    principal = principal == null ? "" : principal;
   }
 
   /** The client may receive {@code node}'s view; {@code how} says why (e.g. which address matched). */
   public static Authorization node(String node, String label, String how) {
-    return new Authorization(Verdict.NODE, node, how, label, Status.Code.OK);
+    return new Authorization(Verdict.NODE, node, how, label, Status.Code.OK, "node:" + node);
   }
 
-  /** The client gets node-independent resources only. */
-  public static Authorization sharedOnly(String label, String why) {
-    return new Authorization(Verdict.SHARED_ONLY, "", why, label, Status.Code.OK);
+  /**
+   * The client gets node-independent resources only; {@code principal} is what it proved (a token's subject)
+   * or, for an anonymous client the server allows, its address.
+   */
+  public static Authorization sharedOnly(String label, String why, String principal) {
+    return new Authorization(Verdict.SHARED_ONLY, "", why, label, Status.Code.OK, principal);
   }
 
   /** The client is refused with PERMISSION_DENIED. */
   public static Authorization denied(String label, String why) {
-    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.PERMISSION_DENIED);
+    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.PERMISSION_DENIED, "");
   }
 
   /** The client cannot be checked right now (e.g. the TokenReview API is unreachable): UNAVAILABLE, retry. */
   public static Authorization unavailable(String label, String why) {
-    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.UNAVAILABLE);
+    return new Authorization(Verdict.DENIED, "", why, label, Status.Code.UNAVAILABLE, "");
   }
 
   public boolean denied() {

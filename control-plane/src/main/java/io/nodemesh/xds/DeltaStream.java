@@ -6,6 +6,8 @@ import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.nodemesh.log.LogThrottle;
+import io.nodemesh.log.SafeText;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -147,12 +149,12 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
    */
   private List<Resource> withoutQuarantined(List<Resource> upserts) {
     Quarantine quarantine = server.quarantine();
-    if (upserts.isEmpty() || quarantine.isEmpty(nodeId())) {
+    if (upserts.isEmpty() || quarantine.isEmpty(identity())) {
       return upserts;
     }
     List<Resource> kept = new ArrayList<>(upserts.size());
     for (Resource resource : upserts) {
-      if (quarantine.withheld(nodeId(), resource)) {
+      if (quarantine.withheld(identity(), resource)) {
         log.debug("node={} stream={} withholding quarantined {} {} version {}",
             nodeId(), id, resource.type().shortName(), resource.name(), resource.version());
       } else {
@@ -193,7 +195,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       for (Resource resource : task.resources) {
         Resource now = table.get(resource.name());
         if (now != null && now.version().equals(resource.version()) && scope.contains(resource.name())
-            && !quarantine.withheld(nodeId(), resource)) {
+            && !quarantine.withheld(identity(), resource)) {
           current.add(resource);
         }
       }
@@ -233,7 +235,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     } else {
       state.ackedGeneration = Math.max(state.ackedGeneration, isolation.generation);
       state.ackedAtMillis = now;
-      state.lastResponseNacked = !quarantine.of(nodeId(), state.type).isEmpty();
+      state.lastResponseNacked = !quarantine.of(identity(), state.type).isEmpty();
       if (isolation.ackedProbes > 0) {
         server.listener().onAck(identity(), state.type, isolation.generation);
       }
@@ -271,15 +273,21 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
 
   private void quarantine(TypeState state, Resource resource, String error, NackIsolation isolation) {
     long now = server.clock().millis();
-    Quarantine.Entry entry =
-        new Quarantine.Entry(nodeId(), state.type, resource.name(), resource.version(), error, now);
-    if (!server.quarantine().add(entry, server.options().quarantineMaxPerClient(), now)) {
+    NodeIdentity who = identity();
+    Quarantine.Entry entry = new Quarantine.Entry(
+        who.principal(), who.nodeId(), state.type, resource.name(), resource.version(), error, now);
+    Quarantine.Refusal full = server.quarantine().add(entry, now);
+    if (full != null) {
       server.metricsInternal().quarantineFull();
-      log.warn(
-          "node={} stream={} type={} rejects {} (version {}) but its quarantine is full ({} entries); the resource"
-              + " stays unsent until its content changes",
-          nodeId(), id, state.type.shortName(), resource.name(), resource.version(),
-          server.options().quarantineMaxPerClient());
+      long suppressed = server.limitLog().admit();
+      if (suppressed >= 0) {
+        log.warn(
+            "node={} stream={} type={} rejects {} (version {}) but the quarantine is full ({}: {} entries per"
+                + " principal, {} in all); the resource stays unsent until its content changes{}",
+            nodeId(), id, state.type.shortName(), resource.name(), resource.version(), full,
+            server.options().quarantineMaxPerClient(), server.options().quarantineMaxTotal(),
+            LogThrottle.suppressedNote(suppressed));
+      }
       return;
     }
     isolation.quarantined++;
@@ -287,7 +295,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     log.warn(
         "QUARANTINE node={} nodeName={} stream={} type={} resource={} version={}: withheld from this client until"
             + " its content changes; error={}",
-        nodeId(), nodeName(), id, state.type.shortName(), resource.name(), resource.version(), abbreviate(error));
+        nodeId(), nodeName(), id, state.type.shortName(), resource.name(), resource.version(), SafeText.of(error));
     server.listener().onQuarantine(identity(), entry);
   }
 

@@ -3,64 +3,107 @@ package io.nodemesh.xds;
 import com.google.common.collect.ImmutableList;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Resources a client rejected, found by NACK isolation, withheld from that client (by node id, so a
- * reconnect does not resend them) until their content changes. Bounded: at most a fixed number of entries
- * per client, entries go away once the resource changes or disappears, and clients that stay disconnected
- * are forgotten by {@link #sweep}.
+ * Resources a client rejected, found by NACK isolation, withheld from that client until their content changes.
+ * Kept per authorized principal and, under it, per {@code node.id}: a reconnect does not resend them, and a
+ * client can never withhold anything from a client authorized as someone else, whatever {@code node.id} it
+ * claims.
  *
- * <p>Thread-safe: streams of different clients add and read concurrently.
+ * <p>Bounded: at most {@code maxPerClient} entries per principal (whatever node ids it uses) and {@code maxTotal}
+ * over all principals, each with an
+ * error text of at most {@link XdsTunables#MAX_NACK_CHARS}; entries go away once the resource changes or
+ * disappears, and clients without a stream are forgotten by {@link #sweep}.
+ *
+ * <p>Thread-safe: streams of different clients read concurrently without locking (the push path asks
+ * {@link #isEmpty} for every push); changes take the object's lock so the total stays exact.
  */
 public final class Quarantine {
 
   /**
    * One withheld resource.
    *
-   * @param nodeId the client (node.id) that rejected it
+   * @param principal who the rejecting client was authorized as
+   * @param nodeId the {@code node.id} it used
    * @param type its type
    * @param name its name
    * @param version the rejected version (content hash)
-   * @param error the client's NACK message
+   * @param error the client's NACK message (bounded)
    * @param atMillis when it was quarantined
    */
-  public record Entry(String nodeId, ResourceType type, String name, String version, String error, long atMillis) {}
+  public record Entry(
+      String principal, String nodeId, ResourceType type, String name, String version, String error, long atMillis) {
 
-  private record Key(ResourceType type, String name) {}
+  }
+
+  /** Why {@link #add} did not add an entry. */
+  enum Refusal {
+    /** The client's principal already has its maximum number of entries. */
+    CLIENT_FULL,
+    /** The server already holds its maximum number of entries over all clients. */
+    TOTAL_FULL
+  }
+
+  private record Key(String nodeId, ResourceType type, String name) {}
 
   private static final class Client {
     final Map<Key, Entry> entries = new ConcurrentHashMap<>();
     volatile long lastSeenMillis;
   }
 
+  private final int maxPerClient;
+  private final int maxTotal;
+  /** By principal. */
   private final Map<String, Client> clients = new ConcurrentHashMap<>();
+  /** Entries over all clients; changed only under the lock. */
+  private int total;
 
-  /** Adds an entry; returns false (and adds nothing) when the client already has {@code max} entries. */
-  boolean add(Entry entry, int max, long nowMillis) {
-    Client client = clients.computeIfAbsent(entry.nodeId(), id -> new Client());
-    client.lastSeenMillis = nowMillis;
-    Key key = new Key(entry.type(), entry.name());
-    if (client.entries.size() >= max && !client.entries.containsKey(key)) {
-      return false;
+  /** A quarantine holding at most {@code maxPerClient} entries per client and {@code maxTotal} in all. */
+  public Quarantine(int maxPerClient, int maxTotal) {
+    this.maxPerClient = maxPerClient;
+    this.maxTotal = maxTotal;
+  }
+
+  /** Adds an entry; returns null when added (or replaced), else why nothing was added. */
+  synchronized Refusal add(Entry entry, long nowMillis) {
+    Key key = new Key(entry.nodeId(), entry.type(), entry.name());
+    Client client = clients.get(entry.principal());
+    boolean replaces = client != null && client.entries.containsKey(key);
+    if (!replaces) {
+      if (client != null && client.entries.size() >= maxPerClient) {
+        return Refusal.CLIENT_FULL;
+      }
+      if (total >= maxTotal) {
+        return Refusal.TOTAL_FULL;
+      }
     }
+    if (client == null) {
+      client = new Client();
+      clients.put(entry.principal(), client);
+    }
+    client.lastSeenMillis = nowMillis;
     client.entries.put(key, entry);
-    return true;
+    if (!replaces) {
+      total++;
+    }
+    return null;
   }
 
   /**
-   * Whether {@code resource} is withheld from {@code nodeId}. An entry for another version of the resource
-   * is dropped here: its content changed, so the client gets the new one.
+   * Whether {@code resource} is withheld from {@code client}. An entry for another version of the resource is
+   * dropped here: its content changed, so the client gets the new one.
    */
-  boolean withheld(String nodeId, Resource resource) {
-    Client client = clients.get(nodeId);
+  boolean withheld(NodeIdentity who, Resource resource) {
+    Client client = clients.get(who.principal());
     if (client == null || client.entries.isEmpty()) {
       return false;
     }
-    Key key = new Key(resource.type(), resource.name());
+    Key key = new Key(who.nodeId(), resource.type(), resource.name());
     Entry entry = client.entries.get(key);
     if (entry == null) {
       return false;
@@ -68,66 +111,75 @@ public final class Quarantine {
     if (entry.version().equals(resource.version())) {
       return true;
     }
-    client.entries.remove(key, entry);
+    synchronized (this) {
+      if (client.entries.remove(key, entry)) {
+        total--;
+      }
+    }
     return false;
   }
 
-  /** Whether the client has nothing quarantined (the common case; one map look-up). */
-  boolean isEmpty(String nodeId) {
-    Client client = clients.get(nodeId);
+  /** Whether the client's principal has nothing quarantined (the common case; one map look-up, no lock). */
+  boolean isEmpty(NodeIdentity who) {
+    Client client = clients.get(who.principal());
     return client == null || client.entries.isEmpty();
   }
 
   /** A client's entries of one type, sorted by name. */
-  public ImmutableList<Entry> of(String nodeId, ResourceType type) {
-    Client client = clients.get(nodeId);
+  public ImmutableList<Entry> of(NodeIdentity who, ResourceType type) {
+    Client client = clients.get(who.principal());
     if (client == null) {
       return ImmutableList.of();
     }
     return client.entries.values().stream()
-        .filter(entry -> entry.type() == type)
+        .filter(entry -> entry.type() == type && entry.nodeId().equals(who.nodeId()))
         .sorted(Comparator.comparing(Entry::name))
         .collect(ImmutableList.toImmutableList());
   }
 
-  /** Every entry, sorted by node id, type and name. */
+  /** Every entry, sorted by node id, principal, type and name. */
   public ImmutableList<Entry> all() {
     List<Entry> all = new ArrayList<>();
     clients.values().forEach(client -> all.addAll(client.entries.values()));
-    all.sort(Comparator.comparing(Entry::nodeId).thenComparing(Entry::type).thenComparing(Entry::name));
+    all.sort(Comparator.comparing(Entry::nodeId).thenComparing(Entry::principal).thenComparing(Entry::type)
+        .thenComparing(Entry::name));
     return ImmutableList.copyOf(all);
   }
 
   /** Number of entries over all clients. */
-  public int size() {
-    return clients.values().stream().mapToInt(client -> client.entries.size()).sum();
+  public synchronized int size() {
+    return total;
   }
 
-  /** Marks a client as connected now (so the sweep keeps its entries). */
-  void seen(String nodeId, long nowMillis) {
-    Client client = clients.get(nodeId);
-    if (client != null) {
-      client.lastSeenMillis = nowMillis;
-    }
+  /** Number of principals with entries (or with a live stream since the last sweep). */
+  public int principals() {
+    return clients.size();
   }
 
   /**
-   * Drops entries whose resource changed or is gone, and clients without a live stream that were last seen
+   * Drops entries whose resource changed or is gone, and principals without a live stream that were last seen
    * more than {@code forgetAfterMillis} ago.
    */
-  void sweep(StoreSnapshot snapshot, Set<String> liveNodeIds, long nowMillis, long forgetAfterMillis) {
-    for (Map.Entry<String, Client> client : clients.entrySet()) {
-      boolean live = liveNodeIds.contains(client.getKey());
-      if (live) {
-        client.getValue().lastSeenMillis = nowMillis;
-      } else if (nowMillis - client.getValue().lastSeenMillis > forgetAfterMillis) {
-        clients.remove(client.getKey(), client.getValue());
+  synchronized void sweep(StoreSnapshot snapshot, Set<String> livePrincipals, long nowMillis, long forgetAfterMillis) {
+    for (Iterator<Map.Entry<String, Client>> it = clients.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Client> each = it.next();
+      Client client = each.getValue();
+      if (livePrincipals.contains(each.getKey())) {
+        client.lastSeenMillis = nowMillis;
+      } else if (nowMillis - client.lastSeenMillis > forgetAfterMillis) {
+        total -= client.entries.size();
+        it.remove();
         continue;
       }
-      client.getValue().entries.values().removeIf(entry -> {
+      int before = client.entries.size();
+      client.entries.values().removeIf(entry -> {
         Resource current = snapshot.table(entry.type()).get(entry.name());
         return current == null || !current.version().equals(entry.version());
       });
+      total -= before - client.entries.size();
+      if (client.entries.isEmpty() && !livePrincipals.contains(each.getKey())) {
+        it.remove();
+      }
     }
   }
 }

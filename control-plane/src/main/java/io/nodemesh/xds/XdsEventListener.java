@@ -21,6 +21,9 @@ public interface XdsEventListener {
    */
   default void onQuarantine(NodeIdentity client, Quarantine.Entry entry) {}
 
+  /** An authorized stream closed: forget whatever was kept for it ({@link NodeIdentity#streamId()}). */
+  default void onStreamClosed(NodeIdentity client) {}
+
   /** Calls each listener in turn; one that throws does not stop the others. */
   static XdsEventListener all(XdsEventListener... listeners) {
     return new XdsEventListener() {
@@ -51,6 +54,17 @@ public interface XdsEventListener {
         for (XdsEventListener listener : listeners) {
           try {
             listener.onQuarantine(client, entry);
+          } catch (RuntimeException e) {
+            AdsStream.log.error("xDS event listener failed", e);
+          }
+        }
+      }
+
+      @Override
+      public void onStreamClosed(NodeIdentity client) {
+        for (XdsEventListener listener : listeners) {
+          try {
+            listener.onStreamClosed(client);
           } catch (RuntimeException e) {
             AdsStream.log.error("xDS event listener failed", e);
           }

@@ -19,6 +19,15 @@ public final class XdsMetrics {
     UNKNOWN_TYPE_URL,
     /** The first request of a stream carried no node. */
     MISSING_NODE,
+    /** The first request's node.id or node_name was too long or held control characters: the stream ended. */
+    INVALID_NODE,
+    /** A subscribed name longer than any resource name can be: ignored, never echoed back. */
+    NAME_TOO_LONG,
+    /**
+     * A wildcard subscription to endpoints or routes from a client authorized for node-independent resources
+     * only: it gets the names it asks for, never the whole cluster's endpoints. The wildcard is ignored.
+     */
+    SHARED_ONLY_WILDCARD,
     /** A response_nonce this stream never issued (e.g. an ACK/NACK for a version never sent). */
     UNKNOWN_NONCE,
     /** A request that is malformed in another way (e.g. initial versions after the first request). */
@@ -39,7 +48,13 @@ public final class XdsMetrics {
     /** A request arrived faster than the per-stream rate: the next read was delayed (throttled). */
     REQUEST_RATE,
     /** A stream was closed: a request was larger than the maximum inbound message size. */
-    MESSAGE_SIZE
+    MESSAGE_SIZE,
+    /** A stream was refused: the server already had the maximum number of open streams. */
+    STREAMS_TOTAL,
+    /** A stream was closed: it was not authorized within the first-request deadline. */
+    FIRST_REQUEST_DEADLINE,
+    /** A stream was closed: its client address would hold more bytes of subscribed names than allowed. */
+    NAME_BYTES_PER_ADDRESS
   }
 
   private final Map<ResourceType, LongAdder> pushes = adders();

@@ -27,6 +27,7 @@ import io.grpc.stub.StreamObserver;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.QuarantinedResource;
 import io.nodemesh.api.admin.v1.SyncStatus;
+import io.nodemesh.log.LogThrottle;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
@@ -43,6 +44,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -61,15 +63,17 @@ public final class XdsServer implements AutoCloseable {
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   /** A bound service account token is ~1 KiB; anything far larger is not one. */
   private static final int MAX_TOKEN_CHARS = 16 * 1024;
-  /** Quarantined resources of clients that stay disconnected this long are forgotten. */
-  private static final long QUARANTINE_FORGET_MILLIS = 60 * 60 * 1000;
 
   private final ResourceStore store;
   private final XdsServerOptions options;
   private final XdsMetrics metrics = new XdsMetrics();
-  private final Quarantine quarantine = new Quarantine();
-  /** Open streams per client address (per-address limit); keys are removed when their count drops to 0. */
-  private final Map<String, Integer> streamsByAddress = new ConcurrentHashMap<>();
+  private final Quarantine quarantine;
+  /** Per client address: open streams and bytes of subscribed names; an entry goes when its last stream does. */
+  private final Map<String, AddressUsage> usageByAddress = new ConcurrentHashMap<>();
+  /** Open streams over all clients (global limit), counted from the moment a stream is admitted. */
+  private final AtomicInteger openStreams = new AtomicInteger();
+  /** Refused streams and other limits a client can hit are logged at this pace at most, over all clients. */
+  private final LogThrottle limitLog = new LogThrottle(XdsTunables.LIMIT_LOG_INTERVAL_MILLIS);
   private final ScheduledExecutorService timers;
   private final XdsEventListener listener;
   private final Clock clock;
@@ -89,6 +93,7 @@ public final class XdsServer implements AutoCloseable {
     this.listener = listener;
     this.clock = clock;
     this.options = options;
+    this.quarantine = new Quarantine(options.quarantineMaxPerClient(), options.quarantineMaxTotal());
     this.timers = Executors.newSingleThreadScheduledExecutor(
         new ThreadFactoryBuilder().setNameFormat("xds-timer-%d").setDaemon(true).build());
     this.pool =
@@ -146,10 +151,14 @@ public final class XdsServer implements AutoCloseable {
               metrics.limited(XdsMetrics.Limit.MESSAGE_SIZE);
               ServerCallInfo<?, ?> info = call;
               SocketAddress remote = info == null ? null : info.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
-              AdsStream.log.warn(
-                  "xDS request too large, stream closed with RESOURCE_EXHAUSTED: method={} peer={} {}"
-                      + " (--xds-max-request-bytes)",
-                  fullMethodName, new ClientCredentials(null, remote, null).peerText(), description);
+              long suppressed = limitLog.admit();
+              if (suppressed >= 0) {
+                AdsStream.log.warn(
+                    "xDS request too large, stream closed with RESOURCE_EXHAUSTED: method={} peer={} {}"
+                        + " (--xds-max-request-bytes){}",
+                    fullMethodName, new ClientCredentials(null, remote, null).peerText(), description,
+                    LogThrottle.suppressedNote(suppressed));
+              }
             }
           }
         };
@@ -175,6 +184,7 @@ public final class XdsServer implements AutoCloseable {
         .setVersion(entry.version())
         .setNackError(entry.error())
         .setNodeId(entry.nodeId())
+        .setPrincipal(entry.principal())
         .setQuarantinedUnixMillis(entry.atMillis())
         .build();
   }
@@ -295,8 +305,13 @@ public final class XdsServer implements AutoCloseable {
       lastSweepMillis = now;
       sweepGeneration = snapshot.generation();
       Set<String> live = new HashSet<>();
-      streams.values().forEach(stream -> live.add(stream.nodeId()));
-      quarantine.sweep(snapshot, live, now, QUARANTINE_FORGET_MILLIS);
+      streams.values().forEach(stream -> {
+        NodeIdentity who = stream.identity();
+        if (who != null) {
+          live.add(who.principal());
+        }
+      });
+      quarantine.sweep(snapshot, live, now, options.quarantineForgetMillis());
     }
   }
 
@@ -305,44 +320,122 @@ public final class XdsServer implements AutoCloseable {
     return connection == null ? ClientConnection.UNKNOWN : connection;
   }
 
-  /**
-   * Takes a per-address stream slot; returns the release action, or null when the address is at its limit.
-   */
-  private Runnable acquireSlot(ClientConnection connection) {
-    int max = options.maxStreamsPerAddress();
-    if (max == 0) {
-      return () -> {};
-    }
-    ClientCredentials who = new ClientCredentials(null, connection.remote(), null);
-    if (options.loopbackExempt() && who.peerAddress().map(InetAddress::isLoopbackAddress).orElse(false)) {
-      return () -> {};
-    }
-    String key = who.peerText();
-    boolean[] admitted = new boolean[1];
-    streamsByAddress.compute(key, (k, count) -> {
-      int current = count == null ? 0 : count;
-      admitted[0] = current < max;
-      return admitted[0] ? current + 1 : (count == null ? null : count);
-    });
-    if (!admitted[0]) {
-      return null;
-    }
-    AtomicBoolean released = new AtomicBoolean();
-    return () -> {
-      if (released.compareAndSet(false, true)) {
-        streamsByAddress.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
-      }
-    };
+  /** Limits hit (refused streams, full quarantine): one log line per {@link XdsTunables#LIMIT_LOG_INTERVAL_MILLIS}. */
+  LogThrottle limitLog() {
+    return limitLog;
   }
 
-  /** Refuses a stream over the per-address limit; returns the (ignored) request observer. */
-  private <T> StreamObserver<T> refuseOverLimit(ClientConnection connection, StreamObserver<?> responses) {
-    metrics.limited(XdsMetrics.Limit.STREAMS_PER_ADDRESS);
-    String peer = new ClientCredentials(null, connection.remote(), null).peerText();
-    String message = "too many xDS streams from " + peer + ": the limit is " + options.maxStreamsPerAddress()
-        + " per client address (--xds-max-streams-per-address)";
-    AdsStream.log.warn("xDS stream refused: {}", message);
+  /** What one client address holds: open streams and bytes of subscribed names. Guarded by the map's compute. */
+  private static final class AddressUsage {
+    int streams;
+    long nameBytes;
+  }
+
+  /**
+   * A stream's share of the server's limits: a place among all streams and, unless its address is exempt,
+   * among its address's streams, plus the bytes of names it subscribed to. Released once, when it closes.
+   */
+  final class Slot {
+    private final String address;
+    private final AtomicBoolean released = new AtomicBoolean();
+    private long nameBytes;
+
+    private Slot(String address) {
+      this.address = address;
+    }
+
+    /**
+     * Charges the stream's subscribed names as {@code bytes} (replacing its previous charge); returns false and
+     * charges nothing when the address would exceed {@link XdsServerOptions#maxNameBytesPerAddress()}.
+     * Called on the stream's executor.
+     */
+    boolean chargeNames(long bytes) {
+      long max = options.maxNameBytesPerAddress();
+      if (address == null || max == 0) {
+        nameBytes = bytes;
+        return true;
+      }
+      long delta = bytes - nameBytes;
+      boolean[] fits = {true};
+      usageByAddress.computeIfPresent(address, (key, usage) -> {
+        if (delta > 0 && usage.nameBytes + delta > max) {
+          fits[0] = false;
+        } else {
+          usage.nameBytes += delta;
+        }
+        return usage;
+      });
+      if (fits[0]) {
+        nameBytes = bytes;
+      }
+      return fits[0];
+    }
+
+    /** Gives the places and the charged bytes back; later calls do nothing. */
+    void release() {
+      if (!released.compareAndSet(false, true)) {
+        return;
+      }
+      openStreams.decrementAndGet();
+      if (address != null) {
+        long bytes = nameBytes;
+        usageByAddress.computeIfPresent(address, (key, usage) -> {
+          usage.streams--;
+          usage.nameBytes -= bytes;
+          return usage.streams <= 0 ? null : usage;
+        });
+      }
+    }
+  }
+
+  /**
+   * Takes a place for a new stream; returns it, or null (after refusing the stream with RESOURCE_EXHAUSTED) when
+   * the server or the client's address is at its limit.
+   */
+  private Slot acquireSlot(ClientConnection connection, StreamObserver<?> responses) {
+    int maxTotal = options.maxStreams();
+    if (openStreams.incrementAndGet() > maxTotal && maxTotal > 0) {
+      openStreams.decrementAndGet();
+      refuse(responses, XdsMetrics.Limit.STREAMS_TOTAL, "the xDS server already serves " + maxTotal
+          + " streams, its limit (--xds-max-streams)");
+      return null;
+    }
+    ClientCredentials who = new ClientCredentials(null, connection.remote(), null);
+    boolean exempt = options.loopbackExempt() && who.peerAddress().map(InetAddress::isLoopbackAddress).orElse(false);
+    if (exempt) {
+      return new Slot(null);
+    }
+    String key = who.peerText();
+    int max = options.maxStreamsPerAddress();
+    boolean[] admitted = new boolean[1];
+    usageByAddress.compute(key, (k, usage) -> {
+      AddressUsage current = usage == null ? new AddressUsage() : usage;
+      admitted[0] = max == 0 || current.streams < max;
+      if (admitted[0]) {
+        current.streams++;
+      }
+      return current.streams == 0 ? null : current;
+    });
+    if (!admitted[0]) {
+      openStreams.decrementAndGet();
+      refuse(responses, XdsMetrics.Limit.STREAMS_PER_ADDRESS, "too many xDS streams from " + key + ": the limit is "
+          + max + " per client address (--xds-max-streams-per-address)");
+      return null;
+    }
+    return new Slot(key);
+  }
+
+  private void refuse(StreamObserver<?> responses, XdsMetrics.Limit limit, String message) {
+    metrics.limited(limit);
+    long suppressed = limitLog.admit();
+    if (suppressed >= 0) {
+      AdsStream.log.warn("xDS stream refused: {}{}", message, LogThrottle.suppressedNote(suppressed));
+    }
     responses.onError(Status.RESOURCE_EXHAUSTED.withDescription(message).asRuntimeException());
+  }
+
+  /** The request observer of a refused stream: it reads nothing. */
+  private static <T> StreamObserver<T> ignoring() {
     return new StreamObserver<>() {
       @Override
       public void onNext(T value) {}
@@ -360,9 +453,9 @@ public final class XdsServer implements AutoCloseable {
     public StreamObserver<DiscoveryRequest> streamAggregatedResources(
         StreamObserver<DiscoveryResponse> responseObserver) {
       ClientConnection connection = connection();
-      Runnable release = acquireSlot(connection);
-      if (release == null) {
-        return refuseOverLimit(connection, responseObserver);
+      Slot slot = acquireSlot(connection, responseObserver);
+      if (slot == null) {
+        return ignoring();
       }
       SotwStream stream =
           new SotwStream(
@@ -371,7 +464,7 @@ public final class XdsServer implements AutoCloseable {
               (ServerCallStreamObserver<DiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
               connection);
-      stream.onRelease(release);
+      stream.onRelease(slot);
       return stream.start();
     }
 
@@ -379,9 +472,9 @@ public final class XdsServer implements AutoCloseable {
     public StreamObserver<DeltaDiscoveryRequest> deltaAggregatedResources(
         StreamObserver<DeltaDiscoveryResponse> responseObserver) {
       ClientConnection connection = connection();
-      Runnable release = acquireSlot(connection);
-      if (release == null) {
-        return refuseOverLimit(connection, responseObserver);
+      Slot slot = acquireSlot(connection, responseObserver);
+      if (slot == null) {
+        return ignoring();
       }
       DeltaStream stream =
           new DeltaStream(
@@ -390,7 +483,7 @@ public final class XdsServer implements AutoCloseable {
               (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
               connection);
-      stream.onRelease(release);
+      stream.onRelease(slot);
       return stream.start();
     }
   }

@@ -51,4 +51,39 @@ public final class XdsTunables {
 
   /** Names listed in one log line before the rest is summarised as a count, to keep lines greppable. */
   public static final int MAX_NAMES_IN_LOG = 10;
+
+  /**
+   * Longest NACK message kept (stream status, quarantine entries, Events), in characters. Envoy's messages
+   * name the resource and the rule it broke in far less; a client must not make us hold megabytes per entry.
+   */
+  public static final int MAX_NACK_CHARS = 1024;
+
+  /**
+   * Longest resource name a client may subscribe to. Our longest names ({@code pod/{ns}/{pod}/svc/{ns}/{svc}/
+   * {port}}, Kubernetes names of at most 63 and 253 characters) stay under 512; a longer name can never exist,
+   * so it is ignored (and never echoed back as removed).
+   */
+  public static final int MAX_RESOURCE_NAME_CHARS = 1024;
+
+  /** Longest {@code node.id} and {@code node_name} accepted (a pod name is at most 253 characters). */
+  public static final int MAX_NODE_ID_CHARS = 256;
+
+  /**
+   * Bytes of bookkeeping counted per subscribed name on top of its characters (String header, set entry), so
+   * the per-address name budget tracks retained heap rather than text length.
+   */
+  public static final int NAME_OVERHEAD_BYTES = 64;
+
+  /**
+   * Warnings a client can provoke on every request (unknown nonce, unknown type URL, malformed request) are
+   * logged at most this often per stream; the rest are counted in the next line.
+   */
+  public static final long BAD_REQUEST_LOG_INTERVAL_MILLIS = 10_000;
+
+  /**
+   * Refused streams (limits, authorization, invalid node) and other limits a client can hit (a full quarantine)
+   * are logged at most this often over the whole server; a client reconnecting in a loop would otherwise write a
+   * line per attempt. Metrics count every occurrence.
+   */
+  public static final long LIMIT_LOG_INTERVAL_MILLIS = 1_000;
 }

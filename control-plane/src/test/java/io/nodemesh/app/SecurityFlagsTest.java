@@ -14,15 +14,24 @@ import org.junit.jupiter.api.Test;
 class SecurityFlagsTest {
 
   @Test
-  void peerBindingIsTheDefaultAndLoopbackClientsAreTrustedUnlessTurnedOff() {
+  void theDefaultsAreTheSafeOnesAndOnlyTheDemoTrustsLoopbackAndAnonymousClients() {
     Settings defaults = Settings.defaults();
 
     assertThat(defaults.get(Settings.NODE_AUTH)).isEqualTo(NodeAuthMode.PEER);
-    assertThat(defaults.get(Settings.TRUST_LOOPBACK_CLIENTS)).isTrue();
+    assertThat(defaults.get(Settings.TRUST_LOOPBACK_CLIENTS)).isFalse();
+    assertThat(defaults.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS)).isFalse();
     assertThat(defaults.get(Settings.ENVOY_NAMESPACE)).isEqualTo("nodemesh-system");
     assertThat(defaults.xdsTls()).isFalse();
-    assertThat(Settings.parse(new String[] {"--node-auth=peer-or-token", "--trust-loopback-clients=false"}, Map.of())
+    assertThat(Settings.parse(new String[] {"--node-auth=peer-or-token"}, Map.of())
         .get(Settings.NODE_AUTH)).isEqualTo(NodeAuthMode.PEER_OR_TOKEN);
+
+    Settings demo = Settings.parse(new String[] {"--demo"}, Map.of());
+    assertThat(demo.get(Settings.TRUST_LOOPBACK_CLIENTS)).isTrue();
+    assertThat(demo.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS)).isTrue();
+    assertThat(demo.source(Settings.TRUST_LOOPBACK_CLIENTS)).isEqualTo("default with --demo");
+    Settings strictDemo = Settings.parse(new String[] {"--demo", "--trust-loopback-clients=false"}, Map.of());
+    assertThat(strictDemo.get(Settings.TRUST_LOOPBACK_CLIENTS)).as("an explicit value wins").isFalse();
+    assertThat(strictDemo.source(Settings.TRUST_LOOPBACK_CLIENTS)).isEqualTo("flag");
   }
 
   @Test
@@ -38,6 +47,25 @@ class SecurityFlagsTest {
     assertThat(options.requestsPerSecond()).isEqualTo(7);
     assertThat(options.requestBurst()).isEqualTo(70);
     assertThat(options.isolationMaxProbes()).isEqualTo(3);
+  }
+
+  @Test
+  void serverWideLimitsBecomeTheXdsServerOptions() {
+    XdsServerOptions defaults = Settings.defaults().xdsServerOptions(ClientAuthorizer.ALLOW_ALL);
+    assertThat(defaults.maxStreams()).isEqualTo(20_000);
+    assertThat(defaults.firstRequestTimeoutMillis()).isEqualTo(10_000);
+    assertThat(defaults.maxNameBytesPerAddress()).isEqualTo(16 * 1024 * 1024);
+    assertThat(defaults.quarantineMaxTotal()).isEqualTo(10_000);
+    assertThat(defaults.quarantineForgetMillis()).isEqualTo(600_000);
+
+    XdsServerOptions options = Settings.parse(new String[] {"--xds-max-streams=9", "--xds-first-request-timeout=2s",
+        "--xds-max-name-bytes-per-address=4096", "--xds-quarantine-max-entries=5", "--xds-quarantine-forget-after=1m"},
+        Map.of()).xdsServerOptions(ClientAuthorizer.ALLOW_ALL);
+    assertThat(options.maxStreams()).isEqualTo(9);
+    assertThat(options.firstRequestTimeoutMillis()).isEqualTo(2000);
+    assertThat(options.maxNameBytesPerAddress()).isEqualTo(4096);
+    assertThat(options.quarantineMaxTotal()).isEqualTo(5);
+    assertThat(options.quarantineForgetMillis()).isEqualTo(60_000);
   }
 
   @Test

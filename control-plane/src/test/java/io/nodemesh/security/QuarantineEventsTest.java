@@ -48,7 +48,8 @@ class QuarantineEventsTest {
   }
 
   private static Quarantine.Entry entry(ResourceType type, String name) {
-    return new Quarantine.Entry(ENVOY.nodeId(), type, name, "0123abcd", "bad filter chain: unknown filter", 0);
+    return new Quarantine.Entry("node:worker-1", ENVOY.nodeId(), type, name, "0123abcd",
+        "bad filter chain: unknown filter", 0);
   }
 
   private List<Event> eventsIn(String namespace) {
@@ -78,17 +79,40 @@ class QuarantineEventsTest {
   }
 
   @Test
-  void sharedServiceResourcesAndProxylessListenersReportOnTheService() {
+  void sharedServiceResourcesAndProxylessListenersReportOnTheServiceOncePerInterval() {
     events = new QuarantineEvents(client, () -> state, Clock.systemUTC(), "");
 
     events.onQuarantine(ENVOY, entry(ResourceType.CLUSTER, "svc/shop/web/80"));
     events.onQuarantine(ENVOY, entry(ResourceType.LISTENER, "web.shop.svc.cluster.local:80"));
 
-    await().until(() -> eventsIn("shop").size() == 2);
-    assertThat(eventsIn("shop")).allSatisfy(event -> {
-      assertThat(event.getInvolvedObject().getKind()).isEqualTo("Service");
-      assertThat(event.getInvolvedObject().getName()).isEqualTo("web");
-    });
+    await().until(() -> eventsIn("shop").size() == 1);
+    Event event = eventsIn("shop").get(0);
+    assertThat(event.getInvolvedObject().getKind()).isEqualTo("Service");
+    assertThat(event.getInvolvedObject().getName()).isEqualTo("web");
+    assertThat(event.getMessage()).contains("rejected CDS svc/shop/web/80");
+    assertThat(QuarantineEvents.involvedObject("web.shop.svc.cluster.local:80", state))
+        .hasValueSatisfying(target -> assertThat(target.getName()).isEqualTo("web"));
+    assertThat(events.suppressed()).as("the second rejection on the same Service within the interval").isEqualTo(1);
+  }
+
+  @Test
+  void eventsAreBoundedPerMinuteAndAnonymousClientsWriteNone() {
+    ClusterState.Builder builder = ClusterState.builder(MeshOptions.DEFAULTS);
+    for (int i = 0; i < QuarantineEvents.PER_MINUTE + 5; i++) {
+      builder.putService(TestServices.http("shop", "svc-" + i, 80));
+    }
+    ClusterState target = builder.build();
+    events = new QuarantineEvents(client, () -> target, Clock.systemUTC(), "");
+    NodeIdentity anonymous = new NodeIdentity("anything", "", false, "peer:10.0.0.9", 7);
+
+    events.onQuarantine(anonymous, entry(ResourceType.CLUSTER, "svc/shop/svc-0/80"));
+    for (int i = 0; i < QuarantineEvents.PER_MINUTE + 5; i++) {
+      events.onQuarantine(ENVOY, entry(ResourceType.CLUSTER, "svc/shop/svc-" + i + "/80"));
+    }
+
+    await().until(() -> events.created() == QuarantineEvents.PER_MINUTE);
+    assertThat(events.suppressed()).isEqualTo(6);
+    assertThat(eventsIn("shop")).hasSize(QuarantineEvents.PER_MINUTE);
   }
 
   @Test

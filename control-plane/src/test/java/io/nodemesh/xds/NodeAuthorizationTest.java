@@ -74,8 +74,12 @@ class NodeAuthorizationTest {
   }
 
   private void start(NodeAuthMode mode, boolean trustLoopback) {
+    start(mode, trustLoopback, true);
+  }
+
+  private void start(NodeAuthMode mode, boolean trustLoopback, boolean allowAnonymous) {
     NodeAuthorizer authorizer = new NodeAuthorizer(mode, new PeerBinding(trustLoopback, ENVOY_NAMESPACE),
-        mode.usesToken() ? tokens : null, model::get);
+        mode.usesToken() ? tokens : null, model::get, allowAnonymous);
     server = new LoopbackXdsServer(XdsServerOptions.DEFAULTS.withAuthorizer(authorizer));
     server.apply(UpdateBatch.builder()
         .put(cluster("svc/default/echo/80"))
