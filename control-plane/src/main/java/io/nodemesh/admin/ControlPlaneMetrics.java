@@ -79,8 +79,9 @@ public final class ControlPlaneMetrics {
         .register(registry);
     CounterWithCallback.builder()
         .name("nodemesh_xds_limit_rejections")
-        .help("Per-client limits hit, by limit (streams_per_address and subscribed_names end or refuse a stream with"
-            + " RESOURCE_EXHAUSTED, message_size too; request_rate delays the next read)")
+        .help("Per-client limits hit, by limit (streams_total, streams_per_address, subscribed_names,"
+            + " name_bytes_per_address and message_size end or refuse a stream with RESOURCE_EXHAUSTED,"
+            + " first_request_deadline with DEADLINE_EXCEEDED; request_rate delays the next read)")
         .labelNames("limit")
         .callback(cb -> xds.metrics().limits().forEach(
             (limit, count) -> cb.call(count, limit.name().toLowerCase(Locale.ROOT))))
@@ -106,6 +107,16 @@ public final class ControlPlaneMetrics {
         .name("nodemesh_xds_nack_isolations_abandoned")
         .help("NACK isolations stopped at --xds-nack-isolation-max-probes")
         .callback(cb -> cb.call(xds.metrics().isolationsAbandoned()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_paused_sends")
+        .help("Times a split delta push waited between responses until a slow client could take more")
+        .callback(cb -> cb.call(xds.metrics().pausedSends()))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("nodemesh_xds_quarantine_full")
+        .help("Rejected resources not quarantined because the principal's or the server's quarantine was full")
+        .callback(cb -> cb.call(xds.metrics().quarantineFull()))
         .register(registry);
     CounterWithCallback.builder()
         .name("nodemesh_xds_quarantines").help("Resources quarantined for a client that rejected them")

@@ -119,6 +119,14 @@ abstract class AdsStream<ReqT, RespT> {
   abstract void send(StoreSnapshot snapshot, Diff[] diffs);
 
   /**
+   * Writes what earlier pushes left unsent because the client could not take it yet; true when nothing is left.
+   * Nothing new is computed for a stream until then, so parts reach the client in the order they were cut.
+   */
+  boolean sendOutgoing() {
+    return true;
+  }
+
+  /**
    * Wires flow control and returns the request observer. Must be called inside the service method,
    * before it returns, because manual inbound flow control can only be switched on then.
    */
@@ -616,7 +624,7 @@ abstract class AdsStream<ReqT, RespT> {
   /** Computes and sends what the client lacks, if it can take it now. Runs on the stream executor. */
   final void drain() {
     drainScheduled.set(false);
-    if (closed || identity == null || !observer.isReady()) {
+    if (closed || identity == null || !observer.isReady() || !sendOutgoing()) {
       // not ready: the onReady handler drains again; the dirty bits stay as they are
       return;
     }

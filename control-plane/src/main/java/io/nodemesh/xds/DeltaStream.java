@@ -8,6 +8,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.nodemesh.log.LogThrottle;
 import io.nodemesh.log.SafeText;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,9 +17,41 @@ import java.util.concurrent.Executor;
 
 /**
  * An incremental (delta) ADS stream: responses carry only resources the client lacks or holds in another
- * version, plus {@code removed_resources}; pushes larger than the max message size are split.
+ * version, plus {@code removed_resources}; pushes larger than the max message size are split, and the parts of
+ * a split push go out only as fast as the client reads them (a slow client holds references to resources the
+ * store already has, never a backlog of serialized responses).
  */
 final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+
+  /**
+   * What remains to be sent of one type's push, in order: upserts, then removals. Parts are cut from it when
+   * the client can take them.
+   */
+  private static final class Outgoing {
+    final TypeState state;
+    final List<Resource> upserts;
+    final List<String> removed;
+    final String version;
+    final long generation;
+    int nextUpsert;
+    int nextRemoved;
+    int parts;
+
+    Outgoing(TypeState state, List<Resource> upserts, List<String> removed, String version, long generation) {
+      this.state = state;
+      this.upserts = upserts;
+      this.removed = removed;
+      this.version = version;
+      this.generation = generation;
+    }
+
+    boolean done() {
+      return parts > 0 && nextUpsert == upserts.size() && nextRemoved == removed.size();
+    }
+  }
+
+  /** Pushes computed and folded into what the client holds, not yet (completely) written; FIFO. */
+  private final ArrayDeque<Outgoing> outgoing = new ArrayDeque<>();
 
   DeltaStream(
       long id,
@@ -127,20 +160,52 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       if (upserts.isEmpty() && removed.isEmpty() && !state.responseOwed) {
         continue;
       }
-      if (!sendSplit(state, upserts, removed, Versions.ofSum(sum), generation)) {
-        return;
-      }
+      outgoing.addLast(new Outgoing(state, upserts, removed, Versions.ofSum(sum), generation));
     }
     if (deferRemovals) {
       for (ResourceType type : new ResourceType[] {ResourceType.CLUSTER, ResourceType.ENDPOINT}) {
         Diff diff = diffs[type.ordinal()];
         if (diff != null && !diff.removals.isEmpty()) {
-          if (!sendSplit(state(type), List.of(), diff.removals, Versions.ofSum(diff.sum), generation)) {
-            return;
-          }
+          outgoing.addLast(new Outgoing(state(type), List.of(), diff.removals, Versions.ofSum(diff.sum), generation));
         }
       }
     }
+    sendOutgoing();
+  }
+
+  /**
+   * Writes the parts of queued pushes while the client can take them. Returns true when nothing is left; false
+   * when the client is not ready (its onReady handler drains again) or the stream is gone.
+   */
+  @Override
+  boolean sendOutgoing() {
+    Outgoing next;
+    while ((next = outgoing.peekFirst()) != null) {
+      if (isClosed()) {
+        outgoing.clear();
+        return false;
+      }
+      if (next.parts > 0 && !observer.isReady()) {
+        server.metricsInternal().pausedSend();
+        return false;
+      }
+      if (!sendPart(next)) {
+        outgoing.clear();
+        return false;
+      }
+      if (next.done()) {
+        outgoing.pollFirst();
+        if (next.parts > 1) {
+          log.info("node={} stream={} type={} push split into {} responses to stay under {} bytes",
+              nodeId(), id, next.state.type.shortName(), next.parts, XdsTunables.MAX_RESPONSE_BYTES);
+        }
+        if (!outgoing.isEmpty() && !observer.isReady()) {
+          server.metricsInternal().pausedSend();
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /**
@@ -305,54 +370,41 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   }
 
   /**
-   * Sends resources and removals in as many responses as needed to keep each under the max message size.
-   * A single resource larger than the limit still goes out, alone, with a warning.
+   * Sends the next part of {@code push}: as many of its remaining upserts, then removals, as fit under the max
+   * message size. A single resource larger than the limit still goes out, alone, with a warning.
    */
-  private boolean sendSplit(
-      TypeState state, List<Resource> upserts, List<String> removed, String version, long generation) {
+  private boolean sendPart(Outgoing push) {
     int budget = XdsTunables.MAX_RESPONSE_BYTES - XdsTunables.RESPONSE_ENVELOPE_BYTES;
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder();
     int bytes = 0;
-    int parts = 1;
-    int from = 0;
-    for (int i = 0; i < upserts.size(); i++) {
-      Resource resource = upserts.get(i);
+    int from = push.nextUpsert;
+    while (push.nextUpsert < push.upserts.size()) {
+      Resource resource = push.upserts.get(push.nextUpsert);
       int size = CodedOutputStream.computeTagSize(DeltaDiscoveryResponse.RESOURCES_FIELD_NUMBER)
           + CodedOutputStream.computeUInt32SizeNoTag(resource.deltaSerializedSize()) + resource.deltaSerializedSize();
       if (bytes > 0 && bytes + size > budget) {
-        if (!flush(state, response, version, generation, upserts.subList(from, i))) {
-          return false;
-        }
-        from = i;
-        response = DeltaDiscoveryResponse.newBuilder();
-        bytes = 0;
-        parts++;
+        break;
       }
       response.addResources(resource.deltaResource());
       bytes += size;
+      push.nextUpsert++;
     }
-    List<Resource> carried = upserts.subList(from, upserts.size());
-    for (String name : removed) {
+    List<Resource> carried = push.upserts.subList(from, push.nextUpsert);
+    while (push.nextUpsert == push.upserts.size() && push.nextRemoved < push.removed.size()) {
+      String name = push.removed.get(push.nextRemoved);
       int size = CodedOutputStream.computeStringSize(DeltaDiscoveryResponse.REMOVED_RESOURCES_FIELD_NUMBER, name);
       if (bytes > 0 && bytes + size > budget) {
-        if (!flush(state, response, version, generation, carried)) {
-          return false;
-        }
-        carried = List.of();
-        response = DeltaDiscoveryResponse.newBuilder();
-        bytes = 0;
-        parts++;
+        break;
       }
       response.addRemovedResources(name);
       bytes += size;
+      push.nextRemoved++;
     }
-    if (parts > 1) {
+    push.parts++;
+    if (push.parts == 2) {
       server.metricsInternal().splitResponse();
-      log.info(
-          "node={} stream={} type={} push split into {} responses to stay under {} bytes",
-          nodeId(), id, state.type.shortName(), parts, XdsTunables.MAX_RESPONSE_BYTES);
     }
-    return flush(state, response, version, generation, carried);
+    return flush(push.state, response, push.version, push.generation, carried);
   }
 
   private boolean flush(

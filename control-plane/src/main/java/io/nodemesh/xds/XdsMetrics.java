@@ -66,6 +66,7 @@ public final class XdsMetrics {
   private final LongAdder unknownResourceNames = new LongAdder();
   private final LongAdder oversizeResponses = new LongAdder();
   private final LongAdder splitResponses = new LongAdder();
+  private final LongAdder pausedSends = new LongAdder();
   private final LongAdder sendFailures = new LongAdder();
   private final LongAdder streamsOpened = new LongAdder();
   private final LongAdder streamsClosed = new LongAdder();
@@ -128,6 +129,10 @@ public final class XdsMetrics {
     splitResponses.increment();
   }
 
+  void pausedSend() {
+    pausedSends.increment();
+  }
+
   void sendFailure() {
     sendFailures.increment();
   }
@@ -184,6 +189,7 @@ public final class XdsMetrics {
         unknownResourceNames.sum(),
         oversizeResponses.sum(),
         splitResponses.sum(),
+        pausedSends.sum(),
         sendFailures.sum(),
         streamsOpened.sum(),
         streamsClosed.sum(),
@@ -221,6 +227,7 @@ public final class XdsMetrics {
    * @param unknownResourceNames subscriptions to names the store does not hold (at subscription time)
    * @param oversizeResponses SotW responses (or single delta resources) above the max message size
    * @param splitResponses delta pushes split into several responses to stay under the max size
+   * @param pausedSends times a delta push stopped between responses until a slow client could take more
    * @param sendFailures responses that could not be written (stream already gone)
    * @param streamsOpened ADS streams opened
    * @param streamsClosed ADS streams closed for any reason
@@ -243,6 +250,7 @@ public final class XdsMetrics {
       long unknownResourceNames,
       long oversizeResponses,
       long splitResponses,
+      long pausedSends,
       long sendFailures,
       long streamsOpened,
       long streamsClosed,

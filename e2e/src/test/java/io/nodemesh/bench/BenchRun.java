@@ -135,6 +135,7 @@ final class BenchRun {
     if (target != Target.BASELINE) {
       args.addAll(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(), "--admin-port=0",
           "--xds-port=0"));
+      args.addAll(ControlPlaneProcess.HARNESS_FLAGS);
       args.addAll(config.nodemeshFlags());
     } else {
       String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));

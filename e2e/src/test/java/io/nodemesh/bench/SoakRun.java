@@ -247,6 +247,7 @@ final class SoakRun {
   private ServerProcess startProcess(String name, int xds, int admin) throws IOException {
     List<String> args = new ArrayList<>(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(),
         "--xds-port=" + xds, "--admin-port=" + admin));
+    args.addAll(ControlPlaneProcess.HARNESS_FLAGS);
     args.addAll(scale.nodemeshFlags());
     return ServerProcess.start(name, out, scale.nodemeshXmx(), false, scale.jvmArgs(), args, apiUrl);
   }

@@ -52,6 +52,12 @@ public final class ControlPlaneProcess implements AutoCloseable {
   }
 
   /**
+   * Flags every harness passes: its simulated Envoys and clients all connect over loopback, as the demo's do,
+   * and the binary's safe default does not trust loopback.
+   */
+  public static final List<String> HARNESS_FLAGS = List.of("--trust-loopback-clients=true");
+
+  /**
    * Starts the jar against {@code kubernetesUrl} (null: no Kubernetes settings at all, e.g. for {@code --demo})
    * with the given extra flags; ports are always chosen by the process.
    */
@@ -59,6 +65,7 @@ public final class ControlPlaneProcess implements AutoCloseable {
     List<String> command = new ArrayList<>(List.of(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
         jar().toString(), "--admin-port=0", "--xds-port=0"));
+    command.addAll(HARNESS_FLAGS);
     command.addAll(List.of(flags));
     // output goes to a file, not a pipe: a pipe loses its last lines when the process exits mid-read
     Path logDir = Files.createDirectories(Paths.get("target", "e2e-logs"));
