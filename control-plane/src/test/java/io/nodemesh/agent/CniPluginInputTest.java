@@ -185,6 +185,52 @@ class CniPluginInputTest {
         .isEqualTo("{\"ips\":[{\"address\":\"10.1.1.1/24\"}],\"dns\":{\"search\":[\"}{\",\"\\\"}\"]}}");
   }
 
+  /**
+   * CNI_ARGS is split on ';' by the shell, so a '*', '?' or '[' in it must not be expanded against the runtime's
+   * working directory: a file named {@code K8S_POD_NAMESPACE=shop} there would otherwise replace the pod's real
+   * namespace. The pod really is in kube-system (excluded), so the only correct outcome is a pass-through.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"*", "*=shop", "?8S_POD_NAMESPACE=shop", "[K]8S_POD_NAMESPACE=shop", "K8S_POD_NAMESPACE=*"})
+  void globCharactersInCniArgsNeverExpandToFileNames(String pattern) throws IOException {
+    Path workingDirectory = Files.createDirectory(root.resolve("runtime-cwd"));
+    Files.createFile(workingDirectory.resolve("K8S_POD_NAMESPACE=shop"));
+    Files.createFile(workingDirectory.resolve("K8S_POD_NAME=web-1"));
+    netconf.put("timeoutSeconds", 1);
+    String podArgs = "K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=coredns-1;K8S_POD_UID=" + CniPluginProcess.POD_UID;
+    for (String shell : shells()) {
+      CniPluginProcess.Result result =
+          add().shell(shell).workingDirectory(workingDirectory).env("CNI_ARGS", podArgs + ";" + pattern).run();
+
+      if (pattern.startsWith("K8S_POD_NAMESPACE=")) {
+        // taken literally, "*" is not a namespace name: rejected, and no file name stood in for it
+        assertThat(result.exitCode()).as("%s: %s", shell, result).isNotZero();
+        assertThat(result.json().get("msg").asText()).as(result.toString()).contains("K8S_POD_NAMESPACE");
+      } else {
+        assertThat(result.exitCode()).as("%s: %s", shell, result).isZero();
+        assertThat(result.json()).as(result.toString()).isEqualTo(netconf.get("prevResult"));
+      }
+      assertNothingWritten();
+    }
+  }
+
+  /** The PID in a lock file goes to {@code kill -0}: "-1" or "0" there would make every lock look held forever. */
+  @ParameterizedTest
+  @ValueSource(strings = {"-1", "0", "1 2", "$(reboot)"})
+  void aLockWhoseOwnerIsNotAProcessIdIsTakenOver(String owner) throws IOException {
+    Path lock = Files.createDirectories(spool.resolve("locks").resolve(CniPluginProcess.POD_UID));
+    Files.writeString(lock.resolve("pid"), owner + "\n");
+    netconf.put("timeoutSeconds", 1);
+
+    CniPluginProcess.Result result = add().run();
+
+    // past the lock, the run ends at the mount (no root) or at the absent agent (root); never at the lock
+    assertThat(result.exitCode()).as(result.toString()).isNotZero();
+    assertThat(result.json().get("msg").asText()).as(result.toString())
+        .doesNotContain("holds its lock")
+        .containsAnyOf("bind-mounting", "did not confirm");
+  }
+
   @Test
   void delOfAPodThatWasNeverPinnedSucceedsWithoutANamespace() {
     CniPluginProcess.Result result = CniPluginProcess.command("DEL").config(netconf).run();

@@ -40,6 +40,7 @@ final class CniPluginProcess {
   private final Map<String, String> env = new LinkedHashMap<>();
   private ObjectNode config;
   private String shell = "sh";
+  private Path workingDirectory;
 
   private CniPluginProcess(String command) {
     env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -120,6 +121,12 @@ final class CniPluginProcess {
     return this;
   }
 
+  /** Runs the plugin in {@code directory} (a runtime's working directory is not ours to choose). */
+  CniPluginProcess workingDirectory(Path directory) {
+    this.workingDirectory = directory;
+    return this;
+  }
+
   Result run() {
     return runWithStdin(config.toString());
   }
@@ -130,6 +137,9 @@ final class CniPluginProcess {
       ProcessBuilder builder = new ProcessBuilder(List.of(shell, script().toString()));
       builder.environment().clear();
       builder.environment().putAll(env);
+      if (workingDirectory != null) {
+        builder.directory(workingDirectory.toFile());
+      }
       Process process = builder.start();
       var out = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(process.getInputStream()));
       var err = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(process.getErrorStream()));

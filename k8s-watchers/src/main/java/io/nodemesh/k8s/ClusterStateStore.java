@@ -342,6 +342,8 @@ public final class ClusterStateStore implements AutoCloseable {
     ClusterState previous = current;
     ClusterState next = builder.build();
     current = next;
+    // e.g. the pod that shared a netns path with these went away: no event of theirs, yet their status changed
+    touched.get(ResourceKind.POD).addAll(builder.takePodsChangedByOthers());
     Change.Builder change = Change.builder().full(syncsNow);
     if (hasEventTime) {
       change.observedAt(earliestEventNanos);

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableSet;
 import java.util.Set;
 import java.util.Objects;
 import java.util.Optional;
@@ -76,13 +77,20 @@ public final class ClusterState {
     Builder builder = new Builder(options);
     builder.nodes.putAll(nodes);
     builder.namespaces.putAll(namespaces);
-    podTable.forEach(builder::storePod);
+    // decided again rather than copied, so that the builder knows which pods name which netns path
+    podTable.forEach((key, pod) ->
+        builder.storeDecided(pod, MeshPolicy.evaluate(pod, namespaces.get(pod.namespace()), options)));
     builder.services.putAll(services);
     endpointSlices.values().forEach(builder::storeSlice);
+    Set<Problem> replayedConflicts = new HashSet<>(builder.netnsConflicts.values());
     for (Problem problem : problems) {
+      if (replayedConflicts.contains(problem)) {
+        continue; // the replay above recorded it again, kept apart so it goes away with the conflict
+      }
       builder.problems.computeIfAbsent(problemKey(problem.kind(), problem.namespace(), problem.name()), k -> new ArrayList<>())
           .add(problem);
     }
+    builder.podsChangedByOthers.clear();
     return builder;
   }
 
@@ -202,6 +210,12 @@ public final class ClusterState {
     // indexes, kept up to date on every put and remove
     private final Map<String, TreeMap<ObjectKey, PodInfo>> podIndex = new HashMap<>();
     private final Map<ObjectKey, TreeMap<ObjectKey, EndpointSliceInfo>> sliceIndex = new HashMap<>();
+    /** Annotation netns mode: who names which path on which node (empty in template mode). */
+    private final NetnsClaims netnsClaims = new NetnsClaims();
+    /** The problem of each pod refused because another pod of its node names the same netns path. */
+    private final Map<ObjectKey, Problem> netnsConflicts = new HashMap<>();
+    /** Pods whose mesh status changed because another pod changed, until {@link #takePodsChangedByOthers}. */
+    private final Set<ObjectKey> podsChangedByOthers = new HashSet<>();
     // what changed since the last build: build() copies only that and shares the rest with the last state
     private ClusterState last;
     private final Set<ObjectKey> dirtyPods = new HashSet<>();
@@ -260,6 +274,7 @@ public final class ClusterState {
     private ImmutableSortedSet<Problem> allProblems() {
       ImmutableSortedSet.Builder<Problem> all = ImmutableSortedSet.naturalOrder();
       problems.values().forEach(all::addAll);
+      all.addAll(netnsConflicts.values());
       return all.build();
     }
 
@@ -392,18 +407,94 @@ public final class ClusterState {
           ModelValidation.subdomainProblem("pod name", pod.name()));
       if (problem != null) {
         report.accept(problem);
-        storePod(pod.key(), null);
+        forgetPod(pod.key());
         return this;
       }
       PodInfo valid = pod.withIps(ModelValidation.validIps(pod.ips(), "pod IP", report));
-      storePod(valid.key(), valid.withMesh(MeshPolicy.evaluate(valid, namespaces.get(valid.namespace()), options)));
+      storeDecided(valid, MeshPolicy.evaluate(valid, namespaces.get(valid.namespace()), options));
       return this;
     }
 
     public Builder removePod(ObjectKey key) {
       clearProblems("Pod", key.namespace(), key.name());
-      storePod(key, null);
+      forgetPod(key);
       return this;
+    }
+
+    /**
+     * The pods whose mesh status changed since the last call although no event for them was applied: a pod that
+     * named the same netns path as they did came, changed or went. A writer that tracks changes by the objects it
+     * applied must treat these as changed too. Clears the set.
+     */
+    public Set<ObjectKey> takePodsChangedByOthers() {
+      if (podsChangedByOthers.isEmpty()) {
+        return Set.of();
+      }
+      Set<ObjectKey> changed = Set.copyOf(podsChangedByOthers);
+      podsChangedByOthers.clear();
+      return changed;
+    }
+
+    /**
+     * Stores a pod with its policy decision, except that in annotation netns mode a path that another meshed pod
+     * of the same node also names is refused for all of them (and granted again to the one left when the others
+     * go). Refusing all, rather than letting the older pod keep the path, is what stops a pod from taking over
+     * a namespace it named first, before the pod that really owns it existed. Costs O(pods naming the path).
+     */
+    void storeDecided(PodInfo pod, MeshStatus decision) {
+      ObjectKey key = pod.key();
+      storePod(key, pod.withMesh(decision));
+      if (options.netnsMode() == NetnsMode.TEMPLATE) {
+        return; // the path holds the pod UID, which the API server gives to one pod only
+      }
+      NetnsClaims.Claim claim = decision.meshed()
+          ? new NetnsClaims.Claim(pod.nodeName().orElseThrow(), decision.netnsPath().orElseThrow())
+          : null;
+      NetnsClaims.Claim previous = netnsClaims.set(key, claim);
+      if (previous != null && !previous.equals(claim)) {
+        settle(previous, key);
+      }
+      if (claim == null) {
+        setNetnsConflict(key, null);
+      } else {
+        settle(claim, key);
+      }
+    }
+
+    private void forgetPod(ObjectKey key) {
+      NetnsClaims.Claim previous = netnsClaims.set(key, null);
+      setNetnsConflict(key, null);
+      storePod(key, null);
+      if (previous != null) {
+        settle(previous, key);
+      }
+    }
+
+    /**
+     * Gives every pod naming the path its status: the path when it is the only one, refused otherwise. The pod
+     * whose change caused this ({@code cause}) is the writer's to track; any other whose status flips is recorded.
+     */
+    private void settle(NetnsClaims.Claim claim, ObjectKey cause) {
+      NavigableSet<ObjectKey> claimants = netnsClaims.claimants(claim);
+      for (ObjectKey member : claimants) {
+        MeshStatus status = NetnsClaims.statusOf(member, claim, claimants);
+        PodInfo current = pods.get(member);
+        if (!current.mesh().equals(status)) {
+          storePod(member, current.withMesh(status));
+          if (!member.equals(cause)) {
+            podsChangedByOthers.add(member);
+          }
+        }
+        setNetnsConflict(member,
+            status.meshed() ? null : problem("Pod", member.namespace(), member.name(), status.reason()));
+      }
+    }
+
+    private void setNetnsConflict(ObjectKey key, Problem problem) {
+      Problem previous = problem == null ? netnsConflicts.remove(key) : netnsConflicts.put(key, problem);
+      if (!Objects.equals(previous, problem)) {
+        problemsDirty = true;
+      }
     }
 
     public Builder putService(ServiceInfo service) {
@@ -485,12 +576,9 @@ public final class ClusterState {
     private void reevaluatePodsIn(String namespace) {
       NamespaceInfo info = namespaces.get(namespace);
       // keys sort by namespace first: the pods of one namespace are one contiguous range
-      List<PodInfo> reevaluated = new ArrayList<>();
-      for (PodInfo pod :
-          pods.subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false).values()) {
-        reevaluated.add(pod.withMesh(MeshPolicy.evaluate(pod, info, options)));
-      }
-      reevaluated.forEach(pod -> storePod(pod.key(), pod));
+      List<PodInfo> inNamespace = new ArrayList<>(
+          pods.subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false).values());
+      inNamespace.forEach(pod -> storeDecided(pod, MeshPolicy.evaluate(pod, info, options)));
     }
 
     private static Problem problem(String kind, String namespace, String name, String reason) {

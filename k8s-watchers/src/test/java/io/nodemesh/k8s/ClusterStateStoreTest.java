@@ -9,7 +9,10 @@ import io.nodemesh.model.AddressType;
 import io.nodemesh.model.EndpointInfo;
 import io.nodemesh.model.EndpointSliceInfo;
 import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.MeshStatus;
 import io.nodemesh.model.NamespaceInfo;
+import io.nodemesh.model.NetnsMode;
+import io.nodemesh.model.NetnsPaths;
 import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
@@ -304,6 +307,45 @@ class ClusterStateStoreTest {
     onWriter.get(5, TimeUnit.SECONDS);
   }
 
+  @Test
+  void whenThePodSharingItsNetnsPathGoesTheOtherPodIsReportedChangedAndMeshed() throws Exception {
+    String netns = "/var/run/netns/cni-1f2e3d4c";
+    MeshOptions annotationMode =
+        new MeshOptions(true, NetnsMode.ANNOTATION, null, MeshOptions.DEFAULT_NETNS_ALLOWED_PREFIX);
+    List<StateUpdate> seen = new CopyOnWriteArrayList<>();
+    try (ClusterStateStore annotated = new ClusterStateStore(annotationMode)) {
+      annotated.subscribe(seen::add);
+      for (ResourceKind kind : ResourceKind.values()) {
+        annotated.submit(new StoreEvent.Listed(kind));
+      }
+      annotated.submit(upsert(annotatedPod("web-1", "node-a", netns), 1));
+      annotated.submit(upsert(annotatedPod("web-9", "node-b", netns), 1));
+      awaitWriter(annotated);
+      annotated.submit(upsert(annotatedPod("thief", "node-a", netns), 2));
+      awaitWriter(annotated);
+
+      StateUpdate conflict = seen.get(seen.size() - 1);
+      assertThat(conflict.change().pods())
+          .containsExactlyInAnyOrder(ObjectKey.of("shop", "thief"), ObjectKey.of("shop", "web-1"));
+      assertThat(conflict.change().podNodes()).containsExactly("node-a");
+      assertThat(conflict.state().pod(ObjectKey.of("shop", "web-1")).orElseThrow().mesh().reason())
+          .contains("shop/thief");
+      assertThat(conflict.state().pod(ObjectKey.of("shop", "web-9")).orElseThrow().mesh().meshed()).isTrue();
+      assertThat(conflict.state().problems()).hasSize(2);
+
+      annotated.submit(new StoreEvent.Delete(ResourceKind.POD, ObjectKey.of("shop", "thief"), 3));
+      awaitWriter(annotated);
+
+      StateUpdate resolved = seen.get(seen.size() - 1);
+      assertThat(resolved.change().pods())
+          .containsExactlyInAnyOrder(ObjectKey.of("shop", "thief"), ObjectKey.of("shop", "web-1"));
+      assertThat(resolved.change().podNodes()).containsExactly("node-a");
+      assertThat(resolved.state().pod(ObjectKey.of("shop", "web-1")).orElseThrow().mesh())
+          .isEqualTo(MeshStatus.meshed(netns));
+      assertThat(resolved.state().problems()).isEmpty();
+    }
+  }
+
   // ---- helpers ----
 
   private void syncEmpty() throws Exception {
@@ -327,8 +369,12 @@ class ClusterStateStoreTest {
 
   /** Waits until the writer has handled everything submitted so far (its executor is FIFO). */
   private void awaitWriter() throws Exception {
+    awaitWriter(store);
+  }
+
+  private static void awaitWriter(ClusterStateStore of) throws Exception {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    store.runOnWriter(() -> done.complete(null));
+    of.runOnWriter(() -> done.complete(null));
     done.get(5, TimeUnit.SECONDS);
   }
 
@@ -347,6 +393,12 @@ class ClusterStateStoreTest {
   private static PodInfo pod(String name, String node, String ip) {
     return new PodInfo("uid-" + name, "shop", name, Optional.of(node), ImmutableList.of(ip), PodPhase.RUNNING,
         false, false, ImmutableSortedMap.of(), ImmutableSortedMap.of(), null);
+  }
+
+  private static PodInfo annotatedPod(String name, String node, String netns) {
+    return new PodInfo("uid-" + name, "shop", name, Optional.of(node), ImmutableList.of("10.0.0." + name.length()),
+        PodPhase.RUNNING, false, false, ImmutableSortedMap.of(), ImmutableSortedMap.of(NetnsPaths.ANNOTATION, netns),
+        null);
   }
 
   private static EndpointSliceInfo slice(String name, String service, String ip) {

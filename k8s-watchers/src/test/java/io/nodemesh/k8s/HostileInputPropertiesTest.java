@@ -20,6 +20,7 @@ import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Pattern;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -38,6 +39,8 @@ class HostileInputPropertiesTest {
 
   private static final Pattern SAFE_NETNS = Pattern.compile("/[A-Za-z0-9._/-]{1,255}");
   private static final MeshOptions ANNOTATION_MODE = new MeshOptions(true, NetnsMode.ANNOTATION, null, null);
+  private static final ObjectKey HONEST_KEY = ObjectKey.of("good", "honest");
+  private static final String HONEST_NETNS = "/var/run/netns/honest";
 
   @Property(tries = 1500)
   void hostilePodsAreConvertedOrRejectedAndNeverYieldAnUnsafeNetnsPath(@ForAll("pods") Pod pod) {
@@ -105,7 +108,7 @@ class HostileInputPropertiesTest {
     ClusterState.Builder model = ClusterState.builder(ANNOTATION_MODE);
     PodInfo honest = Converters.pod(new PodBuilder()
         .withNewMetadata().withNamespace("good").withName("honest").withUid("6b1f0a52-3c1e-4a57-9d1e-0c5e8b7a9f10")
-            .addToAnnotations("nodemesh.io/netns", "/var/run/netns/honest").endMetadata()
+            .addToAnnotations("nodemesh.io/netns", HONEST_NETNS).endMetadata()
         .withNewSpec().withNodeName("node-a").endSpec()
         .withNewStatus().withPhase("Running").withPodIP("10.0.0.1").endStatus().build()).value();
     ClusterState before = model.putPod(honest).build();
@@ -114,8 +117,21 @@ class HostileInputPropertiesTest {
     } catch (ConversionException rejected) {
       // rejected before the model: nothing changed by construction
     }
-    if (!hostile.getMetadata().getName().equals("honest") || !"good".equals(hostile.getMetadata().getNamespace())) {
-      assertThat(model.build().pod(ObjectKey.of("good", "honest"))).isEqualTo(before.pod(ObjectKey.of("good", "honest")));
+    ClusterState after = model.build();
+    // whatever happens, no other pod is ever meshed into the honest pod's namespace
+    assertThat(after.podsOnNode("node-a")).filteredOn(pod -> !pod.key().equals(HONEST_KEY))
+        .noneMatch(pod -> pod.mesh().netnsPath().equals(Optional.of(HONEST_NETNS)));
+    if (hostile.getMetadata().getName().equals("honest") && "good".equals(hostile.getMetadata().getNamespace())) {
+      return; // the hostile pod is the honest pod's new version
+    }
+    PodInfo honestAfter = after.pod(HONEST_KEY).orElseThrow();
+    boolean contested = !honestAfter.equals(before.pod(HONEST_KEY).orElseThrow());
+    Statistics.label("hostile pod named the honest pod's namespace").collect(contested);
+    if (contested) {
+      // the only way another pod affects this one: naming its namespace, which refuses both (nobody takes it)
+      assertThat(honestAfter.mesh().meshed()).isFalse();
+      assertThat(honestAfter.mesh().reason()).contains("is also named by pod");
+      assertThat(hostile.getMetadata().getAnnotations()).containsEntry("nodemesh.io/netns", HONEST_NETNS);
     }
   }
 
@@ -151,7 +167,7 @@ class HostileInputPropertiesTest {
 
   private static Arbitrary<String> hostileNetns() {
     return Arbitraries.oneOf(
-        Arbitraries.of("/var/run/netns/ok", "/var/run/netns/../../proc/1/ns/net", "/proc/self/ns/net",
+        Arbitraries.of("/var/run/netns/ok", HONEST_NETNS, "/var/run/netns/../../proc/1/ns/net", "/proc/self/ns/net",
             "/var/run/netns/%START_TIME%", "/var/run/netns/a\u0000b", "/var/run/netns//x", "/var/run/netns/.",
             "/var/run/netnsX/y", "var/run/netns/x", "/var/run/netns/" + "z".repeat(300), "/var/run/netns/ü"),
         Arbitraries.strings().ofMaxLength(80).map(s -> "/var/run/netns/" + s),

@@ -87,4 +87,149 @@ class ClusterStateTest {
         .satisfies(s -> assertThat(s.endpoints()).hasSize(1));
     assertThat(state.problems()).singleElement().extracting(Problem::reason).asString().contains("nope");
   }
+
+  // ---- annotation netns mode: one namespace, one pod ----
+
+  private static final MeshOptions ANNOTATION_MODE =
+      new MeshOptions(true, NetnsMode.ANNOTATION, null, MeshOptions.DEFAULT_NETNS_ALLOWED_PREFIX);
+  private static final String VICTIM_NETNS = "/var/run/netns/cni-1f2e3d4c";
+
+  private static PodInfo annotated(String namespace, String name, String node, String netns) {
+    return new PodInfo("uid-" + name, namespace, name, Optional.of(node), ImmutableList.of("10.0.0." + name.length()),
+        PodPhase.RUNNING, false, false, null, ImmutableSortedMap.of(NetnsPaths.ANNOTATION, netns), null);
+  }
+
+  private static MeshStatus meshOf(ClusterState state, String namespace, String name) {
+    return state.pod(ObjectKey.of(namespace, name)).orElseThrow().mesh();
+  }
+
+  @Test
+  void twoPodsOfOneNodeNamingOneNetnsAreBothRefusedAndEachNamesTheOther() {
+    ClusterState.Builder builder = ClusterState.builder(ANNOTATION_MODE)
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS));
+    assertThat(meshOf(builder.build(), "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+
+    ClusterState state = builder.putPod(annotated("evil", "thief", "n1", VICTIM_NETNS)).build();
+
+    assertThat(meshOf(state, "shop", "web-1").meshed()).isFalse();
+    assertThat(meshOf(state, "shop", "web-1").reason()).contains(VICTIM_NETNS, "evil/thief", "node n1");
+    assertThat(meshOf(state, "evil", "thief").meshed()).isFalse();
+    assertThat(meshOf(state, "evil", "thief").reason()).contains(VICTIM_NETNS, "shop/web-1", "node n1");
+    assertThat(state.problems()).extracting(p -> p.namespace() + "/" + p.name())
+        .containsExactlyInAnyOrder("shop/web-1", "evil/thief");
+    assertThat(builder.takePodsChangedByOthers()).containsExactly(ObjectKey.of("shop", "web-1"));
+  }
+
+  @Test
+  void theSamePathOnAnotherNodeIsAnotherNamespace() {
+    ClusterState state = ClusterState.builder(ANNOTATION_MODE)
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .putPod(annotated("shop", "web-2", "n2", VICTIM_NETNS))
+        .build();
+
+    assertThat(meshOf(state, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(meshOf(state, "shop", "web-2")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(state.problems()).isEmpty();
+  }
+
+  @Test
+  void whenEitherPodGoesTheOtherIsMeshedAgainAndTheProblemsGo() {
+    ClusterState.Builder builder = ClusterState.builder(ANNOTATION_MODE)
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .putPod(annotated("evil", "thief", "n1", VICTIM_NETNS));
+    builder.build();
+    builder.takePodsChangedByOthers();
+
+    ClusterState olderGone = builder.removePod(ObjectKey.of("shop", "web-1")).build();
+
+    assertThat(meshOf(olderGone, "evil", "thief")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(olderGone.problems()).isEmpty();
+    assertThat(builder.takePodsChangedByOthers()).containsExactly(ObjectKey.of("evil", "thief"));
+
+    ClusterState newerGone = builder.putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .removePod(ObjectKey.of("evil", "thief")).build();
+    assertThat(meshOf(newerGone, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(newerGone.problems()).isEmpty();
+  }
+
+  @Test
+  void aPodThatStopsNamingThePathOrStopsBeingMeshedReleasesIt() {
+    ClusterState.Builder builder = ClusterState.builder(ANNOTATION_MODE)
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .putPod(annotated("evil", "thief", "n1", VICTIM_NETNS));
+
+    ClusterState renamed = builder.putPod(annotated("evil", "thief", "n1", "/var/run/netns/cni-own")).build();
+    assertThat(meshOf(renamed, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(meshOf(renamed, "evil", "thief")).isEqualTo(MeshStatus.meshed("/var/run/netns/cni-own"));
+
+    builder.putPod(annotated("evil", "thief", "n1", VICTIM_NETNS));
+    assertThat(meshOf(builder.build(), "shop", "web-1").meshed()).isFalse();
+    PodInfo optedOut = annotated("evil", "thief", "n1", VICTIM_NETNS);
+    optedOut = new PodInfo(optedOut.uid(), "evil", "thief", optedOut.nodeName(), optedOut.ips(), PodPhase.RUNNING,
+        false, false, ImmutableSortedMap.of(MeshPolicy.MESH_LABEL, MeshPolicy.DISABLED), optedOut.annotations(), null);
+    ClusterState released = builder.putPod(optedOut).build();
+    assertThat(meshOf(released, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(meshOf(released, "evil", "thief").reason()).contains("opted out");
+    assertThat(released.problems()).isEmpty();
+  }
+
+  @Test
+  void theDecisionDoesNotDependOnTheOrderPodsArriveIn() {
+    PodInfo a = annotated("shop", "web-1", "n1", VICTIM_NETNS);
+    PodInfo b = annotated("evil", "thief", "n1", VICTIM_NETNS);
+    PodInfo c = annotated("other", "bystander", "n1", "/var/run/netns/cni-2");
+
+    ClusterState forward = ClusterState.builder(ANNOTATION_MODE).putPod(a).putPod(b).putPod(c).build();
+    ClusterState backward = ClusterState.builder(ANNOTATION_MODE).putPod(c).putPod(b).putPod(a).build();
+
+    assertThat(backward).isEqualTo(forward);
+    assertThat(meshOf(forward, "other", "bystander").meshed()).isTrue();
+  }
+
+  @Test
+  void aBuilderFromAStateKnowsItsClaimsAndDropsTheConflictWhenItEnds() {
+    ClusterState state = ClusterState.builder(ANNOTATION_MODE)
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .putPod(annotated("evil", "thief", "n1", VICTIM_NETNS))
+        .build();
+    assertThat(state.toBuilder().build()).isEqualTo(state);
+
+    ClusterState resolved = state.toBuilder().removePod(ObjectKey.of("evil", "thief")).build();
+    assertThat(meshOf(resolved, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(resolved.problems()).isEmpty();
+
+    ClusterState third = state.toBuilder().putPod(annotated("evil", "thief-2", "n1", VICTIM_NETNS)).build();
+    assertThat(meshOf(third, "shop", "web-1").reason()).contains("pods evil/thief, evil/thief-2");
+  }
+
+  @Test
+  void manyClaimantsAreCountedNotAllNamed() {
+    ClusterState.Builder builder = ClusterState.builder(ANNOTATION_MODE);
+    for (int i = 0; i < 6; i++) {
+      builder.putPod(annotated("evil", "thief-" + i, "n1", VICTIM_NETNS));
+    }
+    ClusterState state = builder.build();
+
+    assertThat(meshOf(state, "evil", "thief-0").reason())
+        .contains("pods evil/thief-1, evil/thief-2, evil/thief-3 and 2 more on node n1")
+        .doesNotContain("thief-4");
+    assertThat(state.pods().values()).noneMatch(pod -> pod.mesh().meshed());
+    assertThat(state.problems()).hasSize(6);
+  }
+
+  @Test
+  void aNamespaceOptOutReleasesThePathsOfItsPods() {
+    MeshOptions optIn = new MeshOptions(false, NetnsMode.ANNOTATION, null, MeshOptions.DEFAULT_NETNS_ALLOWED_PREFIX);
+    ClusterState.Builder builder = ClusterState.builder(optIn)
+        .putNamespace(namespace("shop", true))
+        .putNamespace(namespace("evil", true))
+        .putPod(annotated("shop", "web-1", "n1", VICTIM_NETNS))
+        .putPod(annotated("evil", "thief", "n1", VICTIM_NETNS));
+    assertThat(meshOf(builder.build(), "shop", "web-1").meshed()).isFalse();
+
+    ClusterState state = builder.putNamespace(namespace("evil", false)).build();
+
+    assertThat(meshOf(state, "shop", "web-1")).isEqualTo(MeshStatus.meshed(VICTIM_NETNS));
+    assertThat(state.problems()).isEmpty();
+  }
 }
