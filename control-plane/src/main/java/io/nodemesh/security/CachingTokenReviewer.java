@@ -194,11 +194,4 @@ public final class CachingTokenReviewer implements TokenReviewer {
   public long size() {
     return cache.size();
   }
-
-  /** Reviews waiting for the API (for tests). */
-  public int inFlight() {
-    synchronized (inFlight) {
-      return inFlight.size();
-    }
-  }
 }

@@ -151,11 +151,6 @@ public final class Quarantine {
     return total;
   }
 
-  /** Number of principals with entries (or with a live stream since the last sweep). */
-  public int principals() {
-    return clients.size();
-  }
-
   /**
    * Drops entries whose resource changed or is gone, and principals without a live stream that were last seen
    * more than {@code forgetAfterMillis} ago.
