@@ -55,6 +55,10 @@ public final class ControlPlaneMetrics {
 
   /** Registers the callbacks that read the xDS server's, the watchers' and the pipeline's own counters. */
   public ControlPlaneMetrics(XdsServer xds, Supplier<KubernetesWatchers> watchers, IntSupplier queueDepth) {
+    // every type's series exists from the start, so a dashboard's rate() is 0 rather than absent until a change
+    for (ResourceType type : ResourceType.values()) {
+      convergence.initLabelValues(type.shortName());
+    }
     GaugeWithCallback.builder()
         .name("nodemesh_xds_connected_clients").help("Connected xDS streams by client kind").labelNames("kind")
         .callback(cb -> {

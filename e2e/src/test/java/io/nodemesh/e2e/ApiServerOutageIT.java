@@ -5,6 +5,7 @@ import static io.nodemesh.e2e.MockKubernetes.ready;
 import static io.nodemesh.e2e.MockKubernetes.servicePort;
 import static io.nodemesh.e2e.SimulatedEnvoy.EDS;
 import static io.nodemesh.e2e.SimulatedEnvoy.LDS;
+import static io.nodemesh.e2e.SimulatedEnvoy.RDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -65,6 +66,8 @@ class ApiServerOutageIT {
       assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
       assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
           .containsExactly("10.1.1.10", "10.1.1.11");
+      // the route is subscribed only once the listener arrived; without it a late RDS push looks like a change
+      assertThat(envoy.names(RDS)).containsExactly(WEB);
     });
     Map<String, Map<String, String>> before = envoy.versions();
     int deliveriesBefore = envoy.history().size();

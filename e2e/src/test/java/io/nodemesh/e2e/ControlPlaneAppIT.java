@@ -132,6 +132,9 @@ class ControlPlaneAppIT {
             assertThat(pod.has("convergence_millis")).isTrue();
           });
           System.out.println("[pod] " + plane.text("/debug/pods/shop/client"));
+          // the pod was created after the stream's first ACKs, so its resources' ACKs are convergence samples
+          assertThat(plane.text("/metrics"))
+              .containsPattern("nodemesh_convergence_seconds_count\\{type=\"[A-Z]+\"} [1-9]");
         } finally {
           channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
