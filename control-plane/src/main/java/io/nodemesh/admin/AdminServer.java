@@ -67,7 +67,7 @@ public final class AdminServer implements AutoCloseable {
    * Connection limits of one listener.
    *
    * @param readTimeout a request head must be complete this long after the connection opened (or the previous
-   *     response ended); a connection without traffic in either direction for this long is closed
+   *     response ended); a connection without traffic in either direction for twice this long is closed
    * @param maxConnections open connections per listener; more are closed at once
    * @param maxConnectionsPerAddress open connections per client IP address; more are closed at once
    */
@@ -208,7 +208,9 @@ public final class AdminServer implements AutoCloseable {
     HttpServerOptions options = new HttpServerOptions()
         .setHost(host)
         .setPort(requestedPort)
-        .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, limits.readTimeout().toMillis()))
+        // twice the read timeout: a connection awaiting its request head is closed (and counted) by the head
+        // deadline first; this one catches connections stalled later, e.g. a client that stops reading a response
+        .setIdleTimeout((int) Math.min(Integer.MAX_VALUE, 2 * limits.readTimeout().toMillis()))
         .setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
         .setMaxInitialLineLength(MAX_REQUEST_LINE_BYTES)
         .setMaxHeaderSize(MAX_HEADER_BYTES)

@@ -46,8 +46,8 @@ public final class Settings {
               + " again when it changes");
   public static final Flag<Duration> ADMIN_READ_TIMEOUT =
       Flag.duration("admin-read-timeout", "10s", Duration.ofMillis(100),
-          "admin and debug ports: a request must arrive complete within this, and a connection without traffic for"
-              + " this long is closed");
+          "admin and debug ports: a request must arrive complete within this (the connection is closed otherwise),"
+              + " and a connection without traffic for twice this long is closed");
   public static final Flag<Integer> ADMIN_MAX_CONNECTIONS =
       Flag.integer("admin-max-connections", 256, 1, 65535,
           "open connections allowed on each of the admin and debug ports; more are closed at once");
