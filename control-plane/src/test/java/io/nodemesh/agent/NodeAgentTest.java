@@ -152,6 +152,34 @@ class NodeAgentTest {
     assertThat(healthz.statusCode()).isEqualTo(200);
   }
 
+  @Test
+  void pinnedPodsAndFlagsAreOnTheDebugPortOnlyAndStalledClientsDoNotDelayTheProbes() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    List<java.net.Socket> stalled = new ArrayList<>();
+    try {
+      for (int i = 0; i < 50; i++) {
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", admin.probe().port());
+        socket.getOutputStream().write("GET /healthz HT".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        stalled.add(socket);
+      }
+
+      HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.probe().port() + "/healthz")).timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> podsOnProbe = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.probe().port() + "/debug/pods")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> podsOnDebug = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.debug().port() + "/debug/pods")).build(), HttpResponse.BodyHandlers.ofString());
+
+      assertThat(healthz.statusCode()).isEqualTo(200);
+      assertThat(podsOnProbe.statusCode()).isEqualTo(404);
+      assertThat(podsOnDebug.statusCode()).isEqualTo(200);
+    } finally {
+      for (java.net.Socket socket : stalled) {
+        socket.close();
+      }
+    }
+  }
+
   /** Writes a request as the plugin does (temporary file, then rename) and waits for the answer. */
   private String request(String id, String command) throws IOException {
     Path requests = spool.resolve("requests");
