@@ -593,7 +593,7 @@ final class SoakRun {
    */
   private int compareWithReference(List<Set<String>> listeners, List<Set<String>> clusters, List<String> differences,
       int[] compared) throws Exception {
-    ServerProcess reference = startProcess("reference", 0, 0);
+    ServerProcess reference = startProcess("reference", 0, 0, 0);
     List<BenchEnvoy> fresh = new ArrayList<>();
     ManagedChannel channel = null;
     try {
