@@ -7,6 +7,7 @@ import io.nodemesh.admin.DebugAccess.Outcome;
 import io.nodemesh.admin.DebugAccess.Verdict;
 import io.nodemesh.log.LogThrottle;
 import io.nodemesh.log.SafeText;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -293,7 +294,7 @@ public final class AdminServer implements AutoCloseable {
       cancelHeadTimer();
       headTimer = vertx.setTimer(limits.readTimeout().toMillis(), id -> {
         synchronized (this) {
-          if (headTimer != id) {
+          if (headTimer != id || !open.containsKey(connection)) {
             return;
           }
           headTimer = -1;
@@ -350,7 +351,12 @@ public final class AdminServer implements AutoCloseable {
     }
     if (request.method() != HttpMethod.GET && request.method() != HttpMethod.HEAD) {
       request.response().putHeader("Allow", "GET, HEAD");
-      send(request, Response.error(405, "only GET is supported"));
+      sendAndClose(request, Response.error(405, "only GET is supported"));
+      return;
+    }
+    if (hasBody(request)) {
+      // a body would be read and dropped at the client's pace, outside the head deadline: refuse it outright
+      sendAndClose(request, Response.error(413, "admin requests take no body"));
       return;
     }
     CompletableFuture<Verdict> verdict;
@@ -408,20 +414,33 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
-  private void send(HttpServerRequest request, Response response) {
+  /** Sends the response; the future completes once it is written (or could not be: the client went away). */
+  private Future<Void> send(HttpServerRequest request, Response response) {
     HttpServerResponse out = request.response();
     try {
       if (out.ended() || out.closed()) {
-        return;
+        return Future.succeededFuture();
       }
-      out.setStatusCode(response.status())
+      return out.setStatusCode(response.status())
           .putHeader("Content-Type", response.contentType() + "; charset=utf-8")
           .putHeader("Cache-Control", "no-store")
           .putHeader("X-Content-Type-Options", "nosniff")
           .end(Buffer.buffer(response.body()));
     } catch (IllegalStateException e) {
-      // the client went away while we were answering: nothing to send it
+      return Future.succeededFuture(); // the client went away while we were answering: nothing to send it
     }
+  }
+
+  private static boolean hasBody(HttpServerRequest request) {
+    String length = request.getHeader("Content-Length");
+    return request.getHeader("Transfer-Encoding") != null || (length != null && !length.trim().equals("0"));
+  }
+
+  /** Answers, then closes the connection: what is left of the request is never read. */
+  private void sendAndClose(HttpServerRequest request, Response response) {
+    request.response().putHeader("Connection", "close");
+    HttpConnection connection = request.connection();
+    send(request, response).onComplete(sent -> connection.close());
   }
 
   private void refuse(Refusal refusal, String address, String detail) {

@@ -163,7 +163,7 @@ class AdminServerSlowClientsTest {
   }
 
   @Test
-  void onlyGetAndHeadAreServedAndABadEscapeIsABadRequest() throws Exception {
+  void onlyGetAndHeadWithoutABodyAreServedAndABadEscapeIsABadRequest() throws Exception {
     start(new AdminServer.Limits(Duration.ofSeconds(10), 256, 256));
     int port = listeners.debug().port();
 
@@ -181,6 +181,11 @@ class AdminServerSlowClientsTest {
     assertThat(head.statusCode()).isEqualTo(200);
     assertThat(head.body()).isEmpty();
     assertThat(readResponseHead(badEscape.getInputStream())).startsWith("HTTP/1.1 400");
+    Socket withBody = connect(port, InetAddress.getLoopbackAddress(),
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc");
+    withBody.setSoTimeout(5000);
+    assertThat(readResponseHead(withBody.getInputStream())).startsWith("HTTP/1.1 413");
+    await().atMost(Duration.ofSeconds(5)).until(() -> closedByServer(withBody));
     assertThat(get(port, "/echo/a%20b", ONE_SECOND).body()).contains("a b");
   }
 
