@@ -148,6 +148,15 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- if eq (int $cp.config.xdsPort) (int $cp.config.adminPort) -}}
 {{- fail "controlPlane.config.xdsPort and adminPort must differ" -}}
 {{- end -}}
+{{- if has (int $cp.config.debugPort) (list (int $cp.config.xdsPort) (int $cp.config.adminPort)) -}}
+{{- fail "controlPlane.config.debugPort must differ from xdsPort and adminPort" -}}
+{{- end -}}
+{{- if and $cp.debug.expose (eq $cp.debug.auth "none") -}}
+{{- fail "controlPlane.debug.expose=true needs controlPlane.debug.auth=token-review or token-file: the debug endpoints show every node's configuration and every pod's network namespace" -}}
+{{- end -}}
+{{- if and (eq $cp.debug.auth "token-file") (not $cp.debug.tokenSecretName) -}}
+{{- fail "controlPlane.debug.auth=token-file needs controlPlane.debug.tokenSecretName (a Secret with key tokens)" -}}
+{{- end -}}
 {{- if eq (int $envoy.adminPort) (int $envoy.statusPort) -}}
 {{- fail "envoy.adminPort and envoy.statusPort must differ" -}}
 {{- end -}}
@@ -158,6 +167,12 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- end -}}
 {{- if and $envoy.hostNetwork (has (int $agent.adminPort) (list (int $envoy.adminPort) (int $envoy.statusPort))) -}}
 {{- fail "nodeAgent.adminPort clashes with an Envoy port on the host network (envoy.hostNetwork=true)" -}}
+{{- end -}}
+{{- if eq (int $agent.adminPort) (int $agent.debugPort) -}}
+{{- fail "nodeAgent.adminPort and debugPort must differ" -}}
+{{- end -}}
+{{- if and $envoy.hostNetwork (has (int $agent.debugPort) (list (int $envoy.adminPort) (int $envoy.statusPort))) -}}
+{{- fail "nodeAgent.debugPort clashes with an Envoy port on the host network (envoy.hostNetwork=true)" -}}
 {{- end -}}
 {{- if eq (clean $agent.cni.spoolDir) (include "nodemesh.netnsDir" .) -}}
 {{- fail "nodeAgent.cni.spoolDir must differ from the pin directory of controlPlane.config.netnsTemplate" -}}

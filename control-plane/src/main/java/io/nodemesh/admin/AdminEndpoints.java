@@ -67,12 +67,15 @@ public final class AdminEndpoints {
     this.metrics = metrics;
   }
 
-  /** Registers every endpoint on the server. */
-  public void registerOn(AdminServer server) {
-    server
-        .register("/healthz", "liveness: the process is up and answering", (p, q) -> Response.json(Map.of("status", "ok")))
-        .register("/readyz", "readiness: informers synced and xDS serving (503 until then); shows API server outages",
-            (p, q) -> readyz())
+  /**
+   * Registers {@code /healthz}, {@code /readyz} and {@code /metrics} on both listeners, and the {@code /debug}
+   * endpoints, which show every node's configuration and every pod's network namespace, on the debug listener only.
+   */
+  public void registerOn(AdminServer probe, AdminServer debug) {
+    registerProbes(probe);
+    debug.registerIndex();
+    registerProbes(debug);
+    debug
         .register("/debug/config", "every configuration knob: value in force, source, default, description",
             (p, q) -> proto(config()))
         .register("/debug/state", "model counts, input problems, translation problems, watcher health, store sizes",
@@ -87,7 +90,14 @@ public final class AdminEndpoints {
         .register("/debug/pods/{namespace}/{name}",
             "one pod: meshed or why not, its resources, whether its node's Envoys ACKed them, and any they rejected"
                 + " (quarantined)",
-            (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))))
+            (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))));
+  }
+
+  private void registerProbes(AdminServer server) {
+    server
+        .register("/healthz", "liveness: the process is up and answering", (p, q) -> Response.json(Map.of("status", "ok")))
+        .register("/readyz", "readiness: informers synced and xDS serving (503 until then); shows API server outages",
+            (p, q) -> readyz())
         .register("/metrics", "Prometheus metrics (text format)",
             (p, q) -> Response.text(metrics.contentType(), metrics.scrape()));
   }

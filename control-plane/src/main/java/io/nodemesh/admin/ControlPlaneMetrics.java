@@ -161,6 +161,11 @@ public final class ControlPlaneMetrics {
         .register(registry);
   }
 
+  /** Counts the admin listeners' refusals ({@code nodemesh_admin_refused_total}). */
+  public void registerAdminRefusals(AdminListeners listeners) {
+    registry.register(listeners.refusalCounter("nodemesh_admin_refused"));
+  }
+
   private void perType(String name, String help, XdsServer xds,
       Function<XdsMetrics.Snapshot, Map<ResourceType, Long>> values) {
     CounterWithCallback.builder().name(name).help(help).labelNames("type")

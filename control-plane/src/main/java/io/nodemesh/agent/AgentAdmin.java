@@ -6,13 +6,33 @@ import io.nodemesh.app.Flag;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The node agent's admin endpoints on the shared {@link AdminServer}. */
+/** The node agent's admin endpoints on its probe and debug {@link AdminServer}s. */
 public final class AgentAdmin {
 
   private AgentAdmin() {}
 
-  /** Registers {@code /healthz}, {@code /readyz}, {@code /metrics}, {@code /debug/pods}, {@code /debug/config}. */
-  public static void register(AdminServer server, NodeAgent agent, AgentSettings settings) {
+  /**
+   * Registers {@code /healthz}, {@code /readyz}, {@code /metrics} on both listeners and {@code /debug/pods},
+   * {@code /debug/config} (pod network namespace paths, the agent's flags) on the debug listener only.
+   */
+  public static void register(AdminServer probe, AdminServer debug, NodeAgent agent, AgentSettings settings) {
+    registerProbes(probe, agent);
+    debug.registerIndex();
+    registerProbes(debug, agent);
+    debug.register("/debug/pods", "every pinned pod: redirect state, reason, rule signature, rejected annotations",
+        (params, query) -> Response.json(agent.pins().values()));
+    debug.register("/debug/config", "every agent flag: value in force, where it came from, description",
+        (params, query) -> {
+          Map<String, Object> flags = new LinkedHashMap<>();
+          for (Flag<?> flag : AgentSettings.ALL) {
+            flags.put(flag.name(), Map.of("value", settings.text(flag), "source", settings.source(flag),
+                "description", flag.description()));
+          }
+          return Response.json(flags);
+        });
+  }
+
+  private static void registerProbes(AdminServer server, NodeAgent agent) {
     server.register("/healthz", "liveness: the agent loop is running", (params, query) -> agent.healthy()
         ? Response.json(Map.of("status", "ok"))
         : Response.json(503, Map.of("status", "agent loop stalled")));
@@ -22,16 +42,5 @@ public final class AgentAdmin {
             : Response.json(503, Map.of("status", "not ready", "reasons", agent.notReadyReasons())));
     server.register("/metrics", "Prometheus metrics", (params, query) ->
         Response.text(agent.metrics().contentType(), agent.metrics().scrape()));
-    server.register("/debug/pods", "every pinned pod: redirect state, reason, rule signature, rejected annotations",
-        (params, query) -> Response.json(agent.pins().values()));
-    server.register("/debug/config", "every agent flag: value in force, where it came from, description",
-        (params, query) -> {
-          Map<String, Object> flags = new LinkedHashMap<>();
-          for (Flag<?> flag : AgentSettings.ALL) {
-            flags.put(flag.name(), Map.of("value", settings.text(flag), "source", settings.source(flag),
-                "description", flag.description()));
-          }
-          return Response.json(flags);
-        });
   }
 }

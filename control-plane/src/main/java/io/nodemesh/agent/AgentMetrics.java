@@ -1,5 +1,6 @@
 package io.nodemesh.agent;
 
+import io.nodemesh.admin.AdminListeners;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -54,6 +55,11 @@ public final class AgentMetrics {
         .labelNames("state")
         .callback(cb -> podStates.get().forEach((state, count) -> cb.call(count, state)))
         .register(registry);
+  }
+
+  /** Counts the admin listeners' refusals ({@code nodemesh_agent_admin_refused_total}). */
+  public void registerAdminRefusals(AdminListeners listeners) {
+    registry.register(listeners.refusalCounter("nodemesh_agent_admin_refused"));
   }
 
   public void cniRequest(CniRequest.Command command, CniAnswer.Status status, double seconds) {

@@ -1,6 +1,8 @@
 package io.nodemesh.agent;
 
 import com.google.common.collect.ImmutableList;
+import io.nodemesh.admin.AdminListeners;
+import io.nodemesh.admin.AdminServer;
 import io.nodemesh.app.Flag;
 import io.nodemesh.app.Settings;
 import io.nodemesh.model.MeshOptions;
@@ -19,9 +21,13 @@ public final class AgentSettings {
   public static final Flag<String> NODE_NAME =
       Flag.text("node-name", "", "the Kubernetes node this agent serves (required; the chart sets it from spec.nodeName)");
   public static final Flag<Integer> ADMIN_PORT =
-      Flag.integer("admin-port", 15016, 0, 65535, "HTTP port of /healthz, /readyz, /metrics and /debug; 0 picks a free port");
+      Flag.integer("admin-port", 15016, 0, 65535, "HTTP port of /healthz, /readyz and /metrics only; 0 picks a free port");
   public static final Flag<String> ADMIN_ADDRESS =
-      Flag.text("admin-address", "0.0.0.0", "address the admin port binds (the agent runs in the node's network)");
+      Flag.text("admin-address", "0.0.0.0",
+          "address the admin (probe) port binds; the kubelet probes it at the node's address (host network)");
+  public static final Flag<Integer> DEBUG_PORT =
+      Flag.integer("debug-port", 15017, 0, 65535,
+          "HTTP port of /debug (pinned pods and their namespace paths, flags); binds --debug-address; 0 picks a free port");
   public static final Flag<String> CNI_SPOOL_DIR =
       Flag.text("cni-spool-dir", "/var/run/nodemesh/cni", "host directory where the CNI plugin leaves requests and reads answers");
   public static final Flag<String> CNI_BIN_DIR =
@@ -52,7 +58,9 @@ public final class AgentSettings {
       Flag.text("self-daemonset", "", "name of the agent's DaemonSet (for cni-uninstall=auto)");
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
-      NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS,
+      NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS, DEBUG_PORT, Settings.DEBUG_ADDRESS, Settings.DEBUG_AUTH,
+      Settings.DEBUG_TOKEN_FILE, Settings.ADMIN_READ_TIMEOUT, Settings.ADMIN_MAX_CONNECTIONS,
+      Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS,
       Settings.MESH_ALL_NAMESPACES, Settings.NETNS_MODE, Settings.NETNS_TEMPLATE, Settings.NETNS_ALLOWED_PREFIX,
       Settings.SO_MARK, Settings.CAPTURE_PORT,
       CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR, CNI_INSTALL, CNI_FAIL_POLICY, CNI_TIMEOUT, CNI_EXCLUDE_NAMESPACES,
@@ -87,6 +95,7 @@ public final class AgentSettings {
         throw new Flag.UsageException("--" + dir.name() + " must be an absolute path: " + settings.get(dir));
       }
     }
+    settings.adminListeners();
     if (settings.get(Settings.SO_MARK) == 0) {
       throw new Flag.UsageException("--so-mark must not be 0 for the node agent: '--mark 0' matches every unmarked"
           + " packet, so nothing would be redirected");
@@ -112,6 +121,23 @@ public final class AgentSettings {
   /** Where the value came from: "flag", "env NODEMESH_...", or "default". */
   public String source(Flag<?> flag) {
     return resolved.sources().get(flag.name());
+  }
+
+  /**
+   * The probe and debug listeners' settings, checked: the agent runs in the node's network, so a debug port off
+   * loopback would be open to every pod that can reach the node; it needs --debug-auth.
+   */
+  public AdminListeners.Config adminListeners() {
+    AdminListeners.Config config = new AdminListeners.Config(get(ADMIN_ADDRESS), get(ADMIN_PORT),
+        get(Settings.DEBUG_ADDRESS), get(DEBUG_PORT), get(Settings.DEBUG_AUTH), get(Settings.DEBUG_TOKEN_FILE),
+        new AdminServer.Limits(get(Settings.ADMIN_READ_TIMEOUT), get(Settings.ADMIN_MAX_CONNECTIONS),
+            get(Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
+    try {
+      config.check();
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException(e.getMessage());
+    }
+    return config;
   }
 
   /** The mesh options, built from the same flags as the control plane's. */

@@ -3,7 +3,7 @@ package io.nodemesh.agent;
 import ch.qos.logback.classic.Level;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.nodemesh.admin.AdminServer;
+import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.app.Flag;
 import io.nodemesh.app.Settings;
 import io.nodemesh.model.NamespaceInfo;
@@ -106,8 +106,17 @@ public final class NodeAgentMain {
     CniInstaller installer = settings.get(AgentSettings.CNI_INSTALL) ? CniInstaller.of(settings) : null;
     NodeAgent agent = new NodeAgent(settings, new KubernetesPodDirectory(client, node, 0), NetnsIptables.nsenter(),
         installer, Clock.systemUTC());
-    AdminServer admin = new AdminServer(settings.get(AgentSettings.ADMIN_ADDRESS), settings.get(AgentSettings.ADMIN_PORT));
-    AgentAdmin.register(admin, agent, settings);
+    AdminListeners admin;
+    try {
+      admin = AdminListeners.create(settings.adminListeners(), () -> client);
+    } catch (IllegalArgumentException e) { // e.g. an unreadable --debug-token-file
+      System.err.println("nodemesh node-agent: " + e.getMessage());
+      agent.close();
+      client.close();
+      return 2;
+    }
+    agent.metrics().registerAdminRefusals(admin);
+    AgentAdmin.register(admin.probe(), admin.debug(), agent, settings);
     admin.start();
     UninstallMode uninstallMode = settings.get(AgentSettings.CNI_UNINSTALL);
     SelfDaemonSet self = null;
@@ -122,7 +131,8 @@ public final class NodeAgentMain {
       }
     }
     agent.start();
-    log.info("node agent for node {} running; admin on port {}", node, admin.port());
+    log.info("node agent for node {} running; probes on port {}, debug on {}:{}", node, admin.probe().port(),
+        admin.debug().host(), admin.debug().port());
 
     stop.await();
     boolean uninstall = uninstallMode == UninstallMode.ALWAYS || (self != null && self.goingAway());

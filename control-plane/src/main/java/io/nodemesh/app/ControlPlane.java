@@ -5,7 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.nodemesh.admin.AdminEndpoints;
-import io.nodemesh.admin.AdminServer;
+import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.ControlPlaneMetrics;
 import io.nodemesh.admin.ConvergenceTracker;
 import io.nodemesh.k8s.ClusterStateStore;
@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The running control plane: informers -> store -> debouncer -> translator -> resource store -> ADS server,
- * plus the admin endpoint. Start order: admin (healthz at once, readyz 503), informers, and only once the first
+ * plus the probe and debug ports. Start order: those ports (healthz at once, readyz 503), informers, and only once the first
  * complete state is translated, the xDS port — so no Envoy ever sees a partial snapshot. Close order: stop
  * accepting streams, let in-flight responses finish, then stop translation and informers.
  */
@@ -68,7 +68,7 @@ public final class ControlPlane implements AutoCloseable {
   private final ConvergenceTracker convergence;
   private final XdsServer xds;
   private final TranslationPipeline pipeline;
-  private final AdminServer admin;
+  private final AdminListeners admin;
   private final AtomicReference<KubernetesWatchers> watchers = new AtomicReference<>();
   private final AtomicReference<Server> grpc = new AtomicReference<>();
   private final AtomicReference<DemoEnvoys> demoEnvoys = new AtomicReference<>();
@@ -117,12 +117,13 @@ public final class ControlPlane implements AutoCloseable {
     this.metrics = new ControlPlaneMetrics(xds, watchers::get, pipeline::queueDepth);
     metrics.registerEventCounters(events::created, events::failed, events::suppressed);
     metricsRef.set(metrics);
-    this.admin = new AdminServer("0.0.0.0", settings.get(Settings.ADMIN_PORT));
+    this.admin = adminListeners(settings, client);
+    metrics.registerAdminRefusals(admin);
     new AdminEndpoints(settings, watchers::get, pipeline, xds, () -> grpc.get() != null, convergence, metrics)
-        .registerOn(admin);
+        .registerOn(admin.probe(), admin.debug());
   }
 
-  /** Starts everything; returns once the admin port is up (xDS follows when the informers have synced). */
+  /** Starts everything; returns once the probe and debug ports are up (xDS follows when the informers have synced). */
   public static ControlPlane start(Settings settings) throws Exception {
     DemoCluster demo = settings.get(Settings.DEMO) ? DemoCluster.start() : null;
     // fabric8 auto-configuration: in-cluster service account, KUBECONFIG, KUBERNETES_MASTER
@@ -132,7 +133,7 @@ public final class ControlPlane implements AutoCloseable {
     return plane;
   }
 
-  private void startAll() {
+  private void startAll() throws IOException {
     admin.start();
     stateStore.subscribe(debouncer);
     debouncer.subscribe(pipeline);
@@ -199,6 +200,14 @@ public final class ControlPlane implements AutoCloseable {
     }
   }
 
+  private static AdminListeners adminListeners(Settings settings, KubernetesClient client) {
+    try {
+      return AdminListeners.create(settings.adminListeners(), () -> client);
+    } catch (IllegalArgumentException e) { // e.g. an unreadable --debug-token-file
+      throw new Flag.UsageException(e.getMessage());
+    }
+  }
+
   private static ThreadFactory daemon(String name) {
     return runnable -> {
       Thread thread = new Thread(runnable, name);
@@ -212,8 +221,19 @@ public final class ControlPlane implements AutoCloseable {
     return xdsListening;
   }
 
+  /** The probe port: {@code /healthz}, {@code /readyz}, {@code /metrics}. */
   public int adminPort() {
-    return admin.port();
+    return admin.probe().port();
+  }
+
+  /** The debug port: every endpoint, {@code GET /debug} lists them. */
+  public int debugPort() {
+    return admin.debug().port();
+  }
+
+  /** The address the debug port binds (loopback unless configured otherwise). */
+  public String debugAddress() {
+    return admin.debug().host();
   }
 
   /** The xDS port in use, or -1 before it is open. */

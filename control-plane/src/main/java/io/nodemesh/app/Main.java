@@ -39,7 +39,14 @@ public final class Main {
     Signal.handle(new Signal("TERM"), signal -> stop.countDown());
     Signal.handle(new Signal("INT"), signal -> stop.countDown());
 
-    ControlPlane plane = ControlPlane.start(settings);
+    ControlPlane plane;
+    try {
+      plane = ControlPlane.start(settings);
+    } catch (Flag.UsageException e) {
+      System.err.println("nodemesh: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
     if (plane.demo() != null) {
       printDemoGuide(plane);
     }
@@ -50,19 +57,21 @@ public final class Main {
 
   private static void printDemoGuide(ControlPlane plane) {
     plane.xdsStarted().thenAccept(xdsPort -> {
-      String admin = "http://127.0.0.1:" + plane.adminPort();
+      String probe = "http://127.0.0.1:" + plane.adminPort();
+      String debug = "http://" + plane.debugAddress() + ":" + plane.debugPort();
       System.out.printf("%n=== nodemesh demo is running ===%n"
           + "  embedded Kubernetes API : %s%n"
           + "  xDS (ADS) for Envoys    : 127.0.0.1:%d   (node.metadata.node_name = node-a | node-b | node-c)%n"
           + "  demo Envoys             : one simulated Envoy per node is connected: see /debug/syncz%n"
-          + "  admin endpoint          : %s/debug%n"
+          + "  probe port              : %s/healthz, /readyz, /metrics%n"
+          + "  debug port              : %s/debug   (loopback only unless --debug-address/--debug-auth say otherwise)%n"
           + "  try                     : curl %s/debug/syncz%n"
           + "                            curl %s/debug/nodes%n"
           + "                            curl %s/debug/pods/demo/frontend-1%n"
           + "                            curl %s/debug/nodes/node-a/config%n"
           + "                            curl %s/metrics%n"
           + "  a pod comes or goes every few seconds; Ctrl-C stops the demo%n%n",
-          plane.demo().url(), xdsPort, admin, admin, admin, admin, admin, admin);
+          plane.demo().url(), xdsPort, probe, debug, debug, debug, debug, debug, probe);
     });
   }
 

@@ -2,6 +2,9 @@ package io.nodemesh.app;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import io.nodemesh.admin.AdminListeners;
+import io.nodemesh.admin.AdminServer;
+import io.nodemesh.admin.DebugAuthMode;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
@@ -23,7 +26,35 @@ public final class Settings {
   public static final Flag<Integer> XDS_PORT =
       Flag.integer("xds-port", 15010, 0, 65535, "gRPC port serving ADS (SotW and Delta); 0 picks a free port");
   public static final Flag<Integer> ADMIN_PORT =
-      Flag.integer("admin-port", 15014, 0, 65535, "HTTP port of the admin REST endpoint and /metrics; 0 picks a free port");
+      Flag.integer("admin-port", 15014, 0, 65535,
+          "HTTP port of /healthz, /readyz and /metrics only, on all addresses (kubelet probes, Prometheus); 0 picks a"
+              + " free port");
+  public static final Flag<Integer> DEBUG_PORT =
+      Flag.integer("debug-port", 15015, 0, 65535,
+          "HTTP port of the /debug endpoints (and /healthz, /readyz, /metrics again); 0 picks a free port");
+  public static final Flag<String> DEBUG_ADDRESS =
+      Flag.text("debug-address", "127.0.0.1",
+          "address the debug port binds: loopback is reached with kubectl port-forward; any other address needs"
+              + " --debug-auth");
+  public static final Flag<DebugAuthMode> DEBUG_AUTH =
+      Flag.choice("debug-auth", DebugAuthMode.NONE, DebugAuthMode.class,
+          "how debug requests authenticate: none (loopback only), token-review (a Kubernetes bearer token: TokenReview,"
+              + " then a SubjectAccessReview for get on the non-resource URL /debug/nodemesh), token-file (a token"
+              + " listed in --debug-token-file)");
+  public static final Flag<String> DEBUG_TOKEN_FILE =
+      Flag.text("debug-token-file", "",
+          "--debug-auth=token-file: file of static bearer tokens, one per line, at least 16 characters each; read"
+              + " again when it changes");
+  public static final Flag<Duration> ADMIN_READ_TIMEOUT =
+      Flag.duration("admin-read-timeout", "10s", Duration.ofMillis(100),
+          "admin and debug ports: a request must arrive complete within this (the connection is closed otherwise),"
+              + " and a connection without traffic for twice this long is closed");
+  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS =
+      Flag.integer("admin-max-connections", 256, 1, 65535,
+          "open connections allowed on each of the admin and debug ports; more are closed at once");
+  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS_PER_ADDRESS =
+      Flag.integer("admin-max-connections-per-address", 32, 1, 65535,
+          "open connections allowed from one client IP address on each of the admin and debug ports");
   public static final Flag<Duration> DEBOUNCE_QUIET =
       Flag.duration("debounce-quiet", WatcherOptions.DEFAULT_DEBOUNCE_QUIET_MS + "ms", Duration.ZERO, "push once the cluster was quiet this long");
   public static final Flag<Duration> DEBOUNCE_MAX =
@@ -162,7 +193,8 @@ public final class Settings {
       Flag.bool("demo", false, "start an embedded Kubernetes API seeded with a small cluster and gentle churn");
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
-      XDS_PORT, ADMIN_PORT, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
+      XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
+      ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
       ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
@@ -217,7 +249,21 @@ public final class Settings {
     settings.meshOptions();
     settings.watcherOptions();
     settings.checkTls();
+    settings.adminListeners();
     return settings;
+  }
+
+  /** The probe and debug listeners' settings, checked (a debug port off loopback needs --debug-auth). */
+  public AdminListeners.Config adminListeners() {
+    AdminListeners.Config config = new AdminListeners.Config("0.0.0.0", get(ADMIN_PORT), get(DEBUG_ADDRESS),
+        get(DEBUG_PORT), get(DEBUG_AUTH), get(DEBUG_TOKEN_FILE),
+        new AdminServer.Limits(get(ADMIN_READ_TIMEOUT), get(ADMIN_MAX_CONNECTIONS), get(ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
+    try {
+      config.check();
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException(e.getMessage());
+    }
+    return config;
   }
 
   private void checkTls() {

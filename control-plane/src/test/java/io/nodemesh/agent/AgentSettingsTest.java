@@ -66,4 +66,19 @@ class AgentSettingsTest {
       assertThat(help).contains("--" + flag.name()).contains(flag.env());
     }
   }
+
+  @Test
+  void theAgentsDebugPortBindsTheNodesLoopbackAndOffLoopbackNeedsAuthentication() {
+    AgentSettings defaults = AgentSettings.of(Map.of());
+
+    assertThat(defaults.get(AgentSettings.ADMIN_ADDRESS)).isEqualTo("0.0.0.0");
+    assertThat(defaults.adminListeners().debugAddress()).isEqualTo("127.0.0.1");
+    assertThat(defaults.adminListeners().debugPort()).isEqualTo(15017);
+    assertThat(AgentSettings.ALL).contains(Settings.DEBUG_ADDRESS, Settings.DEBUG_AUTH, Settings.DEBUG_TOKEN_FILE,
+        Settings.ADMIN_READ_TIMEOUT, Settings.ADMIN_MAX_CONNECTIONS, Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS);
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("debug-address", "10.0.0.7")))
+        .isInstanceOf(Flag.UsageException.class).hasMessageContaining("--debug-auth");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("debug-port", "15016")))
+        .hasMessageContaining("--admin-port and --debug-port must differ");
+  }
 }

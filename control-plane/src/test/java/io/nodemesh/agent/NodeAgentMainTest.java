@@ -28,6 +28,8 @@ class NodeAgentMainTest {
     assertThat(NodeAgentMain.run(new String[] {"launch"})).isEqualTo(2);
     assertThat(NodeAgentMain.run(new String[] {"--cni-timeout=forever"})).isEqualTo(2);
     assertThat(NodeAgentMain.run(new String[] {"--node-name="})).as("the agent needs its node").isEqualTo(2);
+    assertThat(NodeAgentMain.run(new String[] {"--node-name=n", "--debug-address=0.0.0.0"}))
+        .as("an unauthenticated debug port on the node's network").isEqualTo(2);
   }
 
   @Test

@@ -3,7 +3,9 @@ package io.nodemesh.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
+import io.nodemesh.admin.DebugAuthMode;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.PodInfo;
 import java.io.IOException;
@@ -38,7 +40,7 @@ class NodeAgentTest {
   private final FakePods pods = new FakePods();
   private final List<String> iptablesCalls = new ArrayList<>();
   private NodeAgent agent;
-  private AdminServer admin;
+  private AdminListeners admin;
   private Path spool;
   private Path conf;
 
@@ -70,8 +72,9 @@ class NodeAgentTest {
       }
     };
     agent = new NodeAgent(settings, pods, unreachable, CniInstaller.of(settings), Clock.systemUTC());
-    admin = new AdminServer("127.0.0.1", 0);
-    AgentAdmin.register(admin, agent, settings);
+    admin = AdminListeners.create(new AdminListeners.Config("127.0.0.1", 0, "127.0.0.1", 0, DebugAuthMode.NONE, "",
+        new AdminServer.Limits(Duration.ofSeconds(10), 64, 64)), () -> null);
+    AgentAdmin.register(admin.probe(), admin.debug(), agent, settings);
     admin.start();
     agent.start();
   }
@@ -127,7 +130,7 @@ class NodeAgentTest {
   @Test
   void readinessWaitsForTheCachesAndNamesWhatIsMissing() throws Exception {
     HttpClient http = HttpClient.newHttpClient();
-    URI readyz = URI.create("http://127.0.0.1:" + admin.port() + "/readyz");
+    URI readyz = URI.create("http://127.0.0.1:" + admin.probe().port() + "/readyz");
 
     HttpResponse<String> before = http.send(HttpRequest.newBuilder(readyz).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(before.statusCode()).isEqualTo(503);
@@ -140,13 +143,41 @@ class NodeAgentTest {
         http.send(HttpRequest.newBuilder(readyz).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
         .isEqualTo(200));
     HttpResponse<String> metrics = http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + "/metrics")).build(),
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.probe().port() + "/metrics")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(metrics.body()).contains("nodemesh_agent_pins{state=\"redirected\"} 0");
     HttpResponse<String> healthz = http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.port() + "/healthz")).build(),
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.probe().port() + "/healthz")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(healthz.statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void pinnedPodsAndFlagsAreOnTheDebugPortOnlyAndStalledClientsDoNotDelayTheProbes() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    List<java.net.Socket> stalled = new ArrayList<>();
+    try {
+      for (int i = 0; i < 50; i++) {
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", admin.probe().port());
+        socket.getOutputStream().write("GET /healthz HT".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        stalled.add(socket);
+      }
+
+      HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.probe().port() + "/healthz")).timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> podsOnProbe = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.probe().port() + "/debug/pods")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> podsOnDebug = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + admin.debug().port() + "/debug/pods")).build(), HttpResponse.BodyHandlers.ofString());
+
+      assertThat(healthz.statusCode()).isEqualTo(200);
+      assertThat(podsOnProbe.statusCode()).isEqualTo(404);
+      assertThat(podsOnDebug.statusCode()).isEqualTo(200);
+    } finally {
+      for (java.net.Socket socket : stalled) {
+        socket.close();
+      }
+    }
   }
 
   /** Writes a request as the plugin does (temporary file, then rename) and waits for the answer. */

@@ -3,6 +3,8 @@ package io.nodemesh.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nodemesh.admin.AdminServer;
+import io.nodemesh.admin.DebugAuthMode;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.XdsServerOptions;
@@ -84,5 +86,36 @@ class SecurityFlagsTest {
   void anUnknownAuthModeIsRefusedWithTheAcceptedSpellings() {
     assertThatThrownBy(() -> Settings.parse(new String[] {"--node-auth=maybe"}, Map.of()))
         .hasMessageContaining("--node-auth").hasMessageContaining("none, peer, token, peer-or-token");
+  }
+
+  @Test
+  void theDebugPortListensOnLoopbackWithoutAuthenticationByDefault() {
+    Settings defaults = Settings.defaults();
+
+    assertThat(defaults.get(Settings.ADMIN_PORT)).isEqualTo(15014);
+    assertThat(defaults.get(Settings.DEBUG_PORT)).isEqualTo(15015);
+    assertThat(defaults.get(Settings.DEBUG_ADDRESS)).isEqualTo("127.0.0.1");
+    assertThat(defaults.get(Settings.DEBUG_AUTH)).isEqualTo(DebugAuthMode.NONE);
+    assertThat(defaults.adminListeners().limits())
+        .isEqualTo(new AdminServer.Limits(Duration.ofSeconds(10), 256, 32));
+  }
+
+  @Test
+  void aDebugPortOffLoopbackWithoutAuthenticationStopsTheStartNamingTheFlags() {
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--debug-address=0.0.0.0"}, Map.of()))
+        .isInstanceOf(Flag.UsageException.class)
+        .hasMessageContaining("--debug-address=0.0.0.0 is not a loopback address")
+        .hasMessageContaining("--debug-auth=token-review").hasMessageContaining("--debug-token-file");
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--debug-auth=token-file"}, Map.of()))
+        .hasMessageContaining("--debug-token-file");
+    assertThat(Settings.parse(new String[] {"--debug-address=0.0.0.0", "--debug-auth=token-review"}, Map.of())
+        .get(Settings.DEBUG_AUTH)).isEqualTo(DebugAuthMode.TOKEN_REVIEW);
+  }
+
+  @Test
+  void helpListsTheAdminAndDebugFlags() {
+    assertThat(Settings.help()).contains("--debug-port", "--debug-address", "--debug-auth", "--debug-token-file",
+        "--admin-read-timeout", "--admin-max-connections", "--admin-max-connections-per-address",
+        "NODEMESH_DEBUG_AUTH");
   }
 }

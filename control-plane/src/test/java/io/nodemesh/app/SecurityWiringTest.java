@@ -43,7 +43,8 @@ class SecurityWiringTest {
 
   private JsonNode get(ControlPlane plane, String path) throws Exception {
     HttpResponse<String> response = http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + plane.adminPort() + path)).build(),
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + (path.startsWith("/debug") ? plane.debugPort()
+            : plane.adminPort()) + path)).build(),
         HttpResponse.BodyHandlers.ofString());
     return path.equals("/metrics") ? JSON.getNodeFactory().textNode(response.body()) : JSON.readTree(response.body());
   }
@@ -51,7 +52,7 @@ class SecurityWiringTest {
   @Test
   void anEnvoyRejectingOnePodsListenerShowsItQuarantinedOnThePodAndInAnEvent() throws Exception {
     try (ControlPlane plane = ControlPlane.start(Settings.parse(
-        new String[] {"--demo", "--admin-port=0", "--xds-port=0"}, Map.of()))) {
+        new String[] {"--demo", "--admin-port=0", "--debug-port=0", "--xds-port=0"}, Map.of()))) {
       int port = plane.xdsStarted().get(60, TimeUnit.SECONDS);
       ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
       BlockingQueue<DeltaDiscoveryResponse> responses = new LinkedBlockingQueue<>();

@@ -134,7 +134,7 @@ final class BenchRun {
     List<String> args = new ArrayList<>();
     if (target != Target.BASELINE) {
       args.addAll(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(), "--admin-port=0",
-          "--xds-port=0"));
+          "--debug-port=0", "--xds-port=0"));
       args.addAll(ControlPlaneProcess.HARNESS_FLAGS);
       args.addAll(config.nodemeshFlags());
     } else {

@@ -121,6 +121,7 @@ final class SoakRun {
   private int controlPlanes;
   private int xdsPort;
   private int adminPort;
+  private int debugPort;
 
   // ---- the writer's model; written by the writer thread, read by the main thread only while writes pause
   private final Semaphore writerTurn = new Semaphore(1, true);
@@ -152,6 +153,7 @@ final class SoakRun {
       log("seeded %,d objects in %.1f s", seed.objects(), seed.totalSeconds());
       xdsPort = freePort();
       adminPort = freePort();
+      debugPort = freePort();
       startControlPlane();
       for (int c = 0; c < CHANNELS; c++) {
         channels.add(BenchEnvoy.channel(xdsPort, clientPool));
@@ -227,7 +229,7 @@ final class SoakRun {
   private void startControlPlane() throws Exception {
     for (int attempt = 1; ; attempt++) {
       controlPlanes++;
-      ServerProcess process = startProcess("nodemesh-" + controlPlanes, xdsPort, adminPort);
+      ServerProcess process = startProcess("nodemesh-" + controlPlanes, xdsPort, adminPort, debugPort);
       try {
         process.awaitLog(XDS_READY, STARTUP_DEADLINE);
         controlPlane = process;
@@ -244,9 +246,9 @@ final class SoakRun {
     }
   }
 
-  private ServerProcess startProcess(String name, int xds, int admin) throws IOException {
+  private ServerProcess startProcess(String name, int xds, int admin, int debug) throws IOException {
     List<String> args = new ArrayList<>(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(),
-        "--xds-port=" + xds, "--admin-port=" + admin));
+        "--xds-port=" + xds, "--admin-port=" + admin, "--debug-port=" + debug));
     args.addAll(ControlPlaneProcess.HARNESS_FLAGS);
     args.addAll(scale.nodemeshFlags());
     return ServerProcess.start(name, out, scale.nodemeshXmx(), false, scale.jvmArgs(), args, apiUrl);
@@ -326,7 +328,8 @@ final class SoakRun {
 
   private JsonNode adminJson(String path) throws Exception {
     try {
-      return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
+      // /debug/... is served on the debug port (loopback) only; the admin port has probes and metrics
+      return JSON.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + debugPort + path))
           .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body());
     } catch (IOException e) {
       return JSON.createObjectNode(); // not answering yet
@@ -591,7 +594,7 @@ final class SoakRun {
    */
   private int compareWithReference(List<Set<String>> listeners, List<Set<String>> clusters, List<String> differences,
       int[] compared) throws Exception {
-    ServerProcess reference = startProcess("reference", 0, 0);
+    ServerProcess reference = startProcess("reference", 0, 0, 0);
     List<BenchEnvoy> fresh = new ArrayList<>();
     ManagedChannel channel = null;
     try {

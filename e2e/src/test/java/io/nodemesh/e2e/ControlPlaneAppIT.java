@@ -96,6 +96,12 @@ class ControlPlaneAppIT {
       assertThat(demo.json("/debug/pods/demo/no-such-pod").get("error").asText()).contains("unknown pod");
       assertThat(demo.status("/debug/nodes/no-such-node/config")).isEqualTo(404);
       assertThat(demo.status("/nope")).isEqualTo(404);
+      // the admin port (the one the chart's Service exposes) serves probes and metrics, never the debug endpoints
+      for (String debugOnly : List.of("/debug", "/debug/nodes", "/debug/nodes/node-a/config", "/debug/syncz")) {
+        assertThat(demo.send(demo.adminPort(), debugOnly).statusCode()).as("%s on the admin port", debugOnly)
+            .isEqualTo(404);
+      }
+      assertThat(demo.output()).anySatisfy(line -> assertThat(line).contains("debug endpoint listening on 127.0.0.1:"));
     }
   }
 

@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  */
 public final class ControlPlaneProcess implements AutoCloseable {
 
-  private static final Pattern ADMIN_PORT = Pattern.compile("admin endpoint listening on port (\\d+)");
+  private static final Pattern ADMIN_PORT = Pattern.compile("probe endpoint listening on \\S+:(\\d+) ");
+  private static final Pattern DEBUG_PORT = Pattern.compile("debug endpoint listening on \\S+:(\\d+) ");
   private static final Pattern XDS_PORT = Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -64,7 +65,7 @@ public final class ControlPlaneProcess implements AutoCloseable {
   public static ControlPlaneProcess start(String name, String kubernetesUrl, String... flags) throws IOException {
     List<String> command = new ArrayList<>(List.of(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
-        jar().toString(), "--admin-port=0", "--xds-port=0"));
+        jar().toString(), "--admin-port=0", "--debug-port=0", "--xds-port=0"));
     command.addAll(HARNESS_FLAGS);
     command.addAll(List.of(flags));
     // output goes to a file, not a pipe: a pipe loses its last lines when the process exits mid-read
@@ -89,14 +90,19 @@ public final class ControlPlaneProcess implements AutoCloseable {
         throw new IllegalStateException("control plane exited with " + process.exitValue() + ":\n"
             + String.join("\n", output()));
       }
-      return adminPort() > 0 && xdsPort() > 0 && status("/readyz") == 200;
+      return adminPort() > 0 && debugPort() > 0 && xdsPort() > 0 && status("/readyz") == 200;
     });
     return this;
   }
 
-  /** The admin port the process logged, or -1 before that. */
+  /** The admin (probe) port the process logged, or -1 before that: /healthz, /readyz, /metrics. */
   public int adminPort() {
     return portFromLog(ADMIN_PORT);
+  }
+
+  /** The debug port the process logged (loopback), or -1 before that: every endpoint. */
+  public int debugPort() {
+    return portFromLog(DEBUG_PORT);
   }
 
   /** The xDS port the process logged, or -1 before that. */
@@ -127,23 +133,30 @@ public final class ControlPlaneProcess implements AutoCloseable {
     return log;
   }
 
-  /** GET on the admin endpoint; returns the status code. */
+  /** GET on the port that serves {@code path} (see {@link #send}); returns the status code. */
   public int status(String path) throws IOException, InterruptedException {
     return send(path).statusCode();
   }
 
-  /** GET on the admin endpoint, parsed as JSON. */
+  /** GET on the port that serves {@code path}, parsed as JSON. */
   public JsonNode json(String path) throws IOException, InterruptedException {
     return JSON.readTree(send(path).body());
   }
 
-  /** GET on the admin endpoint, as text. */
+  /** GET on the port that serves {@code path}, as text. */
   public String text(String path) throws IOException, InterruptedException {
     return send(path).body();
   }
 
+  /** Probes and metrics go to the admin port, as the kubelet and Prometheus do; everything else to the debug port. */
   private HttpResponse<String> send(String path) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort() + path))
+    boolean probe = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics");
+    return send(probe ? adminPort() : debugPort(), path);
+  }
+
+  /** GET on one port of the process. */
+  public HttpResponse<String> send(int port, String path) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
         .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 

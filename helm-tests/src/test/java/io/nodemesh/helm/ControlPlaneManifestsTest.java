@@ -124,6 +124,13 @@ class ControlPlaneManifestsTest {
     assertThat(args).containsExactly(
         "--xds-port=15010",
         "--admin-port=15014",
+        "--debug-port=15015",
+        "--debug-address=127.0.0.1",
+        "--debug-auth=none",
+        "--debug-token-file=",
+        "--admin-read-timeout=10s",
+        "--admin-max-connections=256",
+        "--admin-max-connections-per-address=32",
         "--debounce-quiet=2ms",
         "--debounce-max=20ms",
         "--informer-resync=300s",
@@ -180,6 +187,10 @@ class ControlPlaneManifestsTest {
     assertThat(container.getArgs()).contains(
         "--xds-port=16010",
         "--admin-port=16014",
+        "--debug-port=16015",
+        "--admin-read-timeout=3s",
+        "--admin-max-connections=100",
+        "--admin-max-connections-per-address=10",
         "--debounce-quiet=25ms",
         "--debounce-max=1s",
         "--mesh-all-namespaces=true",
@@ -257,6 +268,76 @@ class ControlPlaneManifestsTest {
             tuple("http-admin", 15014, "http-admin", "http"));
     List<String> containerPorts = container(defaults).getPorts().stream().map(ContainerPort::getName).toList();
     assertThat(containerPorts).contains("grpc-xds", "http-admin");
+  }
+
+  @Test
+  void byDefaultTheDebugPortListensOnLoopbackOnlyAndNothingExposesIt() {
+    Container container = container(defaults);
+    Service service = defaults.named(Service.class, NAME);
+
+    assertThat(container.getArgs()).contains("--debug-address=127.0.0.1", "--debug-auth=none", "--debug-port=15015");
+    assertThat(service.getSpec().getPorts()).extracting(ServicePort::getPort).doesNotContain(15015);
+    assertThat(service.getSpec().getPorts()).extracting(ServicePort::getName).doesNotContain("http-debug");
+    assertThat(container.getPorts()).extracting(ContainerPort::getContainerPort).doesNotContain(15015);
+    for (Probe probe : List.of(container.getStartupProbe(), container.getLivenessProbe(), container.getReadinessProbe())) {
+      String portName = probe.getHttpGet().getPort().getStrVal();
+      assertThat(container.getPorts()).filteredOn(port -> port.getName().equals(portName))
+          .singleElement().satisfies(port -> assertThat(port.getContainerPort()).as("probes use --admin-port")
+              .isEqualTo(15014));
+    }
+    assertThat(verbsByResource(defaults)).doesNotContainKeys("authentication.k8s.io/tokenreviews",
+        "authorization.k8s.io/subjectaccessreviews");
+    assertThat(defaults.all(ClusterRole.class)).extracting(role -> role.getMetadata().getName())
+        .doesNotContain(NAME + "-debug-reader");
+  }
+
+  @Test
+  void anExposedDebugPortWithTokenReviewBindsAllAddressesJoinsTheServiceAndMayReviewTokensAndAccess() {
+    Manifests manifests = HelmChart.template()
+        .set("controlPlane.debug.expose", true)
+        .set("controlPlane.debug.auth", "token-review")
+        .render();
+    Container container = container(manifests);
+    Map<String, Set<String>> expected = new TreeMap<>(verbsByResource(defaults));
+    expected.put("authentication.k8s.io/tokenreviews", Set.of("create"));
+    expected.put("authorization.k8s.io/subjectaccessreviews", Set.of("create"));
+
+    assertThat(container.getArgs()).contains("--debug-address=0.0.0.0", "--debug-auth=token-review",
+        "--debug-token-file=");
+    assertThat(container.getPorts()).extracting(ContainerPort::getName, ContainerPort::getContainerPort)
+        .contains(tuple("http-debug", 15015));
+    assertThat(manifests.named(Service.class, NAME).getSpec().getPorts())
+        .extracting(ServicePort::getName, ServicePort::getPort, p -> p.getTargetPort().getStrVal())
+        .contains(tuple("http-debug", 15015, "http-debug"));
+    assertThat(verbsByResource(manifests)).isEqualTo(expected);
+    ClusterRole reader = manifests.named(ClusterRole.class, NAME + "-debug-reader");
+    assertThat(reader.getRules()).singleElement().satisfies(rule -> {
+      assertThat(rule.getNonResourceURLs()).containsExactly("/debug/nodemesh");
+      assertThat(rule.getVerbs()).containsExactly("get");
+    });
+  }
+
+  @Test
+  void aTokenFileComesFromTheSecretMountedAsADirectory() {
+    Manifests manifests = HelmChart.template()
+        .set("controlPlane.debug.auth", "token-file")
+        .set("controlPlane.debug.tokenSecretName", "debug-tokens")
+        .render();
+    Deployment deployment = manifests.named(Deployment.class, NAME);
+    Container container = container(manifests);
+
+    assertThat(container.getArgs()).contains("--debug-address=127.0.0.1", "--debug-auth=token-file",
+        "--debug-token-file=/etc/nodemesh/debug-tokens/tokens");
+    assertThat(container.getVolumeMounts()).filteredOn(mount -> mount.getName().equals("debug-tokens"))
+        .singleElement().satisfies(mount -> {
+          assertThat(mount.getMountPath()).isEqualTo("/etc/nodemesh/debug-tokens");
+          assertThat(mount.getSubPath()).isNull();
+          assertThat(mount.getReadOnly()).isTrue();
+        });
+    assertThat(deployment.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(volume -> volume.getName().equals("debug-tokens")).singleElement()
+        .satisfies(volume -> assertThat(volume.getSecret().getSecretName()).isEqualTo("debug-tokens"));
+    assertThat(verbsByResource(manifests)).isEqualTo(verbsByResource(defaults));
   }
 
   @Test

@@ -118,6 +118,8 @@ class NodeAgentManifestsTest {
     assertThat(agent.getImagePullPolicy()).isEqualTo("Always");
     assertThat(agent.getArgs()).contains(
         "--admin-port=16016",
+        "--debug-port=16017",
+        "--debug-address=127.0.0.1",
         "--cni-bin-dir=/host/var/lib/cni/bin",
         "--cni-conf-dir=/host/var/lib/rancher/k3s/agent/etc/cni/net.d",
         "--cni-spool-dir=/run/nodemesh-spool",
@@ -181,6 +183,9 @@ class NodeAgentManifestsTest {
       assertThat(port.getName()).isEqualTo("http-admin");
       assertThat(port.getContainerPort()).isEqualTo(15016);
     });
+    // the host network: the debug port (pins and their namespace paths) stays on the node's loopback
+    assertThat(agent.getArgs()).contains("--debug-port=15017", "--debug-address=127.0.0.1");
+    assertThat(agent.getArgs()).noneSatisfy(arg -> assertThat(arg).startsWith("--debug-auth"));
     assertThat(defaults.named(DaemonSet.class, NAME).getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge()
         .getIntVal()).as("host port: no surge").isZero();
   }
@@ -238,7 +243,8 @@ class NodeAgentManifestsTest {
   void notesMentionTheAgentRollout() {
     assertThat(HelmChart.template().installDryRunOutput())
         .contains("rollout status daemonset/" + NAME)
-        .contains(":15016/debug/pods");
+        .contains("port-forward pod/<agent pod on the node> 15017")
+        .contains("localhost:15017/debug/pods");
   }
 
   private static DaemonSet daemonSet(Manifests manifests) {
