@@ -99,6 +99,47 @@ class CachingTokenReviewerTest {
     assertThat(cache.size()).isLessThanOrEqualTo(3);
   }
 
+  @Test
+  void eachAddressMayAskForOnlyItsRateOfReviewsAndAnotherAddressIsNotHeldBack() {
+    CachingTokenReviewer limited =
+        new CachingTokenReviewer(api, clock, 100, Duration.ofMinutes(10), Duration.ofSeconds(10), 1);
+    for (int i = 0; i < 10; i++) {
+      api.answer("random-" + i, refused());
+      assertThat(limited.review("random-" + i, "10.0.0.66").join().authenticated()).isFalse();
+    }
+    api.answer("one-more", refused());
+    assertThat(limited.review("one-more", "10.0.0.66"))
+        .failsWithin(Duration.ZERO).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+        .withMessageContaining("too many token reviews from 10.0.0.66");
+    api.answer("envoy", accepted(null));
+    assertThat(limited.review("envoy", "10.0.0.7").join().authenticated()).isTrue();
+    assertThat(api.calls).hasSize(11).doesNotContain("one-more");
+
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(limited.review("one-more", "10.0.0.66").join().authenticated()).isFalse();
+  }
+
+  @Test
+  void aReviewWhoseEveryWaiterLeftIsCancelledAndOneThatAnotherStillAwaitsIsNot() {
+    CompletableFuture<ReviewedToken> call = api.hold("t");
+    CompletableFuture<ReviewedToken> first = cache.review("t");
+    CompletableFuture<ReviewedToken> second = cache.review("t");
+
+    first.cancel(false);
+    assertThat(call).isNotCancelled();
+    second.cancel(false);
+    assertThat(call).isCancelled();
+
+    api.answer("t", accepted(null));
+    assertThat(cache.review("t").join().authenticated()).as("a new attempt asks again").isTrue();
+    assertThat(api.calls).containsExactly("t", "t");
+  }
+
+  private static ReviewedToken refused() {
+    return new ReviewedToken(false, "token not valid", "", Optional.empty(), Optional.empty(), Optional.empty(),
+        Optional.empty());
+  }
+
   /** A fake API that records which tokens it was asked about. */
   static final class Recording implements TokenReviewer {
     final List<String> calls = new CopyOnWriteArrayList<>();

@@ -9,14 +9,20 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** TokenReview (authentication.k8s.io/v1) against fabric8's mock API server. */
@@ -96,7 +102,43 @@ class KubernetesTokenReviewerTest {
 
     var review = new KubernetesTokenReviewer(client, "nodemesh", ForkJoinPool.commonPool()).review("t");
 
-    assertThat(review).failsWithin(java.time.Duration.ofSeconds(10));
+    assertThat(review).failsWithin(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void aFullReviewQueueRefusesAtOnceAndAReviewWhoseStreamLeftNeverReachesTheApiServer() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    server.expect().post().withPath(PATH).andReply(201, request -> {
+      calls.incrementAndGet();
+      return new TokenReviewBuilder().withNewStatus().withAuthenticated(false).endStatus().build();
+    }).always();
+    CountDownLatch busy = new CountDownLatch(1);
+    ThreadPoolExecutor reviews = new ThreadPoolExecutor(1, 1, 0,
+        TimeUnit.SECONDS, new ArrayBlockingQueue<>(1));
+    try {
+      reviews.execute(() -> {
+        try {
+          busy.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      CachingTokenReviewer cache = new CachingTokenReviewer(new KubernetesTokenReviewer(client, "nodemesh", reviews),
+          Clock.systemUTC(), 100, Duration.ofMinutes(10), Duration.ofSeconds(10));
+
+      var queued = cache.review("queued", "10.0.0.66");
+      var overflow = cache.review("overflow", "10.0.0.66");
+      assertThat(overflow).isCompletedExceptionally();
+      queued.cancel(false);
+      busy.countDown();
+      reviews.shutdown();
+      assertThat(reviews.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+
+      assertThat(calls).as("API calls").hasValue(0);
+    } finally {
+      busy.countDown();
+      reviews.shutdownNow();
+    }
   }
 
   @Test
