@@ -174,7 +174,8 @@ final class SoakRun {
           : System.nanoTime() + config.checkpointEvery().toNanos();
       List<Fault> faults = new ArrayList<>(config.faults());
       sample();
-      while (System.nanoTime() < end) {
+      // a fault whose time came while an earlier one was still recovering runs late, never not at all
+      while (System.nanoTime() < end || !faults.isEmpty()) {
         long now = System.nanoTime();
         if (!faults.isEmpty() && now - churnStart >= faults.get(0).at() * config.duration().toNanos()) {
           FaultKind kind = faults.remove(0).kind();
