@@ -15,7 +15,7 @@ import io.nodemesh.api.envoy.EnvoyTypes;
 import io.nodemesh.app.Flag;
 import io.nodemesh.app.Settings;
 import io.nodemesh.app.TranslationPipeline;
-import io.nodemesh.app.TranslationPipeline.NodeNames;
+import io.nodemesh.translate.NodeNames;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.WatchHealth;
 import io.nodemesh.model.ClusterState;

@@ -14,6 +14,7 @@ import io.nodemesh.translate.UpstreamBinding;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.XdsServerOptions;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -86,6 +87,12 @@ public final class Settings {
   public static final Flag<Integer> CAPTURE_PORT =
       Flag.integer("capture-port", TranslatorOptions.DEFAULT_CAPTURE_PORT, 1, 65535,
           "port of the per-pod outbound listener that redirected traffic lands on");
+  public static final Flag<String> SERVICE_CIDRS =
+      Flag.text("service-cidrs", "",
+          "comma list of the cluster's service CIDRs (kube-apiserver --service-cluster-ip-range, e.g."
+              + " 10.96.0.0/12,fd00:10:96::/112): a pod listener hands what is addressed to them to the shared service"
+              + " layer in one filter chain; empty: every pod listener lists every ClusterIP, so it grows with the"
+              + " catalogue and a service add rewrites it");
   public static final Flag<Duration> CONNECT_TIMEOUT =
       Flag.duration("connect-timeout", "5s", Duration.ofMillis(1), "upstream connect timeout of generated clusters");
   public static final Flag<Integer> MAX_MESSAGE_BYTES =
@@ -195,7 +202,7 @@ public final class Settings {
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
       ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
-      NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
+      NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
       ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
       XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
@@ -326,8 +333,14 @@ public final class Settings {
   }
 
   public TranslatorOptions translatorOptions() {
-    return new TranslatorOptions(
-        get(UPSTREAM_BINDING), get(BUFFER_LIMIT_BYTES), get(SO_MARK), get(CAPTURE_PORT), get(CONNECT_TIMEOUT));
+    ImmutableList<String> cidrs = Arrays.stream(get(SERVICE_CIDRS).split(","))
+        .map(String::trim).filter(cidr -> !cidr.isEmpty()).collect(ImmutableList.toImmutableList());
+    try {
+      return new TranslatorOptions(get(UPSTREAM_BINDING), get(BUFFER_LIMIT_BYTES), get(SO_MARK), get(CAPTURE_PORT),
+          get(CONNECT_TIMEOUT), cidrs);
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("--service-cidrs: " + e.getMessage());
+    }
   }
 
   /** The text of {@code --help}: every flag with its environment variable, default and description. */

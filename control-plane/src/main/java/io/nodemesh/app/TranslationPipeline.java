@@ -2,9 +2,10 @@ package io.nodemesh.app;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
-import com.google.common.collect.ImmutableSet;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.protobuf.Message;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.StateUpdate;
@@ -13,7 +14,8 @@ import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.translate.ClusterTranslator;
-import io.nodemesh.translate.NodeTranslator;
+import io.nodemesh.translate.NodeAssembler;
+import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.OutboundService;
 import io.nodemesh.translate.PodResources;
 import io.nodemesh.translate.PodTranslator;
@@ -73,10 +75,6 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
         ImmutableSortedMap.of());
   }
 
-  /** The names a node's Envoys get; EDS/RDS names are those its clusters and listeners reference. */
-  public record NodeNames(ImmutableSet<String> listeners, ImmutableSet<String> clusters,
-      ImmutableSet<String> endpoints, ImmutableSet<String> routes) {}
-
   private final ResourceStore store;
   private final TranslatorOptions options;
   private final Consumer<Outcome> outcomes;
@@ -101,6 +99,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private boolean retranslated;
   /** The shared resources and scope index of {@link #services}; rebuilt when a service was retranslated. */
   private SharedResources shared;
+  private NodeAssembler assembler;
   private UpstreamScope.Index scopeIndex;
 
   /**
@@ -110,10 +109,10 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private record PodEntry(
       PodInfo pod,
       ImmutableList<OutboundService> scope,
+      ImmutableList<CidrRange> servicePrefixes,
       Resource listener,
       ImmutableList<Resource> podClusters,
-      ImmutableList<String> problems,
-      String failure) {}
+      NodeAssembler.PodPart part) {}
 
   public TranslationPipeline(ResourceStore store, TranslatorOptions options, Consumer<Outcome> outcomes) {
     this.store = store;
@@ -155,6 +154,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       pods.clear();
       podsSeen.clear();
       shared = null;
+      assembler = null;
       scopeIndex = null;
     }
   }
@@ -177,6 +177,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     }
     if (shared == null || !touchedServices.isEmpty()) {
       shared = sharedResources();
+      assembler = new NodeAssembler(shared, options);
       // an endpoints-only change leaves every port as it was: keep the index, its memo and thus every scope
       if (scopeIndex == null || !sameScope(scopeIndex.all(), shared.allOutbound())) {
         scopeIndex = new UpstreamScope.Index(shared.allOutbound());
@@ -235,76 +236,36 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   }
 
   /**
-   * A node's names from its pods' translations (reused where still valid); puts the pods' resources into the
-   * batch (the store drops those whose version it already holds). Same result as {@link NodeTranslator}.
+   * A node's names from its pods' translations (reused where still valid), assembled with the service layer
+   * by the same {@link NodeAssembler} that {@code NodeTranslator} uses; puts the pods' resources into the batch
+   * (the store drops those whose version it already holds).
    */
   private NodeNames translateNode(ClusterState state, String node, UpdateBatch.Builder batch) {
     ImmutableList<PodInfo> podsOfNode = state.podsOnNode(node);
     List<PodEntry> entries = new ArrayList<>(podsOfNode.size());
     retranslated = false;
     for (PodInfo pod : podsOfNode) {
-      entries.add(podEntry(pod));
+      PodEntry entry = podEntry(pod);
+      if (entry != null) {
+        entries.add(entry);
+      }
     }
     NodeNames previous = nodes.get(node);
     if (previous != null && !retranslated && podsOfNode == podsSeen.get(node)) {
       return previous; // the node's pod list is shared with the state its names were computed from
     }
     podsSeen.put(node, podsOfNode);
-    // hash sets, sorted once at the end: a node's pods name the same shared ports many times over
-    Set<String> listeners = new HashSet<>();
-    Set<String> clusters = new HashSet<>();
-    Set<String> endpoints = new HashSet<>();
-    Set<String> routes = new HashSet<>();
-    TreeMap<ObjectKey, String> problems = new TreeMap<>();
-    for (int i = 0; i < podsOfNode.size(); i++) {
-      PodInfo pod = podsOfNode.get(i);
-      PodEntry entry = entries.get(i);
-      if (entry == null) {
-        continue;
+    List<NodeAssembler.PodPart> parts = new ArrayList<>(entries.size());
+    for (PodEntry entry : entries) {
+      parts.add(entry.part());
+      if (entry.listener() != null) {
+        batch.put(entry.listener());
+        entry.podClusters().forEach(batch::put);
       }
-      if (entry.failure() != null) {
-        problems.put(pod.key(), entry.failure());
-        continue;
-      }
-      if (!entry.problems().isEmpty()) {
-        problems.put(pod.key(), String.join("; ", entry.problems()));
-      }
-      listeners.add(entry.listener().name());
-      batch.put(entry.listener());
-      for (Resource cluster : entry.podClusters()) {
-        clusters.add(cluster.name());
-        batch.put(cluster);
-      }
-      NodeTranslator.forEachSharedPort(entry.scope(), shared, options, (service, withCluster, withRoute) -> {
-        endpoints.add(service.name());
-        if (withCluster) {
-          clusters.add(service.name());
-        }
-        if (withRoute) {
-          routes.add(service.name());
-        }
-      });
     }
-    if (!listeners.isEmpty()) {
-      NodeTranslator.nodeClusters(options).forEach(cluster -> clusters.add(cluster.getName()));
-    }
-    podProblemsByNode.put(node, ImmutableSortedMap.copyOfSorted(problems));
-    if (previous == null) {
-      return new NodeNames(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
-          sorted(routes, null));
-    }
-    return new NodeNames(sorted(listeners, previous.listeners()), sorted(clusters, previous.clusters()),
-        sorted(endpoints, previous.endpoints()), sorted(routes, previous.routes()));
-  }
-
-  /** The names, sorted; the previous set when equal (content changes rarely change a node's names). */
-  private static ImmutableSet<String> sorted(Set<String> names, ImmutableSet<String> previous) {
-    if (previous != null && previous.size() == names.size() && previous.containsAll(names)) {
-      return previous;
-    }
-    String[] array = names.toArray(new String[0]);
-    java.util.Arrays.sort(array);
-    return ImmutableSet.copyOf(array);
+    NodeAssembler.Assembled assembled = assembler.assemble(parts, previous);
+    podProblemsByNode.put(node, assembled.problems());
+    return assembled.names();
   }
 
   /** The pod's translation: the cached one while pod and scope are unchanged, else a new one. Null: no resources. */
@@ -315,12 +276,17 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     }
     List<String> problems = new ArrayList<>();
     ImmutableList<OutboundService> scope = scopeIndex.forPod(pod, problems::add);
+    // an unscoped pod's listener lists the service prefixes (every ClusterIP when no CIDR is configured)
+    ImmutableList<CidrRange> prefixes = UpstreamScope.scoped(pod) ? ImmutableList.of() : shared.servicePrefixes();
     PodEntry cached = pods.get(pod.key());
-    if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && sameScope(cached.scope(), scope)) {
-      if (cached.scope() != scope) {
-        // equal ports from a new index: remember this list, so the next check is an identity check
-        cached = new PodEntry(pod, scope, cached.listener(), cached.podClusters(), cached.problems(),
-            cached.failure());
+    if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && sameScope(cached.scope(), scope)
+        && (cached.servicePrefixes() == prefixes || cached.servicePrefixes().equals(prefixes))) {
+      if (cached.scope() != scope || cached.servicePrefixes() != prefixes) {
+        // equal ports from a new index: remember these lists, so the next check is an identity check
+        NodeAssembler.PodPart part = cached.part();
+        cached = new PodEntry(pod, scope, prefixes, cached.listener(), cached.podClusters(),
+            new NodeAssembler.PodPart(part.pod(), part.listener(), part.podClusters(), scope, part.problems(),
+                part.failure()));
         pods.put(pod.key(), cached);
       }
       return cached;
@@ -328,13 +294,15 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     retranslated = true;
     PodEntry entry;
     try {
-      PodResources resources = PodTranslator.translate(pod, scope, problems, options);
+      PodResources resources = PodTranslator.translate(pod, scope, prefixes, problems, options);
       ImmutableList.Builder<Resource> podClusters = ImmutableList.builder();
       resources.podClusters().values().forEach(cluster -> podClusters.add(Resource.of(cluster)));
-      entry = new PodEntry(pod, scope, Resource.of(resources.listener()), podClusters.build(), resources.problems(),
-          null);
+      entry = new PodEntry(pod, scope, prefixes, Resource.of(resources.listener()), podClusters.build(),
+          new NodeAssembler.PodPart(pod.key(), resources.listener().getName(),
+              resources.podClusters().keySet().asList(), scope, resources.problems(), null));
     } catch (RuntimeException e) {
-      entry = new PodEntry(pod, scope, null, ImmutableList.of(), ImmutableList.of(), "translation failed: " + e);
+      entry = new PodEntry(pod, scope, prefixes, null, ImmutableList.of(),
+          NodeAssembler.PodPart.failed(pod.key(), "translation failed: " + e));
     }
     pods.put(pod.key(), entry);
     return entry;
@@ -390,6 +358,10 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     for (ServicePortResources port : after) {
       List<Message> messages = new ArrayList<>(List.of(port.cluster(), port.endpoints(), port.routes()));
       messages.addAll(port.proxylessListeners());
+      messages.addAll(port.destinationClusters());
+      if (port.internalListener() != null) {
+        messages.add(port.internalListener());
+      }
       for (Message message : messages) {
         batch.put(message);
         ResourceType type = ResourceType.of(message);
@@ -402,6 +374,12 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       removeUnlessKept(batch, kept, ResourceType.ROUTE, port.name());
       for (Listener listener : port.proxylessListeners()) {
         removeUnlessKept(batch, kept, ResourceType.LISTENER, listener.getName());
+      }
+      for (Cluster cluster : port.destinationClusters()) {
+        removeUnlessKept(batch, kept, ResourceType.CLUSTER, cluster.getName());
+      }
+      if (port.internalListener() != null) {
+        removeUnlessKept(batch, kept, ResourceType.LISTENER, port.name());
       }
     }
   }
@@ -422,8 +400,8 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
         byName.put(port.name(), port);
       }
     }
-    return new SharedResources(allOutbound.build(), ImmutableMap.copyOf(byName),
-        ImmutableSortedMap.copyOf(serviceProblems));
+    return SharedResources.of(allOutbound.build(), ImmutableMap.copyOf(byName),
+        ImmutableSortedMap.copyOf(serviceProblems), options);
   }
 
   private ImmutableSortedMap<ObjectKey, String> allPodProblems() {

@@ -4,9 +4,18 @@ import com.google.protobuf.Any;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.BindConfig;
+import io.envoyproxy.envoy.config.core.v3.EnvoyInternalAddress;
+import io.envoyproxy.envoy.config.core.v3.TransportSocket;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
+import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
 import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
+import io.envoyproxy.envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport;
+import io.envoyproxy.envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.nodemesh.model.PodInfo;
 import java.time.Duration;
@@ -36,6 +45,52 @@ public final class ClusterTranslator {
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder()
             .setEdsConfig(EnvoyBuilders.ads())
             .setServiceName(outbound.sharedName()))
+        .build();
+  }
+
+  /**
+   * {@code dst/{clusterIp}/{port}} of a TCP port: an EDS cluster over the shared endpoints that a pod listener's
+   * service chain reaches by original destination, leaving from the pod's netns via filter state. One per
+   * ClusterIP (a dual-stack service has two), shared by every pod and node.
+   */
+  public static Cluster destinationServiceCluster(OutboundService outbound, String clusterIp, TranslatorOptions options) {
+    return serviceCluster(ResourceNames.destinationCluster(clusterIp, outbound.port().port()), outbound,
+        UpstreamBindings.shared(options), options)
+        .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder()
+            .setEdsConfig(EnvoyBuilders.ads())
+            .setServiceName(outbound.sharedName()))
+        .build();
+  }
+
+  /**
+   * {@code dst/{clusterIp}/{port}} of an HTTP port: the hop into the port's internal listener. The
+   * internal_upstream transport socket is what carries the connection's shared filter state (the pod's netns)
+   * across; without it nothing crosses (Envoy source/extensions/transport_sockets/internal_upstream).
+   */
+  public static Cluster destinationInternalCluster(
+      OutboundService outbound, String clusterIp, TranslatorOptions options) {
+    String name = ResourceNames.destinationCluster(clusterIp, outbound.port().port());
+    return Cluster.newBuilder()
+        .setName(name)
+        .setType(Cluster.DiscoveryType.STATIC)
+        .setConnectTimeout(EnvoyBuilders.duration(options.connectTimeout()))
+        .setCircuitBreakers(unlimitedCircuitBreakers())
+        .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
+        .setLoadAssignment(ClusterLoadAssignment.newBuilder()
+            .setClusterName(name)
+            .addEndpoints(LocalityLbEndpoints.newBuilder()
+                .addLbEndpoints(LbEndpoint.newBuilder()
+                    .setEndpoint(Endpoint.newBuilder()
+                        .setAddress(Address.newBuilder()
+                            .setEnvoyInternalAddress(EnvoyInternalAddress.newBuilder()
+                                .setServerListenerName(outbound.sharedName())))))))
+        .setTransportSocket(TransportSocket.newBuilder()
+            .setName(EnvoyBuilders.INTERNAL_UPSTREAM_TRANSPORT_SOCKET)
+            .setTypedConfig(Any.pack(InternalUpstreamTransport.newBuilder()
+                .setTransportSocket(TransportSocket.newBuilder()
+                    .setName(EnvoyBuilders.RAW_BUFFER_TRANSPORT_SOCKET)
+                    .setTypedConfig(Any.pack(RawBuffer.getDefaultInstance())))
+                .build())))
         .build();
   }
 

@@ -20,6 +20,8 @@ final class EnvoyBuilders {
   static final String SET_FILTER_STATE_FILTER = "envoy.filters.network.set_filter_state";
   static final String ROUTER_FILTER = "envoy.filters.http.router";
   static final String ORIGINAL_DST_FILTER = "envoy.filters.listener.original_dst";
+  static final String INTERNAL_UPSTREAM_TRANSPORT_SOCKET = "envoy.transport_sockets.internal_upstream";
+  static final String RAW_BUFFER_TRANSPORT_SOCKET = "envoy.transport_sockets.raw_buffer";
 
   private EnvoyBuilders() {}
 

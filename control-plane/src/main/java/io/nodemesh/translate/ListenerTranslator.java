@@ -20,24 +20,33 @@ import io.nodemesh.model.PodInfo;
 import java.util.List;
 
 /**
- * Builds a pod's outbound listener {@code pod/{ns}/{pod}/outbound}: opened on the capture port inside the
- * pod's network namespace, with a filter chain per service port (ClusterIP + port match), a loop guard for
- * the capture port itself and a default chain to the passthrough cluster (DESIGN §5).
+ * Builds a pod's outbound listener {@code pod/{ns}/{pod}/outbound} (opened on the capture port inside the pod's
+ * network namespace) and, in shared binding, the internal listener of each HTTP service port.
+ *
+ * <p>Shared binding (docs/TRANSLATOR.md "The service layer"): a loop guard for the capture port, one chain
+ * for everything addressed to the service CIDRs that names the pod's netns and picks the cluster
+ * {@code dst/{ip}/{port}} from the original destination, and a default chain to the passthrough cluster. Its
+ * size does not depend on the number of services. A pod scoped by {@code nodemesh.io/upstreams} gets one such
+ * chain per service port in its scope instead. Per-pod binding: a filter chain per service port with the pod's
+ * own clusters (DESIGN §5, O(pods x ports)).
  */
 public final class ListenerTranslator {
 
   static final String LOOP_GUARD_CHAIN = "loop-guard";
   static final String PASSTHROUGH_CHAIN = "passthrough";
-
-  /** Shared binding: the terminal filter of each service port's chain, identical in every pod's listener. */
-  private static final java.util.concurrent.ConcurrentMap<OutboundService, Filter> SHARED_TERMINALS =
-      com.google.common.cache.CacheBuilder.newBuilder().weakKeys().<OutboundService, Filter>build().asMap();
+  static final String SERVICES_CHAIN = "services";
 
   private ListenerTranslator() {}
 
-  /** The outbound listener of a meshed pod whose netns path has been validated. */
-  public static Listener outboundListener(
-      PodInfo pod, String netnsPath, List<OutboundService> scope, TranslatorOptions options) {
+  /**
+   * The outbound listener of a meshed pod whose netns path has been validated.
+   *
+   * @param scope the service ports the pod may call ({@link UpstreamScope})
+   * @param scoped whether the pod narrowed its scope with {@code nodemesh.io/upstreams}
+   * @param servicePrefixes shared binding, unscoped pod: what the service chain matches ({@link ServiceCidrs})
+   */
+  public static Listener outboundListener(PodInfo pod, String netnsPath, List<OutboundService> scope,
+      boolean scoped, List<CidrRange> servicePrefixes, TranslatorOptions options) {
     UpstreamBinding binding = options.upstreamBinding();
     Listener.Builder listener =
         Listener.newBuilder()
@@ -52,10 +61,31 @@ public final class ListenerTranslator {
       listener.addAdditionalAddresses(AdditionalAddress.newBuilder()
           .setAddress(UpstreamBindings.listenerAddress("::", options.capturePort(), netnsPath)));
     }
-    // the same for every chain of this pod: build (and serialise) it once
-    Filter netnsFilter = binding == UpstreamBinding.SHARED ? UpstreamBindings.setNetnsFilterState(netnsPath) : null;
-    for (OutboundService outbound : scope) {
-      listener.addFilterChains(serviceChain(pod, netnsFilter, outbound, binding));
+    Filter netnsFilter = null;
+    if (binding == UpstreamBinding.SHARED) {
+      netnsFilter = UpstreamBindings.setNetnsFilterState(netnsPath);
+      Filter serviceFilterState = UpstreamBindings.setServiceFilterState(netnsPath);
+      if (!scoped) {
+        if (!servicePrefixes.isEmpty()) {
+          listener.addFilterChains(FilterChain.newBuilder()
+              .setName(SERVICES_CHAIN)
+              .setFilterChainMatch(FilterChainMatch.newBuilder().addAllPrefixRanges(servicePrefixes))
+              .addFilters(serviceFilterState)
+              .addFilters(tcpProxy(SERVICES_CHAIN, ResourceNames.BLACKHOLE)));
+        }
+      } else {
+        for (OutboundService outbound : scope) {
+          listener.addFilterChains(FilterChain.newBuilder()
+              .setName(outbound.sharedName())
+              .setFilterChainMatch(serviceMatch(outbound))
+              .addFilters(serviceFilterState)
+              .addFilters(tcpProxy(outbound.sharedName(), ResourceNames.BLACKHOLE)));
+        }
+      }
+    } else {
+      for (OutboundService outbound : scope) {
+        listener.addFilterChains(perPodServiceChain(pod, outbound));
+      }
     }
     listener.addFilterChains(FilterChain.newBuilder()
         .setName(LOOP_GUARD_CHAIN)
@@ -69,47 +99,51 @@ public final class ListenerTranslator {
     return listener.build();
   }
 
-  private static FilterChain serviceChain(
-      PodInfo pod, Filter netnsFilter, OutboundService outbound, UpstreamBinding binding) {
-    FilterChainMatch.Builder match =
-        FilterChainMatch.newBuilder().setDestinationPort(EnvoyBuilders.uint32(outbound.port().port()));
-    for (String clusterIp : outbound.service().clusterIps()) {
-      match.addPrefixRanges(CidrRange.newBuilder()
-          .setAddressPrefix(clusterIp)
-          .setPrefixLen(EnvoyBuilders.uint32(EnvoyBuilders.isIpv6(clusterIp) ? 128 : 32)));
-    }
-    String sharedName = outbound.sharedName();
-    Filter terminal = binding == UpstreamBinding.SHARED
-        // the same for every pod that calls this port: built once per service port (the cache holds the port
-        // weakly, by identity: a retranslated service brings new ports and the old entries go)
-        ? sharedTerminal(outbound)
-        : terminal(outbound,
-            ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()), binding);
-    return FilterChain.newBuilder()
-        .setName(sharedName)
-        .setFilterChainMatch(match)
-        .addAllFilters(withNetns(netnsFilter, terminal))
+  /**
+   * {@code svc/{ns}/{svc}/{port}}: the internal listener of an HTTP service port (shared binding), node- and
+   * pod-independent. Its connection manager balances each request onto the shared cluster; the pod's netns
+   * arrives as filter state over the hop and makes the upstream connection leave from the pod.
+   */
+  public static Listener internalListener(OutboundService outbound, TranslatorOptions options) {
+    String name = outbound.sharedName();
+    return Listener.newBuilder()
+        .setName(name)
+        .setInternalListener(Listener.InternalListenerConfig.getDefaultInstance())
+        .setTrafficDirection(TrafficDirection.OUTBOUND)
+        .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
+        .addFilterChains(FilterChain.newBuilder()
+            .setName(name)
+            .addFilters(httpConnectionManager(name, name, UpstreamBinding.SHARED)))
         .build();
   }
 
-  private static Filter sharedTerminal(OutboundService outbound) {
-    Filter terminal = SHARED_TERMINALS.get(outbound); // lock-free on a hit, unlike computeIfAbsent
-    if (terminal == null) {
-      terminal = terminal(outbound, outbound.sharedName(), UpstreamBinding.SHARED);
-      Filter raced = SHARED_TERMINALS.putIfAbsent(outbound, terminal);
-      terminal = raced == null ? terminal : raced;
+  private static FilterChainMatch serviceMatch(OutboundService outbound) {
+    FilterChainMatch.Builder match =
+        FilterChainMatch.newBuilder().setDestinationPort(EnvoyBuilders.uint32(outbound.port().port()));
+    for (String clusterIp : outbound.service().clusterIps()) {
+      match.addPrefixRanges(ServiceCidrs.host(clusterIp));
     }
-    return terminal;
+    return match.build();
   }
 
-  private static Filter terminal(OutboundService outbound, String cluster, UpstreamBinding binding) {
+  private static FilterChain perPodServiceChain(PodInfo pod, OutboundService outbound) {
+    Filter terminal = terminal(outbound,
+        ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()));
+    return FilterChain.newBuilder()
+        .setName(outbound.sharedName())
+        .setFilterChainMatch(serviceMatch(outbound))
+        .addFilters(terminal)
+        .build();
+  }
+
+  private static Filter terminal(OutboundService outbound, String cluster) {
     return outbound.protocol().http()
-        ? httpConnectionManager(outbound.sharedName(), cluster, binding)
+        ? httpConnectionManager(outbound.sharedName(), cluster, UpstreamBinding.PER_POD)
         : tcpProxy(outbound.sharedName(), cluster);
   }
 
   /**
-   * Shared mode: RDS of the shared route config. Per-pod mode: the route must name the pod's own cluster,
+   * Shared mode (internal listener): RDS of the shared route config. Per-pod mode: the route must name the pod's own cluster,
    * so a shared route config cannot serve it; the route is inlined instead (it changes only when the
    * service does, which rewrites this listener anyway).
    */

@@ -1,21 +1,25 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
-import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
+import com.google.protobuf.Message;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.nodemesh.model.ClusterState;
-import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
+import java.util.Set;
 
 /**
- * Assembles a node's snapshot from its meshed pods and the shared service-port resources they call. One pod
- * that fails to translate is reported and left out; it never takes other pods' config with it.
+ * A node's snapshot from scratch: its meshed pods translated, assembled with the service layer by
+ * {@link NodeAssembler} (as the pipeline does), and the named resources filled in. One pod that fails to
+ * translate is reported and left out; it never takes other pods' config with it.
  */
 public final class NodeTranslator {
 
@@ -29,90 +33,79 @@ public final class NodeTranslator {
   /** The snapshot of {@code nodeName} using shared resources already computed for this state. */
   public static NodeResources translate(
       ClusterState state, String nodeName, TranslatorOptions options, SharedResources shared) {
-    TreeMap<String, Listener> listeners = new TreeMap<>();
-    TreeMap<String, Cluster> clusters = new TreeMap<>();
-    TreeMap<String, ClusterLoadAssignment> endpoints = new TreeMap<>();
-    TreeMap<String, RouteConfiguration> routes = new TreeMap<>();
-    TreeMap<ObjectKey, String> problems = new TreeMap<>();
+    return translate(state, nodeName, options, shared, new NodeAssembler(shared, options), new Catalogue(shared));
+  }
+
+  /** The service layer's resources by name, looked up for every node. */
+  private record Catalogue(Map<String, Listener> listeners, Map<String, Cluster> clusters,
+      Map<String, ClusterLoadAssignment> endpoints, Map<String, RouteConfiguration> routes) {
+    Catalogue(SharedResources shared) {
+      this(shared.internalListeners(), merged(shared.clusters(), shared.destinationClusters()), shared.endpoints(),
+          shared.routes());
+    }
+
+    private static Map<String, Cluster> merged(Map<String, Cluster> a, Map<String, Cluster> b) {
+      Map<String, Cluster> all = new HashMap<>(a);
+      all.putAll(b);
+      return all;
+    }
+  }
+
+  private static NodeResources translate(ClusterState state, String nodeName, TranslatorOptions options,
+      SharedResources shared, NodeAssembler assembler, Catalogue catalogue) {
+    List<NodeAssembler.PodPart> parts = new ArrayList<>();
+    Map<String, Listener> podListeners = new HashMap<>();
+    Map<String, Cluster> podClusters = new HashMap<>();
     for (PodInfo pod : state.podsOnNode(nodeName)) {
       Optional<PodResources> translated;
       try {
-        translated = PodTranslator.translate(pod, shared.allOutbound(), options);
+        translated = PodTranslator.translate(pod, shared, options);
       } catch (RuntimeException e) {
-        problems.put(pod.key(), "translation failed: " + e);
+        parts.add(NodeAssembler.PodPart.failed(pod.key(), "translation failed: " + e));
         continue;
       }
       if (translated.isEmpty()) {
         continue;
       }
       PodResources resources = translated.get();
-      if (!resources.problems().isEmpty()) {
-        problems.put(pod.key(), String.join("; ", resources.problems()));
-      }
-      listeners.put(resources.listener().getName(), resources.listener());
-      clusters.putAll(resources.podClusters());
-      forEachSharedPort(resources.scope(), shared, options, (service, withCluster, withRoute) -> {
-        endpoints.put(service.name(), service.endpoints());
-        if (withCluster) {
-          clusters.put(service.name(), service.cluster());
-        }
-        if (withRoute) {
-          routes.put(service.name(), service.routes());
-        }
-      });
+      podListeners.put(resources.listener().getName(), resources.listener());
+      podClusters.putAll(resources.podClusters());
+      parts.add(new NodeAssembler.PodPart(pod.key(), resources.listener().getName(),
+          resources.podClusters().keySet().asList(), resources.scope(), resources.problems(), null));
     }
-    if (!listeners.isEmpty()) {
-      nodeClusters(options).forEach(cluster -> clusters.put(cluster.getName(), cluster));
-    }
+    NodeAssembler.Assembled assembled = assembler.assemble(parts, null);
+    NodeAssembler.nodeClusters(options).forEach(cluster -> podClusters.put(cluster.getName(), cluster));
+    NodeNames names = assembled.names();
     return new NodeResources(
         nodeName,
-        ImmutableSortedMap.copyOfSorted(listeners),
-        ImmutableSortedMap.copyOfSorted(clusters),
-        ImmutableSortedMap.copyOfSorted(endpoints),
-        ImmutableSortedMap.copyOfSorted(routes),
-        ImmutableSortedMap.copyOfSorted(problems));
+        pick(names.listeners(), podListeners, catalogue.listeners()),
+        pick(names.clusters(), podClusters, catalogue.clusters()),
+        pick(names.endpoints(), Map.of(), catalogue.endpoints()),
+        pick(names.routes(), Map.of(), catalogue.routes()),
+        assembled.problems());
   }
 
-  /** Receives the shared service ports a pod's scope brings into its node. */
-  @FunctionalInterface
-  public interface SharedPortVisitor {
-    /**
-     * @param withCluster the node gets the shared cluster too (shared binding)
-     * @param withRoute the node gets the shared route config too (shared binding, HTTP port)
-     */
-    void visit(ServicePortResources service, boolean withCluster, boolean withRoute);
-  }
-
-  /**
-   * The shared resources a pod with this scope brings into its node: every scoped service port's endpoints,
-   * and in shared binding its cluster and (HTTP ports) its route config. Ports whose service failed to
-   * translate are skipped (SharedResources reported them).
-   */
-  public static void forEachSharedPort(ImmutableList<OutboundService> scope, SharedResources shared,
-      TranslatorOptions options, SharedPortVisitor visitor) {
-    ImmutableMap<String, ServicePortResources> byName = shared.byName();
-    boolean sharedBinding = options.upstreamBinding() == UpstreamBinding.SHARED;
-    for (OutboundService outbound : scope) {
-      ServicePortResources service = byName.get(outbound.sharedName());
-      if (service != null) {
-        visitor.visit(service, sharedBinding, sharedBinding && outbound.protocol().http());
+  private static <T extends Message> ImmutableSortedMap<String, T> pick(
+      Set<String> names, Map<String, T> own, Map<String, T> shared) {
+    ImmutableSortedMap.Builder<String, T> picked = ImmutableSortedMap.naturalOrder();
+    for (String name : names) {
+      T resource = own.containsKey(name) ? own.get(name) : shared.get(name);
+      if (resource == null) {
+        throw new IllegalStateException("the node names " + name + ", which nothing translated");
       }
+      picked.put(name, resource);
     }
-  }
-
-  /** The clusters of every node that has at least one pod listener: blackhole, and in shared mode passthrough. */
-  public static ImmutableList<Cluster> nodeClusters(TranslatorOptions options) {
-    return options.upstreamBinding() == UpstreamBinding.SHARED
-        ? ImmutableList.of(ClusterTranslator.blackhole(options), ClusterTranslator.sharedPassthrough(options))
-        : ImmutableList.of(ClusterTranslator.blackhole(options));
+    return picked.build();
   }
 
   /** Convenience for callers that translate many nodes of one state. */
   public static ImmutableList<NodeResources> translateAll(ClusterState state, TranslatorOptions options) {
     SharedResources shared = SharedResources.translate(state, options);
+    NodeAssembler assembler = new NodeAssembler(shared, options);
+    Catalogue catalogue = new Catalogue(shared);
     ImmutableList.Builder<NodeResources> all = ImmutableList.builder();
     for (String node : state.nodes().keySet()) {
-      all.add(translate(state, node, options, shared));
+      all.add(translate(state, node, options, shared, assembler, catalogue));
     }
     return all.build();
   }

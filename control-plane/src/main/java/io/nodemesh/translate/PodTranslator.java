@@ -3,6 +3,7 @@ package io.nodemesh.translate;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.nodemesh.model.PodInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,20 +14,14 @@ public final class PodTranslator {
 
   private PodTranslator() {}
 
-  /**
-   * The pod's resources, or empty when the pod is not meshed (its {@code MeshStatus} says why).
-   *
-   * @param allOutbound every translated service port ({@link SharedResources#allOutbound}), computed
-   *     once per state by the caller rather than once per pod
-   */
-  public static Optional<PodResources> translate(
-      PodInfo pod, ImmutableList<OutboundService> allOutbound, TranslatorOptions options) {
+  /** The pod's resources, or empty when the pod is not meshed (its {@code MeshStatus} says why). */
+  public static Optional<PodResources> translate(PodInfo pod, SharedResources shared, TranslatorOptions options) {
     if (!translatable(pod)) {
       return Optional.empty();
     }
     List<String> problems = new ArrayList<>();
-    ImmutableList<OutboundService> scope = UpstreamScope.forPod(pod, allOutbound, problems::add);
-    return Optional.of(translate(pod, scope, problems, options));
+    ImmutableList<OutboundService> scope = UpstreamScope.forPod(pod, shared.allOutbound(), problems::add);
+    return Optional.of(translate(pod, scope, shared.servicePrefixes(), problems, options));
   }
 
   /** Whether the pod gets resources at all: meshed, with a validated netns path and an IP. */
@@ -37,9 +32,11 @@ public final class PodTranslator {
   /**
    * The resources of a {@link #translatable} pod whose scope is already known ({@link UpstreamScope}), with the
    * problems found while scoping it.
+   *
+   * @param servicePrefixes what an unscoped pod's service chain matches ({@link SharedResources#servicePrefixes})
    */
-  public static PodResources translate(
-      PodInfo pod, ImmutableList<OutboundService> scope, List<String> problems, TranslatorOptions options) {
+  public static PodResources translate(PodInfo pod, ImmutableList<OutboundService> scope,
+      ImmutableList<CidrRange> servicePrefixes, List<String> problems, TranslatorOptions options) {
     String netns = pod.mesh().netnsPath().orElseThrow();
     ImmutableSortedMap.Builder<String, Cluster> podClusters = ImmutableSortedMap.naturalOrder();
     if (options.upstreamBinding() == UpstreamBinding.PER_POD) {
@@ -52,7 +49,7 @@ public final class PodTranslator {
     }
     return new PodResources(
         pod.key(),
-        ListenerTranslator.outboundListener(pod, netns, scope, options),
+        ListenerTranslator.outboundListener(pod, netns, scope, UpstreamScope.scoped(pod), servicePrefixes, options),
         podClusters.build(),
         scope,
         ImmutableList.copyOf(problems));

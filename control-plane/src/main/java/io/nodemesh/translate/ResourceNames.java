@@ -1,5 +1,6 @@
 package io.nodemesh.translate;
 
+import com.google.common.net.InetAddresses;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
@@ -27,6 +28,19 @@ public final class ResourceNames {
   public static String servicePort(ServiceInfo service, ServicePort port) {
     return servicePort(service.key(), port.port());
   }
+
+  /**
+   * {@code dst/{clusterIp}/{port}}: the cluster a pod listener's service chain picks by the connection's original
+   * destination. It must equal what Envoy formats from {@link #DESTINATION_CLUSTER_FORMAT}: Envoy prints an IPv6
+   * address compressed and lowercase (inet_ntop, RFC 5952), as Guava's {@code toAddrString} does.
+   */
+  public static String destinationCluster(String clusterIp, int port) {
+    return "dst/" + InetAddresses.toAddrString(InetAddresses.forString(clusterIp)) + "/" + port;
+  }
+
+  /** The substitution format that names {@link #destinationCluster} from a connection's original destination. */
+  public static final String DESTINATION_CLUSTER_FORMAT =
+      "dst/%DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%/%DOWNSTREAM_LOCAL_PORT%";
 
   /** {@code pod/{ns}/{pod}/svc/{svcNs}/{svc}/{port}}: per-pod cluster (per-pod binding mode). */
   public static String perPodServiceCluster(ObjectKey pod, ObjectKey service, int port) {

@@ -1,12 +1,13 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 
-/** Builds the node-independent resources of every TCP port of a service with a cluster IP. */
+/** Builds the node-independent resources of every TCP port of a service with a cluster IP, service layer included. */
 public final class ServiceTranslator {
 
   private ServiceTranslator() {}
@@ -23,6 +24,16 @@ public final class ServiceTranslator {
         OutboundService outbound = new OutboundService(service, port, protocol);
         String name = outbound.sharedName();
         ObjectKey key = service.key();
+        boolean sharedBinding = options.upstreamBinding() == UpstreamBinding.SHARED;
+        boolean http = sharedBinding && protocol.http();
+        ImmutableList.Builder<Cluster> destinations = ImmutableList.builder();
+        if (sharedBinding) {
+          for (String clusterIp : service.clusterIps()) {
+            destinations.add(http
+                ? ClusterTranslator.destinationInternalCluster(outbound, clusterIp, options)
+                : ClusterTranslator.destinationServiceCluster(outbound, clusterIp, options));
+          }
+        }
         resources.add(new ServicePortResources(
             outbound,
             ClusterTranslator.sharedServiceCluster(outbound, options),
@@ -30,7 +41,9 @@ public final class ServiceTranslator {
             RouteTranslator.serviceRoutes(name, name),
             ImmutableList.of(
                 ProxylessTranslator.apiListener(ResourceNames.proxylessListener(key, port.port()), name),
-                ProxylessTranslator.apiListener(ResourceNames.proxylessShortListener(key, port.port()), name))));
+                ProxylessTranslator.apiListener(ResourceNames.proxylessShortListener(key, port.port()), name)),
+            http ? ListenerTranslator.internalListener(outbound, options) : null,
+            destinations.build()));
       });
     }
     return resources.build();

@@ -1,6 +1,7 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
+import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -21,7 +22,15 @@ import java.util.function.Function;
 public record SharedResources(
     ImmutableList<OutboundService> allOutbound,
     ImmutableMap<String, ServicePortResources> byName,
-    ImmutableSortedMap<ObjectKey, String> serviceProblems) {
+    ImmutableSortedMap<ObjectKey, String> serviceProblems,
+    ImmutableList<CidrRange> servicePrefixes) {
+
+  /** The shared resources of these service ports, with the prefixes an unscoped pod's service chain matches. */
+  public static SharedResources of(ImmutableList<OutboundService> allOutbound,
+      ImmutableMap<String, ServicePortResources> byName, ImmutableSortedMap<ObjectKey, String> serviceProblems,
+      TranslatorOptions options) {
+    return new SharedResources(allOutbound, byName, serviceProblems, ServiceCidrs.prefixes(options, allOutbound));
+  }
 
   /** Translates every service of the state. */
   public static SharedResources translate(ClusterState state, TranslatorOptions options) {
@@ -40,7 +49,7 @@ public record SharedResources(
     // a service that failed to translate is out of every pod's scope too: no chain may point at nothing
     ImmutableList<OutboundService> allOutbound =
         ports.values().stream().map(ServicePortResources::outbound).collect(ImmutableList.toImmutableList());
-    return new SharedResources(allOutbound, ports, ImmutableSortedMap.copyOfSorted(problems));
+    return of(allOutbound, ports, ImmutableSortedMap.copyOfSorted(problems), options);
   }
 
   public ImmutableSortedMap<String, Listener> proxylessListeners() {
@@ -49,6 +58,26 @@ public record SharedResources(
       port.proxylessListeners().forEach(l -> listeners.put(l.getName(), l));
     }
     return ImmutableSortedMap.copyOfSorted(listeners);
+  }
+
+  /** Every service port's internal listener (shared binding, HTTP ports). */
+  public ImmutableSortedMap<String, Listener> internalListeners() {
+    TreeMap<String, Listener> listeners = new TreeMap<>();
+    for (ServicePortResources port : byName.values()) {
+      if (port.internalListener() != null) {
+        listeners.put(port.name(), port.internalListener());
+      }
+    }
+    return ImmutableSortedMap.copyOfSorted(listeners);
+  }
+
+  /** Every destination cluster ({@code dst/{ip}/{port}}, shared binding). */
+  public ImmutableSortedMap<String, Cluster> destinationClusters() {
+    TreeMap<String, Cluster> clusters = new TreeMap<>();
+    for (ServicePortResources port : byName.values()) {
+      port.destinationClusters().forEach(cluster -> clusters.put(cluster.getName(), cluster));
+    }
+    return ImmutableSortedMap.copyOfSorted(clusters);
   }
 
   public ImmutableSortedMap<String, Cluster> clusters() {

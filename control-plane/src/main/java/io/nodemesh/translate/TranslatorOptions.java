@@ -1,5 +1,6 @@
 package io.nodemesh.translate;
 
+import com.google.common.collect.ImmutableList;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -12,9 +13,13 @@ import java.util.Objects;
  * @param soMark SO_MARK set on Envoy's upstream sockets so the pod's redirect rule skips them
  * @param capturePort the port of the per-pod outbound listener that redirected traffic lands on
  * @param connectTimeout upstream connect timeout of every cluster
+ * @param serviceCidrs the cluster's service CIDRs ({@code 10.96.0.0/12}, {@code fd00:10:96::/112}): a pod
+ *     listener sends what is addressed to them to the service layer; empty: it lists every ClusterIP instead,
+ *     which grows every pod listener with the catalogue
  */
 public record TranslatorOptions(
-    UpstreamBinding upstreamBinding, int bufferLimitBytes, int soMark, int capturePort, Duration connectTimeout) {
+    UpstreamBinding upstreamBinding, int bufferLimitBytes, int soMark, int capturePort, Duration connectTimeout,
+    ImmutableList<String> serviceCidrs) {
 
   public static final int DEFAULT_BUFFER_LIMIT_BYTES = 32 * 1024;
   public static final int DEFAULT_SO_MARK = 1337;
@@ -24,11 +29,15 @@ public record TranslatorOptions(
   public static final TranslatorOptions DEFAULTS =
       new TranslatorOptions(
           UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, DEFAULT_SO_MARK, DEFAULT_CAPTURE_PORT,
-          DEFAULT_CONNECT_TIMEOUT);
+          DEFAULT_CONNECT_TIMEOUT, ImmutableList.of());
 
   public TranslatorOptions {
     Objects.requireNonNull(upstreamBinding, "upstreamBinding");
     Objects.requireNonNull(connectTimeout, "connectTimeout");
+    Objects.requireNonNull(serviceCidrs, "serviceCidrs");
+    for (String cidr : serviceCidrs) {
+      ServiceCidrs.parse(cidr); // throws IllegalArgumentException naming the bad entry
+    }
     if (bufferLimitBytes < 1024) {
       throw new IllegalArgumentException("buffer limit must be at least 1024 bytes: " + bufferLimitBytes);
     }
@@ -41,6 +50,10 @@ public record TranslatorOptions(
   }
 
   public TranslatorOptions withUpstreamBinding(UpstreamBinding binding) {
-    return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout);
+    return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs);
+  }
+
+  public TranslatorOptions withServiceCidrs(ImmutableList<String> cidrs) {
+    return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs);
   }
 }

@@ -29,6 +29,12 @@ final class UpstreamBindings {
    * {@code envoy.string} would share pools across pods.
    */
   static final String HASHABLE_STRING_FACTORY = "envoy.hashable_string";
+  /**
+   * The filter-state key tcp_proxy reads its cluster from, overriding its configured one (Envoy
+   * source/common/tcp_proxy/tcp_proxy.cc, constructible by set_filter_state since 1.28). A name that is no
+   * cluster closes the connection ({@code downstream_cx_no_route}); there is no fallback.
+   */
+  static final String TCP_PROXY_CLUSTER_KEY = "envoy.tcp_proxy.cluster";
   static final String FILTER_STATE_OVERRIDE_SELECTOR = "envoy.upstream.local_address_selector.filter_state_override";
   static final String FILTER_STATE_OVERRIDE_CONFIG =
       "envoy.extensions.local_address_selectors.filter_state_override.v3.Config";
@@ -74,24 +80,45 @@ final class UpstreamBindings {
   }
 
   /**
-   * The first network filter of every shared-mode filter chain: puts the pod's netns path into filter state
-   * and shares it with the upstream connection. The path is a validated literal without '%', so it cannot
-   * smuggle substitution-format commands.
+   * The first network filter of a shared-mode passthrough chain: puts the pod's netns path into filter state
+   * and shares it with the upstream connection (ONCE: the passthrough connects straight out). The path is a
+   * validated literal without '%', so it cannot smuggle substitution-format commands.
    */
   static Filter setNetnsFilterState(String netnsPath) {
-    Config config =
-        Config.newBuilder()
-            .addOnNewConnection(
-                FilterStateValue.newBuilder()
-                    .setObjectKey(NETNS_OBJECT_KEY)
-                    .setFactoryKey(HASHABLE_STRING_FACTORY)
-                    .setFormatString(SubstitutionFormatString.newBuilder()
-                        .setTextFormatSource(DataSource.newBuilder().setInlineString(netnsPath)))
-                    .setSharedWithUpstream(FilterStateValue.SharedWithUpstream.ONCE))
-            .build();
+    return setFilterState(Config.newBuilder()
+        .addOnNewConnection(netns(netnsPath, FilterStateValue.SharedWithUpstream.ONCE)));
+  }
+
+  /**
+   * The first network filter of a shared-mode service chain: the pod's netns path, shared TRANSITIVE so it
+   * crosses the internal listener of an HTTP port and still reaches the service cluster's upstream connection
+   * (ONCE would stop at the hop and that connection would leave from the node's namespace: Envoy's
+   * FilterStateImpl re-exports only TRANSITIVE objects); and tcp_proxy's per-connection cluster, named from the
+   * original destination ({@link ResourceNames#DESTINATION_CLUSTER_FORMAT}).
+   */
+  static Filter setServiceFilterState(String netnsPath) {
+    return setFilterState(Config.newBuilder()
+        .addOnNewConnection(netns(netnsPath, FilterStateValue.SharedWithUpstream.TRANSITIVE))
+        .addOnNewConnection(FilterStateValue.newBuilder()
+            .setObjectKey(TCP_PROXY_CLUSTER_KEY)
+            .setFormatString(SubstitutionFormatString.newBuilder()
+                .setTextFormatSource(DataSource.newBuilder()
+                    .setInlineString(ResourceNames.DESTINATION_CLUSTER_FORMAT)))));
+  }
+
+  private static FilterStateValue.Builder netns(String netnsPath, FilterStateValue.SharedWithUpstream sharing) {
+    return FilterStateValue.newBuilder()
+        .setObjectKey(NETNS_OBJECT_KEY)
+        .setFactoryKey(HASHABLE_STRING_FACTORY)
+        .setFormatString(SubstitutionFormatString.newBuilder()
+            .setTextFormatSource(DataSource.newBuilder().setInlineString(netnsPath)))
+        .setSharedWithUpstream(sharing);
+  }
+
+  private static Filter setFilterState(Config.Builder config) {
     return Filter.newBuilder()
         .setName(EnvoyBuilders.SET_FILTER_STATE_FILTER)
-        .setTypedConfig(Any.pack(config))
+        .setTypedConfig(Any.pack(config.build()))
         .build();
   }
 

@@ -28,6 +28,11 @@ public final class UpstreamScope {
 
   private UpstreamScope() {}
 
+  /** Whether the pod narrowed its scope with the annotation (else it may call every service port). */
+  public static boolean scoped(PodInfo pod) {
+    return pod.annotations().containsKey(ANNOTATION);
+  }
+
   /**
    * The service ports this pod may call. Entries of the annotation that do not parse are reported and
    * ignored; entries naming unknown services are ignored silently (the service may come later).

@@ -16,6 +16,7 @@ import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
 import io.nodemesh.model.NetnsPaths;
 import io.nodemesh.model.ObjectKey;
+import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceStore;
@@ -97,7 +98,7 @@ class NetnsConflictTranslationTest {
 
   /** The names of the listeners a node's Envoy is served that open in {@code netns}. */
   private List<String> listenersIn(String node, String netns) {
-    TranslationPipeline.NodeNames names = pipeline.view().nodes().get(node);
+    NodeNames names = pipeline.view().nodes().get(node);
     if (names == null) {
       return List.of();
     }

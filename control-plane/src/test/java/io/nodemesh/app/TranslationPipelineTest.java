@@ -1,5 +1,6 @@
 package io.nodemesh.app;
 
+import io.nodemesh.translate.NodeNames;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.common.collect.ImmutableList;
@@ -120,7 +121,7 @@ class TranslationPipelineTest {
     StoreSnapshot snapshot = store.snapshot();
     for (String node : state.nodes().keySet()) {
       NodeResources fresh = NodeTranslator.translate(state, node, options);
-      TranslationPipeline.NodeNames names = view.nodes().get(node);
+      NodeNames names = view.nodes().get(node);
       assertThat(names).as("names of %s", node).isNotNull();
       assertThat(names.listeners()).as("listeners of %s", node).containsExactlyElementsOf(fresh.listeners().keySet());
       assertThat(names.clusters()).as("clusters of %s", node).containsExactlyElementsOf(fresh.clusters().keySet());

@@ -1,5 +1,6 @@
 package io.nodemesh.translate;
 
+import com.google.common.collect.ImmutableList;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,14 +37,16 @@ record GoldenInput(
     List<EndpointSliceInfo> endpointSlices) {
 
   /** Option overrides; unset fields keep {@link TranslatorOptions#DEFAULTS}. */
-  record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort) {
+  record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort,
+      List<String> serviceCidrs) {
     TranslatorOptions apply(TranslatorOptions defaults) {
       return new TranslatorOptions(
           upstreamBinding == null ? defaults.upstreamBinding() : upstreamBinding,
           bufferLimitBytes == null ? defaults.bufferLimitBytes() : bufferLimitBytes,
           soMark == null ? defaults.soMark() : soMark,
           capturePort == null ? defaults.capturePort() : capturePort,
-          defaults.connectTimeout());
+          defaults.connectTimeout(),
+          serviceCidrs == null ? defaults.serviceCidrs() : ImmutableList.copyOf(serviceCidrs));
     }
   }
 

@@ -5,43 +5,57 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.common.collect.ImmutableList;
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
+import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.nodemesh.model.ClusterState;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * Reports how many resources and serialized bytes one node with 30 pods produces when the cluster has 100
- * services of 3 ports each, in both binding modes (the numbers quoted in docs/TRANSLATOR.md). The counts are
- * asserted; the byte sizes are printed, not asserted.
+ * How one node with 30 pods grows with the service catalogue (100 / 300 / 1,000 services x 3 ports), in the
+ * layouts docs/TRANSLATOR.md compares: the service layer with the service CIDRs configured (production), the
+ * same without them (every pod listener lists every ClusterIP), and per-pod binding (100 services only: it is
+ * O(pods x ports)). Counts that define the layout are asserted; bytes are printed, never asserted.
  */
 class NodeSnapshotSizeTest {
 
+  private static final int PODS = 30;
+  private static final TranslatorOptions WITH_CIDRS =
+      TranslatorOptions.DEFAULTS.withServiceCidrs(ImmutableList.of("10.96.0.0/16"));
+
   @Test
-  void oneNodeWithThirtyPodsAndAHundredServices() {
-    ClusterState state = SyntheticCluster.build(10, 30, 100);
-    for (UpstreamBinding binding : UpstreamBinding.values()) {
-      NodeResources node =
-          NodeTranslator.translate(state, "node-3", TranslatorOptions.DEFAULTS.withUpstreamBinding(binding));
-      long listenerBytes = bytes(node.listeners());
-      long clusterBytes = bytes(node.clusters());
-      long endpointBytes = bytes(node.endpoints());
-      long routeBytes = bytes(node.routes());
-      System.out.printf(
-          "[size] %s: %d listeners (%,d B), %d clusters (%,d B), %d endpoints (%,d B), %d routes (%,d B);"
-              + " %d resources, %,d B in all%n",
-          binding, node.listeners().size(), listenerBytes, node.clusters().size(), clusterBytes,
-          node.endpoints().size(), endpointBytes, node.routes().size(), routeBytes, node.resourceCount(),
-          listenerBytes + clusterBytes + endpointBytes + routeBytes);
-      assertThat(node.listeners()).hasSize(30);
-      assertThat(node.endpoints()).hasSize(300);
-      if (binding == UpstreamBinding.SHARED) {
-        assertThat(node.clusters()).hasSize(300 + 2);
-        assertThat(node.routes()).hasSize(200);
-      } else {
-        assertThat(node.clusters()).hasSize(30 * (300 + 1) + 1);
-        assertThat(node.routes()).isEmpty();
-      }
+  void aNodesConfigGrowsWithItsPodsPlusTheCatalogueNotTheirProduct() {
+    System.out.println("[size] layout | services | pod listener | node LDS | filter chains | CDS+EDS+RDS | all");
+    for (int services : new int[] {100, 300, 1000}) {
+      NodeResources node = report("service layer, CIDRs", services, WITH_CIDRS);
+      int servicePorts = services * 3;
+      int httpPorts = services * 2;
+      assertThat(node.listeners()).hasSize(PODS + httpPorts);
+      assertThat(node.clusters()).hasSize(servicePorts + httpPorts + 2);
+      assertThat(node.endpoints()).hasSize(servicePorts);
+      assertThat(node.routes()).hasSize(httpPorts);
+      assertThat(filterChains(node)).isEqualTo(PODS * 2 + httpPorts);
+      report("service layer, no CIDRs", services, TranslatorOptions.DEFAULTS);
     }
+    NodeResources perPod =
+        report("per-pod binding", 100, TranslatorOptions.DEFAULTS.withUpstreamBinding(UpstreamBinding.PER_POD));
+    assertThat(perPod.clusters()).hasSize(PODS * (300 + 1) + 1);
+    assertThat(filterChains(perPod)).isEqualTo(PODS * (300 + 1));
+  }
+
+  private static NodeResources report(String layout, int services, TranslatorOptions options) {
+    ClusterState state = SyntheticCluster.build(4, PODS, services);
+    NodeResources node = NodeTranslator.translate(state, "node-1", options);
+    long podListener = node.listeners().values().stream().filter(l -> l.getName().startsWith("pod/"))
+        .mapToLong(l -> Any.pack(l).getSerializedSize()).max().orElse(0);
+    long lds = bytes(node.listeners());
+    long others = bytes(node.clusters()) + bytes(node.endpoints()) + bytes(node.routes());
+    System.out.printf("[size] %s | %,d | %,d B | %,d B | %,d | %,d B | %,d B%n", layout, services, podListener, lds,
+        filterChains(node), others, lds + others);
+    return node;
+  }
+
+  private static int filterChains(NodeResources node) {
+    return node.listeners().values().stream().mapToInt(Listener::getFilterChainsCount).sum();
   }
 
   private static long bytes(Map<String, ? extends Message> resources) {

@@ -52,14 +52,18 @@ class TranslatorPropertiesTest {
   }
 
   @Test
-  void sharedModeHasClustersPerServicePortAndListenersPerPod() {
+  void sharedModeHasAServiceLayerPerServicePortAndOneSmallListenerPerPod() {
     NodeResources node = NodeTranslator.translate(state, "node-2", TranslatorOptions.DEFAULTS);
-    assertThat(node.listeners()).hasSize(5);
-    // 6 services x 3 ports, plus passthrough and blackhole
-    assertThat(node.clusters()).hasSize(6 * 3 + 2);
+    // 5 pod listeners, plus an internal listener per HTTP/gRPC port (6 services x 2)
+    assertThat(node.listeners()).hasSize(5 + 6 * 2);
+    // a destination cluster per port (one ClusterIP each), a shared cluster per HTTP/gRPC port, passthrough, blackhole
+    assertThat(node.clusters()).hasSize(6 * 3 + 6 * 2 + 2);
     assertThat(node.endpoints()).hasSize(6 * 3);
     assertThat(node.routes()).hasSize(6 * 2); // grpc and http ports only
-    assertThat(node.listeners().keySet()).allMatch(name -> name.startsWith("pod/apps/pod-1"));
+    assertThat(node.listeners().keySet()).allMatch(name -> name.startsWith("pod/apps/pod-1") || name.startsWith("svc/"));
+    // every pod listener: loop guard and one service chain, whatever the catalogue
+    node.listeners().values().stream().filter(listener -> listener.getName().startsWith("pod/"))
+        .forEach(listener -> assertThat(listener.getFilterChainsCount()).isEqualTo(2));
   }
 
   @Test

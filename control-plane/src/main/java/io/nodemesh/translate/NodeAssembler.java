@@ -1,0 +1,138 @@
+package io.nodemesh.translate;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSet;
+import com.google.common.collect.ImmutableSortedMap;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.nodemesh.model.ObjectKey;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Assembles a node's view (the names of its resources by type, and its pods' problems) from its pods'
+ * translations and the service layer. The one place this happens: the pipeline that serves Envoys and
+ * {@link NodeTranslator} (golden files, benchmarks) both call it, so the golden files test what ships.
+ * One per {@link SharedResources}; not thread-safe (it remembers the names each distinct scope brings, and
+ * every unscoped pod of every node shares one scope).
+ */
+public final class NodeAssembler {
+
+  /**
+   * One pod's part of its node: the names of its own resources, the service ports it calls, and its problems;
+   * or only why it failed to translate ({@code failure} not null), which leaves it out.
+   */
+  public record PodPart(ObjectKey pod, String listener, ImmutableList<String> podClusters,
+      ImmutableList<OutboundService> scope, ImmutableList<String> problems, String failure) {
+
+    /** A pod that failed to translate. */
+    public static PodPart failed(ObjectKey pod, String failure) {
+      return new PodPart(pod, null, ImmutableList.of(), ImmutableList.of(), ImmutableList.of(), failure);
+    }
+  }
+
+  /** A node's names and the problems of its pods. */
+  public record Assembled(NodeNames names, ImmutableSortedMap<ObjectKey, String> problems) {}
+
+  /** What a scope brings into a node from the service layer. */
+  private record ScopeNames(Set<String> listeners, Set<String> clusters, Set<String> endpoints, Set<String> routes) {}
+
+  private final SharedResources shared;
+  private final ImmutableList<String> nodeClusterNames;
+  private final Map<ImmutableList<OutboundService>, ScopeNames> byScope = new IdentityHashMap<>();
+
+  public NodeAssembler(SharedResources shared, TranslatorOptions options) {
+    this.shared = shared;
+    this.nodeClusterNames = nodeClusters(options).stream().map(Cluster::getName).collect(ImmutableList.toImmutableList());
+  }
+
+  /**
+   * The node's view from its pods' parts, in pod order.
+   *
+   * @param previous the node's names before, or null: sets equal to the previous ones are reused, so an
+   *     unchanged node compares cheaply
+   */
+  public Assembled assemble(List<PodPart> pods, NodeNames previous) {
+    Set<String> listeners = new HashSet<>();
+    Set<String> clusters = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    Set<String> routes = new HashSet<>();
+    TreeMap<ObjectKey, String> problems = new TreeMap<>();
+    Set<ImmutableList<OutboundService>> scopesSeen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    for (PodPart pod : pods) {
+      if (pod.failure() != null) {
+        problems.put(pod.pod(), pod.failure());
+        continue;
+      }
+      if (!pod.problems().isEmpty()) {
+        problems.put(pod.pod(), String.join("; ", pod.problems()));
+      }
+      listeners.add(pod.listener());
+      clusters.addAll(pod.podClusters());
+      if (scopesSeen.add(pod.scope())) {
+        ScopeNames scope = byScope.computeIfAbsent(pod.scope(), this::scopeNames);
+        listeners.addAll(scope.listeners());
+        clusters.addAll(scope.clusters());
+        endpoints.addAll(scope.endpoints());
+        routes.addAll(scope.routes());
+      }
+    }
+    if (!listeners.isEmpty()) {
+      clusters.addAll(nodeClusterNames);
+    }
+    NodeNames names = new NodeNames(
+        sorted(listeners, previous == null ? null : previous.listeners()),
+        sorted(clusters, previous == null ? null : previous.clusters()),
+        sorted(endpoints, previous == null ? null : previous.endpoints()),
+        sorted(routes, previous == null ? null : previous.routes()));
+    return new Assembled(names, ImmutableSortedMap.copyOfSorted(problems));
+  }
+
+  /**
+   * The service layer a scope brings: every port's endpoints; in shared binding its destination clusters and,
+   * for ports reached through an internal listener, that listener, the shared cluster and the route config.
+   * Per-pod binding: endpoints only (the pod's own clusters and inlined routes come with the pod). Ports whose
+   * service failed to translate are skipped (SharedResources reported them).
+   */
+  private ScopeNames scopeNames(ImmutableList<OutboundService> scope) {
+    Set<String> listeners = new HashSet<>();
+    Set<String> clusters = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    Set<String> routes = new HashSet<>();
+    for (OutboundService outbound : scope) {
+      ServicePortResources port = shared.byName().get(outbound.sharedName());
+      if (port == null) {
+        continue;
+      }
+      endpoints.add(port.name());
+      port.destinationClusters().forEach(cluster -> clusters.add(cluster.getName()));
+      if (port.viaInternalListener()) {
+        listeners.add(port.name());
+        clusters.add(port.name());
+        routes.add(port.name());
+      }
+    }
+    return new ScopeNames(listeners, clusters, endpoints, routes);
+  }
+
+  /** The clusters of every node that has at least one pod listener: blackhole, and in shared mode passthrough. */
+  public static ImmutableList<Cluster> nodeClusters(TranslatorOptions options) {
+    return options.upstreamBinding() == UpstreamBinding.SHARED
+        ? ImmutableList.of(ClusterTranslator.blackhole(options), ClusterTranslator.sharedPassthrough(options))
+        : ImmutableList.of(ClusterTranslator.blackhole(options));
+  }
+
+  /** The names, sorted; the previous set when equal (content changes rarely change a node's names). */
+  private static ImmutableSet<String> sorted(Set<String> names, ImmutableSet<String> previous) {
+    if (previous != null && previous.size() == names.size() && previous.containsAll(names)) {
+      return previous;
+    }
+    String[] array = names.toArray(new String[0]);
+    Arrays.sort(array);
+    return ImmutableSet.copyOf(array);
+  }
+}
