@@ -130,7 +130,7 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- end -}}
 {{- $version := include "nodemesh.envoy.version" . -}}
 {{- if and $version (not $envoy.image.digest) -}}
-{{- $minimum := ternary "1.37.0-0" "1.36.0-0" (eq $cp.config.upstreamBinding "shared") -}}
+{{- $minimum := ternary "1.38.0-0" "1.36.0-0" (eq $cp.config.upstreamBinding "shared") -}}
 {{- if not (semverCompare (printf ">=%s" $minimum) $version) -}}
 {{- fail (printf "envoy.image.tag %q: controlPlane.config.upstreamBinding=%s needs Envoy >= %s" $envoy.image.tag $cp.config.upstreamBinding (trimSuffix "-0" $minimum)) -}}
 {{- end -}}

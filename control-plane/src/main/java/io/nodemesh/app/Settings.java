@@ -76,7 +76,7 @@ public final class Settings {
           "annotation mode: only paths under this directory are accepted");
   public static final Flag<UpstreamBinding> UPSTREAM_BINDING =
       Flag.choice("upstream-binding", UpstreamBinding.SHARED, UpstreamBinding.class,
-          "shared: one cluster per service port, netns per connection (Envoy >= 1.37); per-pod: a cluster per pod"
+          "shared: the service layer, a small listener per pod and the catalogue once per node (Envoy >= 1.38); per-pod: a cluster per pod"
               + " and service port (Envoy 1.36)");
   public static final Flag<Integer> BUFFER_LIMIT_BYTES =
       Flag.integer("buffer-limit-bytes", TranslatorOptions.DEFAULT_BUFFER_LIMIT_BYTES, 1024, 64 * 1024 * 1024,
