@@ -40,8 +40,8 @@ class InvalidValuesTest {
         Arguments.of("commonLabels.app\\.kubernetes\\.io/name", "x", "invalid propertyName 'app.kubernetes.io/name'"),
         Arguments.of("envoy.hostNetwork", true,
             "envoy.hostNetwork=true requires envoy.updateStrategy.maxSurge=0"),
-        Arguments.of("envoy.image.tag", "v1.36.2",
-            "envoy.image.tag \"v1.36.2\": controlPlane.config.upstreamBinding=shared needs Envoy >= 1.37.0"),
+        Arguments.of("envoy.image.tag", "v1.37.2",
+            "envoy.image.tag \"v1.37.2\": controlPlane.config.upstreamBinding=shared needs Envoy >= 1.38.0"),
         Arguments.of("envoy.updateStrategy.maxSurge", 0,
             "envoy.updateStrategy: maxSurge and maxUnavailable cannot both be 0"),
         Arguments.of("controlPlane.config.adminPort", 15010, "controlPlane.config.xdsPort and adminPort must differ"),
@@ -88,7 +88,7 @@ class InvalidValuesTest {
   static Stream<Arguments> validEdgeValues() {
     return Stream.of(
         Arguments.of("controlPlane.replicas", 1),
-        Arguments.of("envoy.image.tag", "v1.37.0"),
+        Arguments.of("envoy.image.tag", "v1.38.0"),
         Arguments.of("envoy.image.tag", "custom-build"),
         Arguments.of("envoy.xds.connectTimeout", "0.25s"),
         Arguments.of("envoy.xds.initialFetchTimeout", "15s"),
