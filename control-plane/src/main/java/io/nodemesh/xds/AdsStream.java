@@ -17,6 +17,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -62,6 +63,8 @@ abstract class AdsStream<ReqT, RespT> {
   private boolean authorizing;
   /** The authorization under way, cancelled if the stream closes first (a queued TokenReview is dropped). */
   private volatile CompletableFuture<Authorization> pendingAuthorization;
+  /** The first-request deadline; cancelled once the stream is authorized or closed, so it pins nothing. */
+  private volatile ScheduledFuture<?> firstRequestTimer;
   /** The node the client claimed (its view is identity.nodeName() once authorized, "" for none). */
   private volatile String claimedNode = "";
   /** How the client was authorized, for the admin status. */
@@ -140,7 +143,7 @@ abstract class AdsStream<ReqT, RespT> {
     observer.request(1);
     long deadline = server.options().firstRequestTimeoutMillis();
     if (deadline > 0) {
-      server.schedule(() -> run(this::enforceFirstRequestDeadline), deadline * 1_000_000);
+      firstRequestTimer = server.schedule(() -> run(this::enforceFirstRequestDeadline), deadline * 1_000_000);
     }
     return new StreamObserver<>() {
       @Override
@@ -325,6 +328,7 @@ abstract class AdsStream<ReqT, RespT> {
     authorization = decision.reason();
     identity = new NodeIdentity(
         claimed.nodeId(), decision.viewNode(), claimed.nodeNameFromMetadata(), decision.principal(), id);
+    cancelFirstRequestTimer();
     publishInterest();
     server.register(this);
     log.info(
@@ -730,6 +734,7 @@ abstract class AdsStream<ReqT, RespT> {
     if (pending != null) {
       pending.cancel(false);
     }
+    cancelFirstRequestTimer();
     server.unregister(this);
     server.metricsInternal().streamClosed(cancelled);
     NodeIdentity who = identity;
@@ -737,6 +742,14 @@ abstract class AdsStream<ReqT, RespT> {
       server.listener().onStreamClosed(who);
     }
     log.info("stream closed node={} stream={} protocol={} reason={}", nodeId(), id, protocol(), reason);
+  }
+
+  private void cancelFirstRequestTimer() {
+    ScheduledFuture<?> timer = firstRequestTimer;
+    if (timer != null) {
+      timer.cancel(false);
+      firstRequestTimer = null;
+    }
   }
 
   final boolean isClosed() {

@@ -42,6 +42,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -94,8 +96,12 @@ public final class XdsServer implements AutoCloseable {
     this.clock = clock;
     this.options = options;
     this.quarantine = new Quarantine(options.quarantineMaxPerClient(), options.quarantineMaxTotal());
-    this.timers = Executors.newSingleThreadScheduledExecutor(
+    ScheduledThreadPoolExecutor timerPool = new ScheduledThreadPoolExecutor(1,
         new ThreadFactoryBuilder().setNameFormat("xds-timer-%d").setDaemon(true).build());
+    // a cancelled timer must let go of its stream at once: refused clients that reconnect in a loop would
+    // otherwise keep every closed stream (and what it subscribed to) until its deadline
+    timerPool.setRemoveOnCancelPolicy(true);
+    this.timers = timerPool;
     this.pool =
         Executors.newFixedThreadPool(
             XdsTunables.STREAM_THREADS,
@@ -254,15 +260,24 @@ public final class XdsServer implements AutoCloseable {
     return clock;
   }
 
-  /** Runs {@code task} after {@code delayNanos} on the timer thread (it should hand work to a stream executor). */
-  void schedule(Runnable task, long delayNanos) {
+  /**
+   * Runs {@code task} after {@code delayNanos} on the timer thread (it should hand work to a stream executor).
+   * Returns the timer to cancel, or null when the server is closed.
+   */
+  ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
     if (!closed) {
       try {
-        timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+        return timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         AdsStream.log.debug("timer task dropped: server closed");
       }
     }
+    return null;
+  }
+
+  /** Timers still waiting (tests: a closed or authorized stream leaves none behind). */
+  int pendingTimers() {
+    return ((ScheduledThreadPoolExecutor) timers).getQueue().size();
   }
 
   ImmutableSet<String> internNames(ImmutableSet<String> set) {

@@ -24,7 +24,8 @@ class NodeSnapshotSizeTest {
 
   @Test
   void aNodesConfigGrowsWithItsPodsPlusTheCatalogueNotTheirProduct() {
-    System.out.println("[size] layout | services | pod listener | node LDS | filter chains | CDS+EDS+RDS | all");
+    System.out.println(
+        "[size] layout | services | pod listener | node LDS | filter chains | CDS+EDS+RDS | all | a service add pushes");
     for (int services : new int[] {100, 300, 1000}) {
       NodeResources node = report("service layer, CIDRs", services, WITH_CIDRS);
       int servicePorts = services * 3;
@@ -45,13 +46,27 @@ class NodeSnapshotSizeTest {
   private static NodeResources report(String layout, int services, TranslatorOptions options) {
     ClusterState state = SyntheticCluster.build(4, PODS, services);
     NodeResources node = NodeTranslator.translate(state, "node-1", options);
+    NodeResources oneMore = NodeTranslator.translate(SyntheticCluster.build(4, PODS, services + 1), "node-1", options);
     long podListener = node.listeners().values().stream().filter(l -> l.getName().startsWith("pod/"))
         .mapToLong(l -> Any.pack(l).getSerializedSize()).max().orElse(0);
     long lds = bytes(node.listeners());
     long others = bytes(node.clusters()) + bytes(node.endpoints()) + bytes(node.routes());
-    System.out.printf("[size] %s | %,d | %,d B | %,d B | %,d | %,d B | %,d B%n", layout, services, podListener, lds,
-        filterChains(node), others, lds + others);
+    long serviceAdd = changed(node.listeners(), oneMore.listeners()) + changed(node.clusters(), oneMore.clusters())
+        + changed(node.endpoints(), oneMore.endpoints()) + changed(node.routes(), oneMore.routes());
+    System.out.printf("[size] %s | %,d | %,d B | %,d B | %,d | %,d B | %,d B | %,d B%n", layout, services, podListener,
+        lds, filterChains(node), others, lds + others, serviceAdd);
     return node;
+  }
+
+  /** Bytes of the resources of {@code after} that are new or differ from {@code before}: what a push carries. */
+  private static long changed(Map<String, ? extends Message> before, Map<String, ? extends Message> after) {
+    long total = 0;
+    for (Map.Entry<String, ? extends Message> resource : after.entrySet()) {
+      if (!resource.getValue().equals(before.get(resource.getKey()))) {
+        total += Any.pack(resource.getValue()).getSerializedSize();
+      }
+    }
+    return total;
   }
 
   private static int filterChains(NodeResources node) {

@@ -269,7 +269,7 @@ final class BenchEnvoy implements AutoCloseable {
   }
 
   /**
-   * Holds exactly these listeners, exactly these service ({@code svc/...}) clusters, and every referenced EDS/RDS
+   * Holds exactly these listeners, exactly these service-layer ({@code svc/...}, {@code dst/...}) clusters, and every referenced EDS/RDS
    * resource. Other clusters (passthrough) are not named by the expectation.
    */
   boolean holdsExactly(Set<String> listeners, Set<String> serviceClusters) {
@@ -282,7 +282,7 @@ final class BenchEnvoy implements AutoCloseable {
   private Set<String> serviceClustersHeld() {
     Set<String> clusters = new TreeSet<>();
     for (String name : held.get(CDS).keySet()) {
-      if (name.startsWith("svc/")) {
+      if (name.startsWith("svc/") || name.startsWith("dst/")) {
         clusters.add(name);
       }
     }

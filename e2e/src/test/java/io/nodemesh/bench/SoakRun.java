@@ -65,7 +65,6 @@ final class SoakRun {
   private static final Duration STARTUP_DEADLINE = Duration.ofSeconds(300);
   private static final int CHANNELS = 20;
   /** Extra service port a service toggles (the benchmark's service change). */
-  private static final int EXTRA_PORT = 9901;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One heap sample. */
@@ -531,16 +530,25 @@ final class SoakRun {
   }
 
   private Set<String> expectedListeners(int node) {
-    Set<String> names = new TreeSet<>(workload.expectedListeners(node));
+    Set<String> names = new TreeSet<>();
+    expectServiceLayer(node, names, new TreeSet<>());
     for (Workload.ChurnPod pod : churnPods.values()) {
       if (pod.node() == node) {
         names.add(pod.listener());
       }
     }
+    names.addAll(workload.expectedListeners(node).stream().filter(name -> name.startsWith("pod/")).toList());
     return names;
   }
 
   private Set<String> expectedServiceClusters(int node) {
+    Set<String> names = new TreeSet<>();
+    expectServiceLayer(node, new TreeSet<>(), names);
+    return names;
+  }
+
+  /** The service layer of every port the node's pods (seeded and churned) call, as the model says now. */
+  private void expectServiceLayer(int node, Set<String> listeners, Set<String> clusters) {
     Set<Integer> called = new TreeSet<>(workload.servicesCalledFrom(node));
     for (Workload.ChurnPod pod : churnPods.values()) {
       if (pod.node() == node) {
@@ -549,16 +557,14 @@ final class SoakRun {
         }
       }
     }
-    Set<String> names = new TreeSet<>();
     for (int service : called) {
       for (int port : Workload.PORTS) {
-        names.add(workload.servicePortName(service, port));
+        workload.addServiceLayer(service, port, listeners, clusters);
       }
       if (servicesWithExtraPort.contains(service)) {
-        names.add(workload.servicePortName(service, EXTRA_PORT));
+        workload.addServiceLayer(service, Workload.EXTRA_PORT, listeners, clusters);
       }
     }
-    return names;
   }
 
   /** Waits until every client holds the model's names; returns how many did not, describing them. */

@@ -48,6 +48,10 @@ final class Workload {
   static final String[] PORT_NAMES = {"grpc", "http", "tcp"};
   static final int[] PORTS = {9090, 8080, 5432};
   static final String[] APP_PROTOCOLS = {"grpc", "http", null};
+  /** The TCP port of every service (the others are HTTP/gRPC and go through an internal listener). */
+  static final int TCP_PORT = 5432;
+  /** An HTTP port the soak adds to and removes from services. */
+  static final int EXTRA_PORT = 9901;
 
   final BenchConfig config;
   /** Per pod index: its node index. */
@@ -159,26 +163,42 @@ final class Workload {
 
   // ---- expectations
 
-  /** The listener names a node's Envoy must hold once synced. */
+  /** The listener names a node's Envoy must hold once synced: its pods' and the service layer's. */
   Set<String> expectedListeners(int node) {
     Set<String> names = new TreeSet<>();
     for (int pod : podsOfNode.get(node)) {
       names.add(podListener(pod));
     }
-    return names;
-  }
-
-  /** The shared service clusters a node's Envoy must hold once synced (every port its pods call). */
-  Set<String> expectedServiceClusters(int node) {
-    Set<String> names = new TreeSet<>();
-    for (int pod : podsOfNode.get(node)) {
-      for (int upstream : appUpstreams[appOf(pod)]) {
-        for (int port : PORTS) {
-          names.add(servicePortName(upstream, port));
-        }
+    for (int service : servicesCalledFrom(node)) {
+      for (int port : PORTS) {
+        addServiceLayer(service, port, names, new TreeSet<>());
       }
     }
     return names;
+  }
+
+  /** The service-layer clusters a node's Envoy must hold once synced (every port its pods call). */
+  Set<String> expectedServiceClusters(int node) {
+    Set<String> names = new TreeSet<>();
+    for (int service : servicesCalledFrom(node)) {
+      for (int port : PORTS) {
+        addServiceLayer(service, port, new TreeSet<>(), names);
+      }
+    }
+    return names;
+  }
+
+  /**
+   * What a node's Envoy holds for one service port its pods call (shared binding, docs/TRANSLATOR.md): the
+   * destination cluster {@code dst/{ip}/{port}}, and for an HTTP/gRPC port the internal listener and the shared
+   * cluster behind it, both {@code svc/{ns}/{svc}/{port}}.
+   */
+  void addServiceLayer(int service, int port, Set<String> listeners, Set<String> clusters) {
+    clusters.add("dst/" + clusterIp(service) + "/" + port);
+    if (port != TCP_PORT) {
+      listeners.add(servicePortName(service, port));
+      clusters.add(servicePortName(service, port));
+    }
   }
 
   /** The services the seeded pods of a node call. */
@@ -239,7 +259,7 @@ final class Workload {
       ports.add(servicePort(PORT_NAMES[p], PORTS[p], APP_PROTOCOLS[p]));
     }
     if (extraPort) {
-      ports.add(servicePort("admin", 9901, "http"));
+      ports.add(servicePort("admin", EXTRA_PORT, "http"));
     }
     return new ServiceBuilder()
         .withNewMetadata().withNamespace(namespaceOf(index)).withName(serviceName(index)).endMetadata()

@@ -63,7 +63,9 @@ class ApiServerOutageIT {
 
   private void outageAndRecovery(ControlPlaneProcess plane, SimulatedEnvoy envoy, int apiPort) throws Exception {
     await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
+      // both pods' listeners and the HTTP port's internal listener of the shared service layer
+      assertThat(envoy.names(LDS))
+          .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound", WEB);
       assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
           .containsExactly("10.1.1.10", "10.1.1.11");
       // the route is subscribed only once the listener arrived; without it a late RDS push looks like a change
@@ -80,7 +82,7 @@ class ApiServerOutageIT {
             .startsWith("unreachable: serving the last good config"));
     assertThat(plane.status("/readyz")).isEqualTo(200);
     assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners"))
-        .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound");
+        .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-b/outbound", WEB);
 
     // meanwhile (through another API server replica) web-b is deleted and web-c scheduled
     api.deletePod("shop", "web-b");
@@ -95,7 +97,8 @@ class ApiServerOutageIT {
     long back = System.nanoTime();
     api = api.moveTo(apiPort);
     await().atMost(CATCH_UP).untilAsserted(() -> {
-      assertThat(envoy.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-c/outbound");
+      assertThat(envoy.names(LDS))
+          .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-c/outbound", WEB);
       assertThat(endpointIps(envoy.unpack(EDS, WEB, ClusterLoadAssignment.class)))
           .containsExactly("10.1.1.10", "10.1.1.12");
     });

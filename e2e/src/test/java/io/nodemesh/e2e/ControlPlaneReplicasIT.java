@@ -124,7 +124,8 @@ class ControlPlaneReplicasIT {
       assertThat(deltaA.names(CDS)).containsExactlyInAnyOrderElementsOf(
           EnvoyResources.configNames(replica.json("/debug/nodes/node-1/config"), "clusters"));
     }
-    assertThat(sotwA.names(LDS)).containsExactly("pod/shop/web-c/outbound");
+    // the pod's listener, and the internal listener of the HTTP port in the shared service layer
+    assertThat(sotwA.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-c/outbound", WEB);
     // and the admin endpoints agree on what each client was sent
     JsonNode syncA = syncClient(replicaA.json("/debug/syncz"), "envoy-2-a");
     JsonNode syncB = syncClient(replicaB.json("/debug/syncz"), "envoy-2-b");
@@ -142,7 +143,7 @@ class ControlPlaneReplicasIT {
     await().atMost(CONVERGE).untilAsserted(() -> assertSynced(replicaA, "envoy-1", "envoy-2"));
     Map<String, Map<String, String>> held1 = node1.versions();
     Map<String, Map<String, String>> held2 = node2.versions();
-    assertThat(held1.get(LDS)).hasSize(2);
+    assertThat(held1.get(LDS)).containsOnlyKeys("pod/shop/web-a/outbound", "pod/shop/web-b/outbound", WEB);
     assertThat(held1.get(EDS)).containsKey(WEB);
 
     // replica A goes away (rolling restart); the Envoys' streams end, they keep their config
@@ -166,7 +167,8 @@ class ControlPlaneReplicasIT {
         .resumeFrom(node1).recordHistory().connect());
 
     await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(node1OnA.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-d/outbound");
+      assertThat(node1OnA.names(LDS))
+          .containsExactlyInAnyOrder("pod/shop/web-a/outbound", "pod/shop/web-d/outbound", WEB);
       assertThat(endpointIps(node1OnA.unpack(EDS, WEB, ClusterLoadAssignment.class)))
           .containsExactly("10.1.1.10", "10.1.1.12", "10.1.2.10");
       assertThat(endpointIps(node2OnB.unpack(EDS, WEB, ClusterLoadAssignment.class)))

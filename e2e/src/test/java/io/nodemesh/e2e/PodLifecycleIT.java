@@ -70,8 +70,9 @@ class PodLifecycleIT {
     node1 = SimulatedEnvoy.builder(channel, "envoy-node-1", "node-1").recordHistory().connect();
     node2 = SimulatedEnvoy.builder(channel, "envoy-node-2", "node-2").sotw().recordHistory().connect();
     await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(node1.names(LDS)).containsExactly("pod/shop/caller/outbound");
-      assertThat(node2.names(LDS)).containsExactly("pod/shop/web-0/outbound");
+      // each pod's listener, and the internal listener of the HTTP port in the shared service layer
+      assertThat(node1.names(LDS)).containsExactlyInAnyOrder("pod/shop/caller/outbound", WEB);
+      assertThat(node2.names(LDS)).containsExactlyInAnyOrder("pod/shop/web-0/outbound", WEB);
       assertThat(node1.names(EDS)).contains(WEB);
       assertThat(node2.names(EDS)).contains(WEB);
     });
