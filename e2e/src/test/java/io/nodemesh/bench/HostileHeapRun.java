@@ -64,7 +64,9 @@ import java.util.regex.Pattern;
  * flags, space-separated, e.g. {@code --xds-allow-anonymous-clients=false --trust-loopback-clients=false}),
  * {@code heap.attacker} ({@code anonymous}: no node_name, from 127.0.0.1; {@code node}: claims demo node-a from
  * its InternalIP 127.0.1.1, so it passes the peer check without trusted loopback), {@code heap.xmx},
- * {@code heap.gc} ({@code serial}, what the chart's pod gets, or {@code g1}), {@code heap.output}. Rows are appended to {@code <output>/report.md}; logs, GC logs and histograms stay beside it.
+ * {@code heap.gc} ({@code serial}, what the chart's pod gets, or {@code g1}), {@code heap.rounds} (attacks on one
+ * process, 1), {@code heap.lingerSeconds} (a last sample this long after the close, 0: none), {@code heap.output}.
+ * Rows are appended to {@code <output>/report.md}; logs, GC logs and histograms stay beside it.
  */
 public final class HostileHeapRun {
 
@@ -92,6 +94,9 @@ public final class HostileHeapRun {
    * machine") picks Serial; G1 would round every multi-megabyte array up to whole regions.
    */
   private final String gc;
+  /** Attacks on the same process, one after the other: heap left after each close that adds up is a leak. */
+  private final int rounds;
+  private final int lingerSeconds;
   private final Path out;
   private final Path jar;
   private final Set<String> supportedFlags;
@@ -108,6 +113,8 @@ public final class HostileHeapRun {
     extraFlags = flags.isEmpty() ? List.of() : List.of(flags.split("\\s+"));
     xmx = System.getProperty("heap.xmx", "1152m");
     gc = System.getProperty("heap.gc", "serial");
+    rounds = Integer.getInteger("heap.rounds", 1);
+    lingerSeconds = Integer.getInteger("heap.lingerSeconds", 0);
     if (!gc.equals("serial") && !gc.equals("g1")) {
       throw new IllegalArgumentException("heap.gc must be serial or g1: " + gc);
     }
@@ -137,7 +144,13 @@ public final class HostileHeapRun {
   // ---- scenarios
 
   /** One attack: what it is called, what it does, and how it is sized. */
-  record Scenario(String name, Kind kind, int clients, int count, int chars, String describe) {}
+  record Scenario(String name, Kind kind, int clients, int count, int chars, String describe) {
+
+    /** Names each stream subscribes to at most: the old server's per-stream limit (--xds-max-subscribed-names). */
+    int names() {
+      return kind == Kind.NAMES ? count : 100_000;
+    }
+  }
 
   /** The kinds of attack of issue 14 (findings 1, 2 and 6). */
   enum Kind {
@@ -145,6 +158,8 @@ public final class HostileHeapRun {
     NACK,
     /** {@code clients} streams at once, each subscribing {@code count} unknown EDS names of {@code chars}. */
     NAMES,
+    /** {@code clients} loops of streams, each subscribing names until refused, for {@code count} seconds. */
+    NAMES_CHURN,
     /** {@code count} streams with distinct node ids of {@code chars}, 20 at a time, each ACKing LDS/CDS/EDS/RDS. */
     NODE_IDS
   }
@@ -158,6 +173,10 @@ public final class HostileHeapRun {
         new Scenario("names-1.5k", Kind.NAMES, 12, 100_000, 1_500, "12 streams x 100k unknown names of 1,500 chars"),
         new Scenario("names-12x1k", Kind.NAMES, 12, 100_000, 1_000,
             "12 streams x 100k unknown names of 1,000 chars (under the name length cap)"),
+        new Scenario("names-churn", Kind.NAMES_CHURN, 4, 60, 1_000,
+            "4 loops x 60 s of streams subscribing 1,000-char names until refused, reconnecting at once"),
+        new Scenario("names-churn-8", Kind.NAMES_CHURN, 8, 60, 1_000,
+            "8 loops x 60 s of streams subscribing 1,000-char names until refused, reconnecting at once"),
         new Scenario("ids-10k", Kind.NODE_IDS, 0, 2_000, 10_000, "2,000 node ids of 10,000 chars, ACKing"),
         new Scenario("ids-256", Kind.NODE_IDS, 0, 2_000, 256, "2,000 node ids of 256 chars (the new cap), ACKing"))) {
       all.put(s.name(), s);
@@ -193,22 +212,31 @@ public final class HostileHeapRun {
       // the demo's own Envoys connect and the JIT settles before the baseline
       Thread.sleep(5_000);
       long baseline = samples.take("baseline", false);
-      ManagedChannel channel = BenchEnvoy.channel(xdsPort, grpcPool, attacker.equals("node") ? NODE_ADDRESS : null);
-      long deadline = System.nanoTime() + SCENARIO_DEADLINE.toNanos();
-      try {
-        switch (scenario.kind()) {
-          case NACK -> attack.nacks(channel, samples, deadline);
-          case NAMES -> attack.names(channel, samples, deadline);
-          case NODE_IDS -> attack.nodeIds(channel, samples, deadline);
-          default -> throw new IllegalStateException(scenario.kind().name());
+      long after = -1;
+      for (int round = 1; round <= rounds && process.isAlive(); round++) {
+        ManagedChannel channel = BenchEnvoy.channel(xdsPort, grpcPool, attacker.equals("node") ? NODE_ADDRESS : null);
+        long deadline = System.nanoTime() + SCENARIO_DEADLINE.toNanos();
+        try {
+          switch (scenario.kind()) {
+            case NACK -> attack.nacks(channel, samples, deadline);
+            case NAMES -> attack.names(channel, samples, deadline);
+            case NAMES_CHURN -> attack.namesChurn(channel, samples, deadline);
+            case NODE_IDS -> attack.nodeIds(channel, samples, deadline);
+            default -> throw new IllegalStateException(scenario.kind().name());
+          }
+        } finally {
+          attack.closeAll();
+          channel.shutdownNow();
         }
-      } finally {
-        attack.closeAll();
-        channel.shutdownNow();
+        // the server's close handling runs on its stream executors
+        Thread.sleep(3_000);
+        after = samples.take(rounds == 1 ? "after close" : "after close, round " + round, false);
       }
-      // the server's close handling runs on its stream executors
-      Thread.sleep(3_000);
-      long after = samples.take("after close", false);
+      if (lingerSeconds > 0 && process.isAlive()) {
+        // whether what stayed after the close is a leak or only waits for a timer (quarantine forgetting, idle)
+        Thread.sleep(TimeUnit.SECONDS.toMillis(lingerSeconds));
+        after = samples.take("after close + " + lingerSeconds + " s", false);
+      }
       Map<String, Double> counters = process.isAlive() ? counters(adminPort, dir) : Map.of();
       String oom = oom(process);
       long maxUsed = process.heap().peakUsedMb();
@@ -223,7 +251,7 @@ public final class HostileHeapRun {
   /** The attacker's streams for one scenario and what it saw of them. */
   private final class Attack {
     private final Scenario scenario;
-    private final List<AttackStream> streams = new ArrayList<>();
+    private final List<AttackStream> streams = java.util.Collections.synchronizedList(new ArrayList<>());
     private final Map<String, Integer> statuses = new ConcurrentHashMap<>();
     private final StringBuilder progress = new StringBuilder();
 
@@ -250,13 +278,12 @@ public final class HostileHeapRun {
           break;
         }
       }
-      progress.append(done).append('/').append(scenario.clients()).append(" node ids attacked, ")
-          .append(streams.stream().mapToInt(s -> s.nacks.get()).sum()).append(" NACKs");
+      note(done + "/" + scenario.clients() + " node ids attacked, "
+          + streams.stream().mapToInt(s -> s.nacks.get()).sum() + " NACKs");
     }
 
     /** Finding 2: streams at once, each subscribing as many long unknown names as the server will take. */
     void names(ManagedChannel channel, Samples samples, long deadline) throws Exception {
-      int perRequest = Math.max(1, REQUEST_BUDGET / (scenario.chars() + 4));
       List<AttackStream> mine = new ArrayList<>();
       for (int s = 0; s < scenario.clients(); s++) {
         mine.add(open(channel, HostileHeapRun::ack));
@@ -266,40 +293,87 @@ public final class HostileHeapRun {
       for (int s = 0; s < mine.size(); s++) {
         AttackStream stream = mine.get(s);
         int streamIndex = s;
-        Thread sender = new Thread(() -> {
-          try {
-            for (int from = 0; from < scenario.count() && !stream.ended.isDone() && System.nanoTime() < deadline;
-                from += perRequest) {
-              List<String> batch = new ArrayList<>(perRequest);
-              for (int n = from; n < Math.min(scenario.count(), from + perRequest); n++) {
-                batch.add(longName(streamIndex, n, scenario.chars()));
-              }
-              DeltaDiscoveryRequest.Builder request = subscribe(SimulatedEnvoy.EDS, batch);
-              if (from == 0) {
-                request.setNode(node("names-" + streamIndex));
-              }
-              stream.send(request.build());
-              sent.addAndGet(batch.size());
-            }
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }, "hostile-names-" + s);
-        sender.setDaemon(true);
-        sender.start();
-        senders.add(sender);
+        senders.add(daemon("hostile-names-" + s, () -> subscribeNames(stream, streamIndex, sent, deadline)));
       }
-      for (Thread sender : senders) {
-        sender.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-      }
+      sampleWhile(senders, samples, deadline, () -> String.format(Locale.ROOT, "%,d names sent", sent.get()));
       for (AttackStream stream : mine) {
         // the server reads one request at a time: the last ones are still being handled
         stream.awaitQuiet(Duration.ofSeconds(3), Duration.ofSeconds(60));
       }
       int open = (int) mine.stream().filter(s -> !s.ended.isDone()).count();
       samples.take("all streams subscribed (" + open + " open)");
-      progress.append(String.format(Locale.ROOT, "%,d names sent on %d streams (%d still open), %,d responses",
-          sent.get(), mine.size(), open, mine.stream().mapToInt(s -> s.responses.get()).sum()));
+      note(String.format(Locale.ROOT, "%,d names sent on %d streams (%d still open), %,d responses", sent.get(),
+          mine.size(), open, mine.stream().mapToInt(s -> s.responses.get()).sum()));
+    }
+
+    /**
+     * Finding 2 against the per-address byte cap: {@code clients} loops, each opening a stream, subscribing
+     * names until the server refuses it, and opening the next at once, for {@code count} seconds. A refused
+     * stream's names must go with it, however fast the client comes back.
+     */
+    void namesChurn(ManagedChannel channel, Samples samples, long deadline) throws Exception {
+      long end = Math.min(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(scenario.count()));
+      AtomicInteger sent = new AtomicInteger();
+      AtomicInteger opened = new AtomicInteger();
+      List<Thread> loops = new ArrayList<>();
+      for (int l = 0; l < scenario.clients(); l++) {
+        loops.add(daemon("hostile-churn-" + l, () -> {
+          while (System.nanoTime() < end) {
+            AttackStream stream = open(channel, HostileHeapRun::ack);
+            subscribeNames(stream, opened.incrementAndGet(), sent, end);
+            stream.close();
+          }
+        }));
+      }
+      sampleWhile(loops, samples, end, () -> String.format(Locale.ROOT, "%,d streams, %,d names sent", opened.get(),
+          sent.get()));
+      note(String.format(Locale.ROOT, "%,d streams opened one after the other by %d loops, %,d names sent",
+          opened.get(), scenario.clients(), sent.get()));
+    }
+
+    /**
+     * Subscribes one stream to unknown EDS names (distinct per {@code streamIndex}), {@code count} in all or until
+     * the stream ends, each request as large as the server accepts.
+     */
+    private void subscribeNames(AttackStream stream, int streamIndex, AtomicInteger sent, long deadline) {
+      int perRequest = Math.max(1, REQUEST_BUDGET / (scenario.chars() + 4));
+      try {
+        for (int from = 0; from < scenario.names() && !stream.ended.isDone() && System.nanoTime() < deadline;
+            from += perRequest) {
+          List<String> batch = new ArrayList<>(perRequest);
+          for (int n = from; n < Math.min(scenario.names(), from + perRequest); n++) {
+            batch.add(longName(streamIndex, n, scenario.chars()));
+          }
+          DeltaDiscoveryRequest.Builder request = subscribe(SimulatedEnvoy.EDS, batch);
+          if (from == 0) {
+            request.setNode(node("names-" + streamIndex));
+          }
+          stream.send(request.build());
+          sent.addAndGet(batch.size());
+        }
+        // the refusal comes once the server read the request that crossed the limit
+        stream.awaitQuiet(Duration.ofMillis(500), Duration.ofSeconds(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    /** Samples every 10 s while the attacking threads run: a server that runs out of heap leaves no sample after. */
+    private void sampleWhile(List<Thread> threads, Samples samples, long deadline,
+        java.util.function.Supplier<String> when) throws Exception {
+      long nextSample = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (threads.stream().anyMatch(Thread::isAlive) && System.nanoTime() < deadline) {
+        Thread.sleep(200); // pacing the samples
+        if (System.nanoTime() >= nextSample) {
+          if (samples.take(when.get()) < 0) {
+            break;
+          }
+          nextSample = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        }
+      }
+      for (Thread thread : threads) {
+        thread.join(TimeUnit.SECONDS.toMillis(10));
+      }
     }
 
     /** Finding 6: many distinct node ids, each a short well-behaved session that ACKs every type. */
@@ -332,7 +406,7 @@ public final class HostileHeapRun {
         }
         streams.removeAll(batch);
       }
-      progress.append(String.format(Locale.ROOT, "%,d/%,d node ids connected", done, scenario.count()));
+      note(String.format(Locale.ROOT, "%,d/%,d node ids connected", done, scenario.count()));
     }
 
     private AttackStream open(ManagedChannel channel, Function<DeltaDiscoveryResponse, DeltaDiscoveryRequest> answer) {
@@ -342,8 +416,17 @@ public final class HostileHeapRun {
       return stream;
     }
 
+    /** Rounds ({@code heap.rounds}) add to what the attack did, separated by "; ". */
+    private void note(String text) {
+      progress.append(progress.length() > 0 ? "; " : "").append(text);
+    }
+
     void closeAll() {
-      streams.forEach(AttackStream::close);
+      List<AttackStream> all;
+      synchronized (streams) {
+        all = new ArrayList<>(streams);
+      }
+      all.forEach(AttackStream::close);
     }
 
     Map<String, Integer> statuses() {
@@ -454,6 +537,13 @@ public final class HostileHeapRun {
     }
   }
 
+  private static Thread daemon(String name, Runnable body) {
+    Thread thread = new Thread(body, name);
+    thread.setDaemon(true);
+    thread.start();
+    return thread;
+  }
+
   private Node node(String id) {
     Node.Builder node = Node.newBuilder().setId(id);
     if (attacker.equals("node")) {
@@ -486,7 +576,7 @@ public final class HostileHeapRun {
 
   // ---- measuring
 
-  /** Retained-heap samples of one process; the peak is the largest sample taken while the attack's streams were open. */
+  /** Retained-heap samples of one process; the peak is the largest one taken while the attack's streams were open. */
   private static final class Samples {
     private final Path dir;
     private final List<String> lines = new ArrayList<>();
