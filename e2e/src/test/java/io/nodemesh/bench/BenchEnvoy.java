@@ -129,8 +129,25 @@ final class BenchEnvoy implements AutoCloseable {
 
   /** A plaintext channel to a control plane on this machine, for many clients' streams (large responses allowed). */
   static ManagedChannel channel(int port, java.util.concurrent.Executor executor) {
-    return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
-        .maxInboundMessageSize(256 * 1024 * 1024).executor(executor).build();
+    return channel(port, executor, null);
+  }
+
+  /**
+   * As {@link #channel(int, java.util.concurrent.Executor)}, connecting from {@code localIp} (a 127.x address:
+   * the control plane tells clients apart by their address), or from the default address when null.
+   */
+  static ManagedChannel channel(int port, java.util.concurrent.Executor executor, String localIp) {
+    NettyChannelBuilder builder = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(256 * 1024 * 1024).executor(executor);
+    if (localIp != null) {
+      builder.localSocketPicker(new NettyChannelBuilder.LocalSocketPicker() {
+        @Override
+        public java.net.SocketAddress createSocketAddress(java.net.SocketAddress remote, io.grpc.Attributes attrs) {
+          return new java.net.InetSocketAddress(localIp, 0);
+        }
+      });
+    }
+    return builder.build();
   }
 
   /** A client whose stream, once lost, stays lost (the benchmark counts that as an error). */

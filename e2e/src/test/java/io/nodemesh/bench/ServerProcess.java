@@ -44,7 +44,8 @@ final class ServerProcess implements AutoCloseable {
 
   /**
    * Starts {@code java <jvmArgs> <mainArgs>} with Kubernetes access through fabric8's environment variables
-   * (and nothing of the developer's kubeconfig).
+   * (and nothing of the developer's kubeconfig); a null {@code kubernetesUrl} sets no API server, e.g. for
+   * {@code --demo}, which brings its own.
    */
   static ServerProcess start(String name, Path dir, String xmx, boolean recordJfr, List<String> jvmArgs,
       List<String> mainArgs, String kubernetesUrl) throws IOException {
@@ -69,7 +70,9 @@ final class ServerProcess implements AutoCloseable {
     env.put("KUBECONFIG", "/nonexistent/kubeconfig");
     env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
     env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
-    env.put("KUBERNETES_MASTER", kubernetesUrl);
+    if (kubernetesUrl != null) {
+      env.put("KUBERNETES_MASTER", kubernetesUrl);
+    }
     return new ServerProcess(name, builder.start(), log, gcLog, jfr);
   }
 
@@ -172,7 +175,11 @@ final class ServerProcess implements AutoCloseable {
         Long.toString(process.pid()), "GC.class_histogram").redirectErrorStream(true).start();
     List<String> lines = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
     jcmd.waitFor(60, TimeUnit.SECONDS);
-    Files.write(histogram, lines.subList(0, Math.min(lines.size(), 45)));
+    List<String> kept = new ArrayList<>(lines.subList(0, Math.min(lines.size(), 45)));
+    if (lines.size() > 45 && lines.get(lines.size() - 1).startsWith("Total")) {
+      kept.add(lines.get(lines.size() - 1)); // live bytes by object size, without the collector's region rounding
+    }
+    Files.write(histogram, kept);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
       if (countFull() > fullBefore) {
