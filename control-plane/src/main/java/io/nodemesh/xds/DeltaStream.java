@@ -146,6 +146,9 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         continue;
       }
       TypeState state = state(type);
+      if (!server.quarantine().isEmpty(identity())) {
+        server.quarantine().forgetStale(identity(), type, snapshot.table(type));
+      }
       List<Resource> upserts = withoutQuarantined(diff.upserts);
       boolean deferHere = deferRemovals && (type == ResourceType.CLUSTER || type == ResourceType.ENDPOINT);
       List<String> removed = new ArrayList<>(diff.missing);

@@ -119,6 +119,29 @@ public final class Quarantine {
     return false;
   }
 
+  /**
+   * Drops the entries of {@code who} (principal and node.id) and {@code type} whose resource is gone from
+   * {@code table} or changed there: a rejected resource that was removed (or fixed) is withheld no longer, and
+   * the client shows synced at the next push instead of at the next sweep.
+   */
+  void forgetStale(NodeIdentity who, ResourceType type, ResourceTable table) {
+    Client client = clients.get(who.principal());
+    if (client == null || client.entries.isEmpty()) {
+      return;
+    }
+    synchronized (this) {
+      int before = client.entries.size();
+      client.entries.values().removeIf(entry -> {
+        if (entry.type() != type || !entry.nodeId().equals(who.nodeId())) {
+          return false;
+        }
+        Resource current = table.get(entry.name());
+        return current == null || !current.version().equals(entry.version());
+      });
+      total -= before - client.entries.size();
+    }
+  }
+
   /** Whether the client's principal has nothing quarantined (the common case; one map look-up, no lock). */
   boolean isEmpty(NodeIdentity who) {
     Client client = clients.get(who.principal());

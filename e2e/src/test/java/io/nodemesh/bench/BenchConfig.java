@@ -45,7 +45,7 @@ record BenchConfig(
         integer("bench.nodes", 1000),
         integer("bench.pods", 30_000),
         integer("bench.services", 1000),
-        integer("bench.upstreams", 6),
+        integer("bench.upstreams", 0),
         !"sotw".equalsIgnoreCase(System.getProperty("bench.protocol", "delta")),
         !"references".equalsIgnoreCase(System.getProperty("bench.decode", "all")),
         integer("bench.channels", 50),
@@ -70,8 +70,8 @@ record BenchConfig(
     if (config.pods < config.nodes) {
       throw new IllegalArgumentException("bench.pods must be >= bench.nodes (every node gets a pod)");
     }
-    if (config.services < 2 || config.upstreamsPerPod < 1 || config.upstreamsPerPod > config.services) {
-      throw new IllegalArgumentException("need bench.services >= 2 and 1 <= bench.upstreams <= bench.services");
+    if (config.services < 2 || config.upstreamsPerPod < 0 || config.upstreamsPerPod > config.services) {
+      throw new IllegalArgumentException("need bench.services >= 2 and 0 <= bench.upstreams <= bench.services");
     }
     return config;
   }
@@ -82,6 +82,11 @@ record BenchConfig(
         churnPerSecond, churnDuration, churnWarmup, flaps, serviceChanges, popularServiceChanges, baseline,
         nodemeshXmx, baselineXmx, jfr, nodemeshFlags, jvmArgs, eventDeadline, coldStartDeadline, startupDeadline,
         phases, output);
+  }
+
+  /** Whether pods carry {@code nodemesh.io/upstreams} (bench.upstreams > 0); unscoped is what users deploy. */
+  boolean scoped() {
+    return upstreamsPerPod > 0;
   }
 
   String protocol() {
@@ -99,7 +104,10 @@ record BenchConfig(
     all.put("pods", pods);
     all.put("services", services + " x 3 ports (grpc, http, tcp)");
     all.put("namespaces", namespaces());
-    all.put("upstreams per pod (nodemesh.io/upstreams)", upstreamsPerPod + " services, one of them svc-0 (called by every pod)");
+    all.put("upstreams per pod (nodemesh.io/upstreams)", scoped()
+        ? upstreamsPerPod + " services, one of them svc-0 (called by every pod)"
+        : "unscoped: no annotation, every pod may call every service (bench.upstreams=6 for the scoped scenario)");
+    all.put("service CIDR (--service-cidrs, both targets)", Workload.SERVICE_CIDR);
     all.put("protocol", protocol());
     all.put("client channels", channels);
     all.put("client decoding", decodeAll ? "every resource (as Envoy)"

@@ -141,6 +141,8 @@ final class BenchRun {
       String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
       args.addAll(List.of("-cp", classpath, BaselineControlPlane.class.getName(), "--xds-port=0"));
     }
+    // both translate with the chart's production setting: the service CIDR of the workload's ClusterIPs
+    args.add("--service-cidrs=" + Workload.SERVICE_CIDR);
     String xmx = target == Target.BASELINE ? config.baselineXmx() : config.nodemeshXmx();
     log("starting %s (-Xmx%s)", target.label, xmx);
     double load = ServerProcess.loadAverage();

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
@@ -45,6 +46,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class Workload {
 
   static final String SCOPE_ANNOTATION = "nodemesh.io/upstreams";
+  /** Every ClusterIP of the workload ({@link #clusterIp}) lies in it; no pod IP does. */
+  static final String SERVICE_CIDR = "10.96.0.0/16";
   static final String[] PORT_NAMES = {"grpc", "http", "tcp"};
   static final int[] PORTS = {9090, 8080, 5432};
   static final String[] APP_PROTOCOLS = {"grpc", "http", null};
@@ -90,7 +93,12 @@ final class Workload {
       Random random = new Random(1000L + app);
       Set<Integer> upstreams = new LinkedHashSet<>();
       upstreams.add(0);
-      while (upstreams.size() < config.upstreamsPerPod()) {
+      // unscoped (0): a pod may call every service, as pods without the annotation do
+      int wanted = config.scoped() ? config.upstreamsPerPod() : config.services();
+      for (int service = 1; !config.scoped() && service < config.services(); service++) {
+        upstreams.add(service);
+      }
+      while (upstreams.size() < wanted) {
         upstreams.add(1 + random.nextInt(config.services() - 1));
       }
       appUpstreams[app] = upstreams.stream().mapToInt(Integer::intValue).toArray();
@@ -311,7 +319,8 @@ final class Workload {
     return new PodBuilder()
         .withNewMetadata().withNamespace(namespace).withName(name)
             .addToLabels("app", serviceName(app))
-            .addToAnnotations(SCOPE_ANNOTATION, scopeAnnotation(app)).endMetadata()
+            .addToAnnotations(config.scoped() ? Map.of(SCOPE_ANNOTATION, scopeAnnotation(app)) : Map.of())
+            .endMetadata()
         .withNewSpec().withNodeName(node).addNewContainer().withName("app").withImage("app:1").endContainer()
             .endSpec()
         .withNewStatus().withPhase("Running").withPodIP(ip).addNewPodIP().withIp(ip).endPodIP().endStatus()

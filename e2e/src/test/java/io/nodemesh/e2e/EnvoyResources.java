@@ -11,7 +11,6 @@ import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.set_filter_state.v3.Config;
-import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -50,10 +49,6 @@ public final class EnvoyResources {
         .orElseThrow(() -> new AssertionError("no filter chain " + name + " in " + listener.getName()));
   }
 
-  public static Optional<FilterChain> findChain(Listener listener, String name) {
-    return chains(listener).stream().filter(c -> c.getName().equals(name)).findFirst();
-  }
-
   /** Filter chains including the default chain. */
   public static List<FilterChain> chains(Listener listener) {
     List<FilterChain> chains = new ArrayList<>(listener.getFilterChainsList());
@@ -81,11 +76,6 @@ public final class EnvoyResources {
   /** The chain's HttpConnectionManager, if it ends in one. */
   public static Optional<HttpConnectionManager> httpConnectionManager(FilterChain chain) {
     return terminal(chain, HttpConnectionManager.class);
-  }
-
-  /** The chain's tcp_proxy, if it ends in one. */
-  public static Optional<TcpProxy> tcpProxy(FilterChain chain) {
-    return terminal(chain, TcpProxy.class);
   }
 
   private static <T extends com.google.protobuf.Message> Optional<T> terminal(FilterChain chain, Class<T> type) {

@@ -3,11 +3,9 @@ package io.nodemesh.e2e;
 import static io.nodemesh.e2e.EnvoyResources.chain;
 import static io.nodemesh.e2e.EnvoyResources.endpointIps;
 import static io.nodemesh.e2e.EnvoyResources.filterStateNetns;
-import static io.nodemesh.e2e.EnvoyResources.findChain;
 import static io.nodemesh.e2e.EnvoyResources.httpConnectionManager;
 import static io.nodemesh.e2e.EnvoyResources.syncClient;
 import static io.nodemesh.e2e.EnvoyResources.syncType;
-import static io.nodemesh.e2e.EnvoyResources.tcpProxy;
 import static io.nodemesh.e2e.MockKubernetes.ready;
 import static io.nodemesh.e2e.MockKubernetes.servicePort;
 import static io.nodemesh.e2e.MockKubernetes.terminating;
@@ -46,6 +44,7 @@ class PodLifecycleIT {
   private static final Duration CONVERGE = Duration.ofSeconds(20);
   private static final String NETNS_TEMPLATE = "/var/run/nodemesh/netns/";
   private static final String WEB = "svc/shop/web/8080";
+  private static final String WEB_ENTRY = "dst/10.96.0.10/8080";
 
   private static final ConvergenceLog convergence = new ConvergenceLog("PodLifecycleIT");
   private static MockKubernetes k8s;
@@ -127,11 +126,20 @@ class PodLifecycleIT {
     assertThat(address.getPortValue()).isEqualTo(15001);
     assertThat(address.getNetworkNamespaceFilepath()).isEqualTo(netns);
     assertThat(received.getTrafficDirection()).isEqualTo(TrafficDirection.OUTBOUND);
-    FilterChain webChain = chain(received, WEB);
-    assertThat(filterStateNetns(webChain)).contains(netns);
-    assertThat(webChain.getFilterChainMatch().getDestinationPort().getValue()).isEqualTo(8080);
-    assertThat(webChain.getFilterChainMatch().getPrefixRanges(0).getAddressPrefix()).isEqualTo("10.96.0.10");
+    // one chain for every service: it names the pod's netns and picks dst/{ip}/{port} by original destination
+    // (no --service-cidrs here, so it lists every ClusterIP)
+    FilterChain services = chain(received, "services");
+    assertThat(filterStateNetns(services)).contains(netns);
+    assertThat(services.getFilterChainMatch().getPrefixRangesList())
+        .anySatisfy(range -> assertThat(range.getAddressPrefix()).isEqualTo("10.96.0.10"));
     assertThat(filterStateNetns(received.getDefaultFilterChain())).contains(netns);
+    // the HTTP port's way through the shared service layer: the destination cluster hops into its internal
+    // listener, whose routes balance requests onto the shared cluster
+    Cluster entry = node1.unpack(CDS, WEB_ENTRY, Cluster.class);
+    assertThat(entry.getLoadAssignment().getEndpoints(0).getLbEndpoints(0).getEndpoint().getAddress()
+        .getEnvoyInternalAddress().getServerListenerName()).isEqualTo(WEB);
+    assertThat(httpConnectionManager(node1.unpack(LDS, WEB, Listener.class).getFilterChains(0)))
+        .hasValueSatisfying(hcm -> assertThat(hcm.getRds().getRouteConfigName()).isEqualTo(WEB));
     // shared binding: the cluster binds the wildcard and takes the namespace from the connection
     Cluster cluster = node1.unpack(CDS, WEB, Cluster.class);
     assertThat(cluster.getUpstreamBindConfig().getSourceAddress().getAddress()).isEqualTo("0.0.0.0");
@@ -191,74 +199,79 @@ class PodLifecycleIT {
   }
 
   @Test
-  void changingAServicePortsProtocolAndNumberRewritesChainsClustersAndRoutesOnEveryNode() throws Exception {
+  void changingAServicePortsProtocolAndNumberRewritesTheServiceLayerOnEveryNode() throws Exception {
     String scenario = "service change";
-    String client = "pod/shop/caller/outbound";
     k8s.service("shop", "api", "10.96.0.20", List.of(servicePort("data", 7000, null)));
     k8s.endpoints("shop", "api", "data", 7000, List.of(ready("10.1.2.30", "node-2")));
-    String tcp = "svc/shop/api/7000";
-    await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(findChain(node1.unpack(LDS, client, Listener.class), tcp)).isPresent();
-      assertThat(findChain(node2.unpack(LDS, "pod/shop/web-0/outbound", Listener.class), tcp)).isPresent();
-      assertThat(node1.names(EDS)).contains(tcp);
-    });
-    assertThat(tcpProxy(chain(node1.unpack(LDS, client, Listener.class), tcp))).isPresent();
-    assertThat(node1.unpack(CDS, tcp, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
-    assertThat(node1.names(RDS)).doesNotContain(tcp);
+    String shared = "svc/shop/api/7000";
+    String entry = "dst/10.96.0.20/7000";
+    // TCP: the destination cluster is the EDS cluster itself, round robin; no internal listener, no route
+    for (SimulatedEnvoy envoy : List.of(node1, node2)) {
+      await().atMost(CONVERGE).untilAsserted(() -> {
+        assertThat(envoy.names(CDS)).contains(entry).doesNotContain(shared);
+        assertThat(envoy.names(EDS)).contains(shared);
+      });
+    }
+    Cluster tcpEntry = node1.unpack(CDS, entry, Cluster.class);
+    assertThat(tcpEntry.getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+    assertThat(tcpEntry.getEdsClusterConfig().getServiceName()).isEqualTo(shared);
+    assertThat(node1.names(LDS)).doesNotContain(shared);
+    assertThat(node1.names(RDS)).doesNotContain(shared);
 
-    // appProtocol grpc: requests, not connections, are balanced: HCM + RDS, LEAST_REQUEST, HTTP/2 upstream
+    // appProtocol grpc: requests, not connections, are balanced: internal listener (HCM + RDS), LEAST_REQUEST,
+    // HTTP/2 upstream
     long toGrpc = System.nanoTime();
     k8s.service("shop", "api", "10.96.0.20", List.of(servicePort("data", 7000, "grpc")));
     for (SimulatedEnvoy envoy : List.of(node1, node2)) {
       await().atMost(CONVERGE).untilAsserted(() -> {
-        assertThat(envoy.unpack(CDS, tcp, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.LEAST_REQUEST);
-        assertThat(envoy.names(RDS)).contains(tcp);
+        assertThat(envoy.unpack(CDS, shared, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.LEAST_REQUEST);
+        assertThat(envoy.names(LDS)).contains(shared);
+        assertThat(envoy.names(RDS)).contains(shared);
+        assertThat(envoy.unpack(CDS, entry, Cluster.class).getType()).isEqualTo(Cluster.DiscoveryType.STATIC);
       });
     }
     convergence.record(scenario, "appProtocol tcp->grpc -> cluster LEAST_REQUEST at node-1", toGrpc,
-        node1.resources(CDS).get(tcp).arrivedNanos());
+        node1.resources(CDS).get(shared).arrivedNanos());
     convergence.record(scenario, "appProtocol tcp->grpc -> cluster LEAST_REQUEST at node-2 (SotW)", toGrpc,
-        node2.resources(CDS).get(tcp).arrivedNanos());
-    await().atMost(CONVERGE).untilAsserted(() -> {
-      FilterChain chain = chain(node1.unpack(LDS, client, Listener.class), tcp);
-      assertThat(httpConnectionManager(chain)).hasValueSatisfying(hcm ->
-          assertThat(hcm.getRds().getRouteConfigName()).isEqualTo(tcp));
-    });
-    assertThat(node1.unpack(CDS, tcp, Cluster.class).getTypedExtensionProtocolOptionsMap())
+        node2.resources(CDS).get(shared).arrivedNanos());
+    assertThat(httpConnectionManager(node1.unpack(LDS, shared, Listener.class).getFilterChains(0)))
+        .hasValueSatisfying(hcm -> assertThat(hcm.getRds().getRouteConfigName()).isEqualTo(shared));
+    assertThat(node1.unpack(CDS, shared, Cluster.class).getTypedExtensionProtocolOptionsMap())
         .containsKey("envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
-    RouteConfiguration route = node1.unpack(RDS, tcp, RouteConfiguration.class);
-    assertThat(route.getVirtualHosts(0).getRoutes(0).getRoute().getCluster()).isEqualTo(tcp);
+    RouteConfiguration route = node1.unpack(RDS, shared, RouteConfiguration.class);
+    assertThat(route.getVirtualHosts(0).getRoutes(0).getRoute().getCluster()).isEqualTo(shared);
 
-    // the port number changes: a new cluster, endpoints and route; the old ones go
+    // the port number changes: a new service layer for 7100, endpoints of the target port; the old one goes
     long renumbered = System.nanoTime();
     String moved = "svc/shop/api/7100";
+    String movedEntry = "dst/10.96.0.20/7100";
     k8s.service("shop", "api", "10.96.0.20", List.of(servicePort("data", 7100, 7000, "grpc")));
-    await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(node1.names(CDS)).contains(moved).doesNotContain(tcp);
-      assertThat(node2.names(CDS)).contains(moved).doesNotContain(tcp);
-      Listener listener = node1.unpack(LDS, client, Listener.class);
-      assertThat(findChain(listener, tcp)).isEmpty();
-      assertThat(chain(listener, moved).getFilterChainMatch().getDestinationPort().getValue()).isEqualTo(7100);
-      assertThat(node1.names(RDS)).contains(moved).doesNotContain(tcp);
-      assertThat(endpointIps(node1.unpack(EDS, moved, ClusterLoadAssignment.class))).containsExactly("10.1.2.30");
-    });
+    for (SimulatedEnvoy envoy : List.of(node1, node2)) {
+      await().atMost(CONVERGE).untilAsserted(() -> {
+        assertThat(envoy.names(CDS)).contains(moved, movedEntry).doesNotContain(shared, entry);
+        assertThat(envoy.names(LDS)).contains(moved).doesNotContain(shared);
+        assertThat(envoy.names(RDS)).contains(moved).doesNotContain(shared);
+        assertThat(endpointIps(envoy.unpack(EDS, moved, ClusterLoadAssignment.class))).containsExactly("10.1.2.30");
+      });
+    }
     convergence.record(scenario, "port 7000->7100 -> new cluster at node-1", renumbered,
         node1.resources(CDS).get(moved).arrivedNanos());
     assertThat(EnvoyResources.endpoints(node1.unpack(EDS, moved, ClusterLoadAssignment.class)))
         .containsExactly("10.1.2.30:7000"); // the target port, from the slice
 
-    // back to plain TCP: tcp_proxy, ROUND_ROBIN, and the route config is no longer used
+    // back to plain TCP: the destination cluster is an EDS cluster again; listener and route go
     long toTcp = System.nanoTime();
     k8s.service("shop", "api", "10.96.0.20", List.of(servicePort("data", 7100, 7000, null)));
-    await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(node1.unpack(CDS, moved, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
-      assertThat(tcpProxy(chain(node1.unpack(LDS, client, Listener.class), moved)))
-          .hasValueSatisfying(proxy -> assertThat(proxy.getCluster()).isEqualTo(moved));
-      assertThat(node1.names(RDS)).doesNotContain(moved);
-      assertThat(node2.unpack(CDS, moved, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
-    });
+    for (SimulatedEnvoy envoy : List.of(node1, node2)) {
+      await().atMost(CONVERGE).untilAsserted(() -> {
+        assertThat(envoy.unpack(CDS, movedEntry, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+        assertThat(envoy.names(LDS)).doesNotContain(moved);
+        assertThat(envoy.names(RDS)).doesNotContain(moved);
+        assertThat(envoy.names(CDS)).doesNotContain(moved);
+      });
+    }
     convergence.record(scenario, "appProtocol grpc->tcp -> cluster ROUND_ROBIN at node-1", toTcp,
-        node1.resources(CDS).get(moved).arrivedNanos());
+        node1.resources(CDS).get(movedEntry).arrivedNanos());
     await().atMost(CONVERGE).untilAsserted(() ->
         assertThat(plane.json("/debug/nodes")).allSatisfy(n -> assertThat(n.path("state").asText())
             .isIn("SYNCED", "NO_CLIENT")));
@@ -337,13 +350,18 @@ class PodLifecycleIT {
       await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5))
           .until(() -> canary.responses(CDS) == responses);
 
-      // the fix (plain TCP, ROUND_ROBIN) is new content: it is pushed, taken and ACKed
+      // the fix (plain TCP, ROUND_ROBIN): the port's destination cluster becomes the EDS cluster itself and the
+      // rejected shared cluster goes; the canary takes it and ACKs
       long fixed = System.nanoTime();
+      String flakyEntry = "dst/10.96.0.30/9000";
       k8s.service("shop", "flaky", "10.96.0.30", List.of(servicePort("grpc", 9000, "tcp")));
-      await().atMost(CONVERGE).until(() -> canary.names(CDS).contains(flaky));
+      await().atMost(CONVERGE).until(() -> canary.names(CDS).contains(flakyEntry)
+          && canary.unpack(CDS, flakyEntry, Cluster.class).getType() == Cluster.DiscoveryType.EDS);
       convergence.record(scenario, "fix written -> NACKing client takes it", fixed,
-          canary.resources(CDS).get(flaky).arrivedNanos());
-      assertThat(canary.unpack(CDS, flaky, Cluster.class).getLbPolicy()).isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+          canary.resources(CDS).get(flakyEntry).arrivedNanos());
+      assertThat(canary.unpack(CDS, flakyEntry, Cluster.class).getLbPolicy())
+          .isEqualTo(Cluster.LbPolicy.ROUND_ROBIN);
+      assertThat(canary.names(CDS)).doesNotContain(flaky);
       await().atMost(CONVERGE).untilAsserted(() -> {
         JsonNode cds = syncType(syncClient(plane.json("/debug/syncz"), "envoy-node-1-canary"), CDS);
         assertThat(cds.path("state").asText()).isEqualTo("SYNCED");
