@@ -273,6 +273,8 @@ class HostileClientsTest {
         assertThat(status.getDescription()).contains("--xds-max-streams");
       }
     }
+    // the server learns of the closed streams asynchronously (the clients' cancels)
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(server.xds.clients()).isEmpty());
     try (var later = AdsTestClient.Delta.connect(server.channelFrom("127.0.0.97"), bareNode("c"))) {
       assertThat(later.subscribeResponseAck(ResourceType.ENDPOINT, serviceNames().get(0)).getResourcesCount())
           .as("places are given back when streams end").isEqualTo(1);
