@@ -176,7 +176,14 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       retranslateService(key, state, batch);
     }
     if (shared == null || !touchedServices.isEmpty()) {
+      SharedResources previous = shared;
       shared = sharedResources();
+      if (previous != null && previous.servicePrefixes().equals(shared.servicePrefixes())) {
+        // the usual case (service CIDRs configured): keep the list every cached pod entry holds, so checking
+        // a pod's translation stays an identity check instead of rewriting every entry on each service change
+        shared = new SharedResources(shared.allOutbound(), shared.byName(), shared.serviceProblems(),
+            previous.servicePrefixes());
+      }
       assembler = new NodeAssembler(shared, options);
       // an endpoints-only change leaves every port as it was: keep the index, its memo and thus every scope
       if (scopeIndex == null || !sameScope(scopeIndex.all(), shared.allOutbound())) {
