@@ -23,6 +23,7 @@ import io.nodemesh.translate.ServicePortResources;
 import io.nodemesh.translate.ServiceTranslator;
 import io.nodemesh.translate.SharedResources;
 import io.nodemesh.translate.TranslatorOptions;
+import io.nodemesh.translate.UpstreamBinding;
 import io.nodemesh.translate.UpstreamScope;
 import io.nodemesh.xds.ApplyResult;
 import io.nodemesh.xds.Resource;
@@ -95,7 +96,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private final Map<ObjectKey, PodEntry> pods = new HashMap<>();
   /** Per node, the pod list its names were computed from (lists of untouched nodes are shared across states). */
   private final Map<String, ImmutableList<PodInfo>> podsSeen = new HashMap<>();
-  /** Set by {@link #podEntry} when it had to translate; read by {@link #translateNode}. */
+  /** Set by {@link #podEntry} when it had to translate or a scope changed; read by {@link #translateNode}. */
   private boolean retranslated;
   /** The shared resources and scope index of {@link #services}; rebuilt when a service was retranslated. */
   private SharedResources shared;
@@ -286,8 +287,15 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     // an unscoped pod's listener lists the service prefixes (every ClusterIP when no CIDR is configured)
     ImmutableList<CidrRange> prefixes = UpstreamScope.scoped(pod) ? ImmutableList.of() : shared.servicePrefixes();
     PodEntry cached = pods.get(pod.key());
-    if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && sameScope(cached.scope(), scope)
+    // shared binding, unscoped: the listener does not depend on the catalogue, only on the prefixes; a new
+    // service changes what the node gets (reassembled below) but not this pod's listener
+    boolean listenerFollowsScope = UpstreamScope.scoped(pod) || options.upstreamBinding() == UpstreamBinding.PER_POD;
+    boolean sameScope = cached != null && sameScope(cached.scope(), scope);
+    if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && (sameScope || !listenerFollowsScope)
         && (cached.servicePrefixes() == prefixes || cached.servicePrefixes().equals(prefixes))) {
+      if (!sameScope) {
+        retranslated = true; // the node's names change with the scope
+      }
       if (cached.scope() != scope || cached.servicePrefixes() != prefixes) {
         // equal ports from a new index: remember these lists, so the next check is an identity check
         NodeAssembler.PodPart part = cached.part();
