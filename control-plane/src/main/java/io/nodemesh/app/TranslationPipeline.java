@@ -50,10 +50,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns debounced cluster changes into resource-store batches, translating only what a change touches: the
  * services that changed (or whose endpoints did), and the nodes whose pods changed — or every node with pods
- * when a service changed, since each pod listener has a chain per service port. Even then only the pods whose
- * own content or scope changed are retranslated: each pod's last translation (listener and per-pod clusters,
- * serialised) is kept and reused while the pod and the service ports in its scope are the same, so a service
- * change costs O(pods that call it) translations plus a cheap pass over the other pods.
+ * when a service changed, since a node's names include the service layer its pods call. Only the pods whose
+ * own listener changed are retranslated: each pod's last translation (listener and per-pod clusters,
+ * serialised) is kept and reused while the pod, its service prefixes and (for scoped pods and per-pod
+ * binding) the service ports in its scope are the same. An unscoped pod's shared-binding listener does not
+ * depend on the catalogue, so a service change retranslates no pod listener when the service CIDRs are set;
+ * every node's names are still reassembled (docs/BENCHMARKS.md: the cost that remains).
  *
  * <p>Single writer: all translation state is owned by one thread. Updates that arrive while it is busy are
  * merged (latest state, union of changes), so the queue never grows beyond one pending update.

@@ -6,6 +6,7 @@ import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.nodemesh.model.ObjectKey;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -41,6 +42,13 @@ public final class NodeAssembler {
   /** What a scope brings into a node from the service layer. */
   private record ScopeNames(Set<String> listeners, Set<String> clusters, Set<String> endpoints, Set<String> routes) {}
 
+  /**
+   * Distinct scopes remembered at most. Scopes are per annotation (UpstreamScope.Index shares one list per
+   * annotation), and an assembler lives until the next service change; past this the memo starts over rather
+   * than grow with annotation churn.
+   */
+  private static final int MAX_SCOPES = 100_000;
+
   private final SharedResources shared;
   private final ImmutableList<String> nodeClusterNames;
   private final Map<ImmutableList<OutboundService>, ScopeNames> byScope = new IdentityHashMap<>();
@@ -62,7 +70,7 @@ public final class NodeAssembler {
     Set<String> endpoints = new HashSet<>();
     Set<String> routes = new HashSet<>();
     TreeMap<ObjectKey, String> problems = new TreeMap<>();
-    Set<ImmutableList<OutboundService>> scopesSeen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    Set<ImmutableList<OutboundService>> scopesSeen = Collections.newSetFromMap(new IdentityHashMap<>());
     for (PodPart pod : pods) {
       if (pod.failure() != null) {
         problems.put(pod.pod(), pod.failure());
@@ -74,6 +82,9 @@ public final class NodeAssembler {
       listeners.add(pod.listener());
       clusters.addAll(pod.podClusters());
       if (scopesSeen.add(pod.scope())) {
+        if (byScope.size() >= MAX_SCOPES && !byScope.containsKey(pod.scope())) {
+          byScope.clear();
+        }
         ScopeNames scope = byScope.computeIfAbsent(pod.scope(), this::scopeNames);
         listeners.addAll(scope.listeners());
         clusters.addAll(scope.clusters());

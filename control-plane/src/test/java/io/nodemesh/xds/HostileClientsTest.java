@@ -12,7 +12,6 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import com.google.common.collect.ImmutableList;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.Status;
@@ -20,8 +19,6 @@ import io.nodemesh.admin.ConvergenceTracker;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.model.ClusterState;
-import io.nodemesh.model.MeshOptions;
-import io.nodemesh.model.NodeInfo;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.security.NodeAuthorizer;
 import io.nodemesh.security.PeerBinding;
@@ -29,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
@@ -43,8 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 class HostileClientsTest {
 
-  static final String NODE_1_ADDRESS = "127.0.0.11";
-  static final String VICTIM_POD_IP = "127.0.0.21";
+  /** The Envoy pod envoy-a on node-1 of {@link NodeAuthorizationTest#model()}: the victim of other clients. */
+  static final String VICTIM_POD_IP = NodeAuthorizationTest.ENVOY_POD_IP;
   static final String ATTACKER = "127.0.0.99";
   static final String SECOND_ATTACKER = "127.0.0.98";
   static final String VICTIM_ID = "envoy-a";
@@ -60,20 +56,13 @@ class HostileClientsTest {
     }
   }
 
-  static ClusterState model() {
-    return ClusterState.builder(MeshOptions.DEFAULTS)
-        .putNode(new NodeInfo("node-1", Optional.empty(), Optional.empty(), true, ImmutableList.of(NODE_1_ADDRESS)))
-        .putPod(NodeAuthorizationTest.pod(NodeAuthorizationTest.ENVOY_NAMESPACE, VICTIM_ID, "node-1", VICTIM_POD_IP))
-        .build();
-  }
-
   static List<String> serviceNames() {
     return IntStream.range(0, SERVICES).mapToObj(i -> "svc/default/s" + i + "/80").toList();
   }
 
   /** The chart's authorization (peer), anonymous clients allowed or not, with {@code options} on top. */
   private void start(XdsServerOptions options, boolean allowAnonymous, XdsEventListener listener) {
-    ClusterState state = model();
+    ClusterState state = NodeAuthorizationTest.model();
     NodeAuthorizer authorizer = new NodeAuthorizer(NodeAuthMode.PEER,
         new PeerBinding(false, NodeAuthorizationTest.ENVOY_NAMESPACE), null, () -> state, allowAnonymous);
     server = new LoopbackXdsServer(options.withAuthorizer(authorizer), listener, 4 * 1024 * 1024, null);

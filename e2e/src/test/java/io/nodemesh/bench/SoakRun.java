@@ -537,7 +537,7 @@ final class SoakRun {
         names.add(pod.listener());
       }
     }
-    names.addAll(workload.expectedListeners(node).stream().filter(name -> name.startsWith("pod/")).toList());
+    names.addAll(workload.podListenersOf(node));
     return names;
   }
 

@@ -171,12 +171,18 @@ final class Workload {
 
   // ---- expectations
 
-  /** The listener names a node's Envoy must hold once synced: its pods' and the service layer's. */
-  Set<String> expectedListeners(int node) {
+  /** The listeners of a node's seeded pods. */
+  Set<String> podListenersOf(int node) {
     Set<String> names = new TreeSet<>();
     for (int pod : podsOfNode.get(node)) {
       names.add(podListener(pod));
     }
+    return names;
+  }
+
+  /** The listener names a node's Envoy must hold once synced: its pods' and the service layer's. */
+  Set<String> expectedListeners(int node) {
+    Set<String> names = podListenersOf(node);
     for (int service : servicesCalledFrom(node)) {
       for (int port : PORTS) {
         addServiceLayer(service, port, names, new TreeSet<>());
