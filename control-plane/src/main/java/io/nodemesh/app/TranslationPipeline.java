@@ -26,6 +26,7 @@ import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.translate.UpstreamBinding;
 import io.nodemesh.translate.UpstreamScope;
 import io.nodemesh.xds.ApplyResult;
+import io.nodemesh.xds.NodeView;
 import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.ResourceType;
@@ -55,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * serialised) is kept and reused while the pod, its service prefixes and (for scoped pods and per-pod
  * binding) the service ports in its scope are the same. An unscoped pod's shared-binding listener does not
  * depend on the catalogue, so a service change retranslates no pod listener when the service CIDRs are set;
- * every node's names are still reassembled (docs/BENCHMARKS.md: the cost that remains).
+ * every node is reassembled, at O(its pods): its service layer is one instance shared with the other nodes.
  *
  * <p>Single writer: all translation state is owned by one thread. Updates that arrive while it is busy are
  * merged (latest state, union of changes), so the queue never grows beyond one pending update.
@@ -213,19 +214,21 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       if (after == before) {
         continue; // same pods, every translation reused: nothing of this node changed
       }
-      if (after.listeners().isEmpty() && !state.nodes().containsKey(node)) {
+      if (after.own().listeners().isEmpty() && !state.nodes().containsKey(node)) {
         nodes.remove(node);
         podsSeen.remove(node);
         batch.removeNode(node);
       } else {
         nodes.put(node, after);
-        batch.putNode(node, after.listeners(), after.clusters());
+        batch.putNode(node, new NodeView(after.own().listeners(), after.own().clusters(),
+            after.serviceLayer().listeners(), after.serviceLayer().clusters()));
       }
-      stillServed.addAll(after.listeners());
-      stillServed.addAll(after.clusters());
+      // per-pod names are the node's own; the service layer's names are shared and removed with their service
+      stillServed.addAll(after.own().listeners());
+      stillServed.addAll(after.own().clusters());
       if (before != null) {
-        maybeGone.addAll(before.listeners());
-        maybeGone.addAll(before.clusters());
+        maybeGone.addAll(before.own().listeners());
+        maybeGone.addAll(before.own().clusters());
       }
     }
     for (String name : maybeGone) {
@@ -436,8 +439,8 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   static ImmutableList<String> podResourceNames(PodInfo pod, NodeNames node) {
     String prefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
     ImmutableList.Builder<String> names = ImmutableList.builder();
-    node.listeners().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
-    node.clusters().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
+    node.own().listeners().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
+    node.own().clusters().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
     return names.build();
   }
 

@@ -39,9 +39,6 @@ public final class NodeAssembler {
   /** A node's names and the problems of its pods. */
   public record Assembled(NodeNames names, ImmutableSortedMap<ObjectKey, String> problems) {}
 
-  /** What a scope brings into a node from the service layer. */
-  private record ScopeNames(Set<String> listeners, Set<String> clusters, Set<String> endpoints, Set<String> routes) {}
-
   /**
    * Distinct scopes remembered at most. Scopes are per annotation (UpstreamScope.Index shares one list per
    * annotation), and an assembler lives until the next service change; past this the memo starts over rather
@@ -51,7 +48,8 @@ public final class NodeAssembler {
 
   private final SharedResources shared;
   private final ImmutableList<String> nodeClusterNames;
-  private final Map<ImmutableList<OutboundService>, ScopeNames> byScope = new IdentityHashMap<>();
+  /** The service layer each distinct scope brings, one instance per scope: nodes share it. */
+  private final Map<ImmutableList<OutboundService>, NamesByType> byScope = new IdentityHashMap<>();
 
   public NodeAssembler(SharedResources shared, TranslatorOptions options) {
     this.shared = shared;
@@ -59,18 +57,18 @@ public final class NodeAssembler {
   }
 
   /**
-   * The node's view from its pods' parts, in pod order.
+   * The node's view from its pods' parts, in pod order. Costs O(pods) plus, only for a node whose pods are all
+   * scoped to different services, the size of their scopes: the service layer of a node with an unscoped pod
+   * is the catalogue's, built once per assembler and shared by every such node.
    *
-   * @param previous the node's names before, or null: sets equal to the previous ones are reused, so an
-   *     unchanged node compares cheaply
+   * @param previous the node's names before, or null: parts equal to the previous ones are reused, so an
+   *     unchanged node compares by identity
    */
   public Assembled assemble(List<PodPart> pods, NodeNames previous) {
     Set<String> listeners = new HashSet<>();
     Set<String> clusters = new HashSet<>();
-    Set<String> endpoints = new HashSet<>();
-    Set<String> routes = new HashSet<>();
     TreeMap<ObjectKey, String> problems = new TreeMap<>();
-    Set<ImmutableList<OutboundService>> scopesSeen = Collections.newSetFromMap(new IdentityHashMap<>());
+    Set<ImmutableList<OutboundService>> scopes = Collections.newSetFromMap(new IdentityHashMap<>());
     for (PodPart pod : pods) {
       if (pod.failure() != null) {
         problems.put(pod.pod(), pod.failure());
@@ -81,26 +79,57 @@ public final class NodeAssembler {
       }
       listeners.add(pod.listener());
       clusters.addAll(pod.podClusters());
-      if (scopesSeen.add(pod.scope())) {
-        if (byScope.size() >= MAX_SCOPES && !byScope.containsKey(pod.scope())) {
-          byScope.clear();
-        }
-        ScopeNames scope = byScope.computeIfAbsent(pod.scope(), this::scopeNames);
-        listeners.addAll(scope.listeners());
-        clusters.addAll(scope.clusters());
-        endpoints.addAll(scope.endpoints());
-        routes.addAll(scope.routes());
-      }
+      scopes.add(pod.scope());
     }
     if (!listeners.isEmpty()) {
       clusters.addAll(nodeClusterNames);
     }
-    NodeNames names = new NodeNames(
-        sorted(listeners, previous == null ? null : previous.listeners()),
-        sorted(clusters, previous == null ? null : previous.clusters()),
-        sorted(endpoints, previous == null ? null : previous.endpoints()),
-        sorted(routes, previous == null ? null : previous.routes()));
+    NamesByType before = previous == null ? NamesByType.EMPTY : previous.own();
+    NamesByType own = new NamesByType(sorted(listeners, before.listeners()), sorted(clusters, before.clusters()),
+        ImmutableSet.of(), ImmutableSet.of());
+    NamesByType layer = serviceLayer(scopes);
+    if (previous != null) {
+      own = own.equals(previous.own()) ? previous.own() : own;
+      layer = layer.equals(previous.serviceLayer()) ? previous.serviceLayer() : layer;
+    }
+    NodeNames names = previous != null && own == previous.own() && layer == previous.serviceLayer()
+        ? previous : new NodeNames(own, layer);
     return new Assembled(names, ImmutableSortedMap.copyOfSorted(problems));
+  }
+
+  /**
+   * The service layer of a node whose pods call these scopes. Every scope is a sub-list of the catalogue, so a
+   * scope as long as the catalogue (an unscoped pod's) covers all others: its layer is the node's.
+   */
+  private NamesByType serviceLayer(Set<ImmutableList<OutboundService>> scopes) {
+    if (scopes.isEmpty()) {
+      return NamesByType.EMPTY;
+    }
+    for (ImmutableList<OutboundService> scope : scopes) {
+      if (scopes.size() == 1 || scope.size() == shared.allOutbound().size()) {
+        return layerOf(scope);
+      }
+    }
+    Set<String> listeners = new HashSet<>();
+    Set<String> clusters = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    Set<String> routes = new HashSet<>();
+    for (ImmutableList<OutboundService> scope : scopes) {
+      NamesByType layer = layerOf(scope);
+      listeners.addAll(layer.listeners());
+      clusters.addAll(layer.clusters());
+      endpoints.addAll(layer.endpoints());
+      routes.addAll(layer.routes());
+    }
+    return new NamesByType(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
+        sorted(routes, null));
+  }
+
+  private NamesByType layerOf(ImmutableList<OutboundService> scope) {
+    if (byScope.size() >= MAX_SCOPES && !byScope.containsKey(scope)) {
+      byScope.clear();
+    }
+    return byScope.computeIfAbsent(scope, this::scopeNames);
   }
 
   /**
@@ -109,7 +138,7 @@ public final class NodeAssembler {
    * Per-pod binding: endpoints only (the pod's own clusters and inlined routes come with the pod). Ports whose
    * service failed to translate are skipped (SharedResources reported them).
    */
-  private ScopeNames scopeNames(ImmutableList<OutboundService> scope) {
+  private NamesByType scopeNames(ImmutableList<OutboundService> scope) {
     Set<String> listeners = new HashSet<>();
     Set<String> clusters = new HashSet<>();
     Set<String> endpoints = new HashSet<>();
@@ -127,7 +156,8 @@ public final class NodeAssembler {
         routes.add(port.name());
       }
     }
-    return new ScopeNames(listeners, clusters, endpoints, routes);
+    return new NamesByType(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
+        sorted(routes, null));
   }
 
   /** The clusters of every node that has at least one pod listener: blackhole, and in shared mode passthrough. */

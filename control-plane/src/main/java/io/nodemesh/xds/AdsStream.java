@@ -650,7 +650,7 @@ abstract class AdsStream<ReqT, RespT> {
         }
       }
       Scope scope = Scope.resolve(type, state.subscription, snapshot, identity.nodeName());
-      diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type));
+      diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type), server.store().layerChanges());
     }
     for (int i = 0; i < diffs.length; i++) {
       Diff diff = diffs[i];
@@ -798,7 +798,7 @@ abstract class AdsStream<ReqT, RespT> {
           if (view == null) {
             view = snapshot.viewOrEmpty(current.nodeName());
           }
-          affected = intersects(view.names(type), changed);
+          affected = intersects(view.names(type), changed) || intersects(view.sharedNames(type), changed);
         }
       } else {
         affected = subscription.wildcard() && !changed.isEmpty();

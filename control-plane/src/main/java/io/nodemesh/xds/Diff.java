@@ -5,6 +5,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * The difference between what a client holds for one type and what it should hold now. Computed on the
@@ -61,44 +62,51 @@ final class Diff {
     return new Known(table, scope, null, sum, count);
   }
 
-  /** Computes what must change for a client holding {@code known} to hold {@code scope} of {@code table}. */
-  static Diff compute(Known known, Scope scope, ResourceTable table) {
+  /**
+   * Computes what must change for a client holding {@code known} to hold {@code scope} of {@code table}.
+   *
+   * @param layerChanges where the names that entered or left a shared layer are computed once for all streams
+   */
+  static Diff compute(Known known, Scope scope, ResourceTable table, LayerChange layerChanges) {
     Diff diff = new Diff(scope, table, known.sum(), known.count());
     if (known.declared() == null && known.scope().sameAs(scope)) {
-      // same names as last time: only entries in shards that changed can differ. A stream that was not pushed
-      // to for a while (other nodes' pods changed meanwhile) may find most shards changed: then looking up
-      // its own few names beats scanning the changed shards of the whole table.
-      int names = scope.all ? Integer.MAX_VALUE : scope.view.size() + scope.explicit.size();
-      if (names < known.table().differingEntries(table, names)) {
-        scope.forEachName(table, name -> {
-          if (known.table().get(name) != table.get(name)) {
-            diff.visit(known, name);
-          }
-        });
-      } else {
-        known.table().forEachDifference(table, name -> {
-          if (scope.contains(name)) {
-            diff.visit(known, name);
-          }
-        });
+      // same names as last time: only entries in shards that changed can differ
+      diff.visitChanged(known, name -> diff.visitOnce(known, name));
+    } else if (known.declared() == null && known.scope().sameSubscription(scope)) {
+      // the node view changed: besides changed entries, only the names of the parts that changed can differ
+      // (a service added changes every node's shared layer: the names it brought, not the whole catalogue)
+      Set<String> seen = new HashSet<>();
+      Consumer<String> once = name -> {
+        if (seen.add(name)) {
+          diff.visitOnce(known, name);
+        }
+      };
+      Scope before = known.scope();
+      if (before.view != scope.view) {
+        before.view.forEach(once);
+        scope.view.forEach(once);
       }
+      if (before.shared != scope.shared) {
+        layerChanges.between(before.shared, scope.shared).forEach(once);
+      }
+      diff.visitChanged(known, once);
     } else {
       Set<String> seen = new HashSet<>();
       scope.forEachName(table, name -> {
         if (seen.add(name)) {
-          diff.visit(known, name);
+          diff.visitOnce(known, name);
         }
       });
       if (known.declared() != null) {
         for (String name : known.declared().keySet()) {
           if (seen.add(name)) {
-            diff.visit(known, name);
+            diff.visitOnce(known, name);
           }
         }
       } else {
         known.scope().forEachName(known.table(), name -> {
           if (seen.add(name)) {
-            diff.visit(known, name);
+            diff.visitOnce(known, name);
           }
         });
       }
@@ -106,7 +114,30 @@ final class Diff {
     return diff;
   }
 
-  private void visit(Known known, String name) {
+  /**
+   * Visits the names in scope whose entry differs between the known table and this one. A stream that was not
+   * pushed to for a while (other nodes' pods changed meanwhile) may find most shards changed: then looking up
+   * its own few names beats scanning the changed shards of the whole table.
+   */
+  private void visitChanged(Known known, Consumer<String> visitor) {
+    int names = scope.sizeBound();
+    if (names < known.table().differingEntries(table, names)) {
+      scope.forEachName(table, name -> {
+        if (known.table().get(name) != table.get(name)) {
+          visitor.accept(name);
+        }
+      });
+    } else {
+      known.table().forEachDifference(table, name -> {
+        if (scope.contains(name)) {
+          visitor.accept(name);
+        }
+      });
+    }
+  }
+
+  /** Adds what one name needs; each name must be visited at most once per diff. */
+  private void visitOnce(Known known, String name) {
     Resource current = scope.contains(name) ? table.get(name) : null;
     Resource heldResource = null;
     String held;

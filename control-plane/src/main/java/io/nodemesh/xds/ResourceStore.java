@@ -42,12 +42,18 @@ public final class ResourceStore {
    */
   private final Interner<ImmutableSet<String>> names = Interners.newWeakInterner();
 
+  private final LayerChange layerChanges = new LayerChange();
   private final List<ChangeListener> listeners = new CopyOnWriteArrayList<>();
   private volatile StoreSnapshot current = StoreSnapshot.EMPTY;
 
   /** The latest snapshot. */
   public StoreSnapshot snapshot() {
     return current;
+  }
+
+  /** The names that entered or left a shared layer of node views, remembered for the many streams that ask. */
+  LayerChange layerChanges() {
+    return layerChanges;
   }
 
   /** Registers a listener for future changes. */
@@ -120,7 +126,7 @@ public final class ResourceStore {
       NodeView old = previous.viewOrEmpty(node);
       NodeView next = entry.getValue().map(this::intern).orElse(NodeView.EMPTY);
       for (ResourceType type : new ResourceType[] {ResourceType.LISTENER, ResourceType.CLUSTER}) {
-        if (old.names(type) != next.names(type)) {
+        if (old.names(type) != next.names(type) || old.sharedNames(type) != next.sharedNames(type)) {
           changedViews.put(node, type);
           viewChanges++;
         }
@@ -155,6 +161,8 @@ public final class ResourceStore {
   }
 
   private NodeView intern(NodeView view) {
-    return new NodeView(names.intern(view.listeners()), names.intern(view.clusters()));
+    // the shared layer usually arrives as the instance already interned: an identity hit, O(1) per node
+    return new NodeView(names.intern(view.listeners()), names.intern(view.clusters()),
+        names.intern(view.sharedListeners()), names.intern(view.sharedClusters()));
   }
 }

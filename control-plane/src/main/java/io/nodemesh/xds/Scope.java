@@ -5,25 +5,30 @@ import java.util.function.Consumer;
 
 /**
  * The names a stream should hold for one type, resolved against a snapshot: the explicit names plus, for
- * a wildcard, the node's view (LDS, CDS) or every resource of the type (EDS, RDS). Immutable; two scopes
- * built from the same subscription and view are {@link #sameAs} by identity, which lets a stream diff
- * only changed table shards instead of every name.
+ * a wildcard, the node's view (LDS, CDS: its own names and its shared layer) or every resource of the type
+ * (EDS, RDS). Immutable; two scopes built from the same subscription and view are {@link #sameAs} by
+ * identity, which lets a stream diff only changed table shards instead of every name, and two that differ
+ * only in the view's parts ({@link #sameSubscription}) let it visit only the parts that changed.
  */
 final class Scope {
 
-  static final Scope NONE = new Scope(false, false, ImmutableSet.of(), ImmutableSet.of());
+  static final Scope NONE = new Scope(false, false, ImmutableSet.of(), ImmutableSet.of(), ImmutableSet.of());
 
   final boolean wildcard;
   /** Wildcard over a global type: every name in the table. */
   final boolean all;
-  /** The node view part (interned by the store); empty unless a wildcard over a per-node type. */
+  /** The node view's own part (interned by the store); empty unless a wildcard over a per-node type. */
   final ImmutableSet<String> view;
+  /** The node view's shared layer (interned by the store), disjoint from {@link #view}. */
+  final ImmutableSet<String> shared;
   final ImmutableSet<String> explicit;
 
-  private Scope(boolean wildcard, boolean all, ImmutableSet<String> view, ImmutableSet<String> explicit) {
+  private Scope(boolean wildcard, boolean all, ImmutableSet<String> view, ImmutableSet<String> shared,
+      ImmutableSet<String> explicit) {
     this.wildcard = wildcard;
     this.all = all;
     this.view = view;
+    this.shared = shared;
     this.explicit = explicit;
   }
 
@@ -32,35 +37,47 @@ final class Scope {
       return NONE;
     }
     if (!subscription.wildcard()) {
-      return new Scope(false, false, ImmutableSet.of(), subscription.names());
+      return new Scope(false, false, ImmutableSet.of(), ImmutableSet.of(), subscription.names());
     }
     if (type.fullState()) {
-      return new Scope(true, false, snapshot.viewOrEmpty(nodeName).names(type), subscription.names());
+      NodeView view = snapshot.viewOrEmpty(nodeName);
+      return new Scope(true, false, view.names(type), view.sharedNames(type), subscription.names());
     }
-    return new Scope(true, true, ImmutableSet.of(), subscription.names());
+    return new Scope(true, true, ImmutableSet.of(), ImmutableSet.of(), subscription.names());
   }
 
   boolean contains(String name) {
-    return all || view.contains(name) || explicit.contains(name);
+    return all || view.contains(name) || shared.contains(name) || explicit.contains(name);
   }
 
   /** Same names by construction (identity of the underlying sets), not by content. */
   boolean sameAs(Scope other) {
-    return wildcard == other.wildcard && all == other.all && view == other.view && explicit == other.explicit;
+    return sameSubscription(other) && view == other.view && shared == other.shared;
+  }
+
+  /** Same subscription (identity of the explicit names), whatever the node view holds. */
+  boolean sameSubscription(Scope other) {
+    return wildcard == other.wildcard && all == other.all && explicit == other.explicit;
+  }
+
+  /** How many names the scope holds at most; unbounded for {@code all}. */
+  int sizeBound() {
+    return all ? Integer.MAX_VALUE : view.size() + shared.size() + explicit.size();
   }
 
   /**
-   * Visits every name in scope: table names for {@code all}, otherwise view names then explicit names
-   * not in the view. With {@code all} an explicit name may be visited twice; callers dedupe.
+   * Visits every name in scope: table names for {@code all}, otherwise the view's own and shared names, then
+   * explicit names not in the view. With {@code all} an explicit name may be visited twice; callers dedupe.
    */
   void forEachName(ResourceTable table, Consumer<String> visitor) {
     if (all) {
       table.forEach(resource -> visitor.accept(resource.name()));
     } else {
       view.forEach(visitor);
+      shared.forEach(visitor);
     }
     for (String name : explicit) {
-      if (!view.contains(name)) {
+      if (!view.contains(name) && !shared.contains(name)) {
         visitor.accept(name);
       }
     }

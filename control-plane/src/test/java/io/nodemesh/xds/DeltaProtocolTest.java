@@ -6,8 +6,10 @@ import static io.nodemesh.xds.TestResources.endpoints;
 import static io.nodemesh.xds.TestResources.envoyNode;
 import static io.nodemesh.xds.TestResources.listener;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.google.common.collect.ImmutableSet;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
@@ -147,6 +149,41 @@ class DeltaProtocolTest {
       assertThat(update.getRemovedResourcesList()).containsExactly("b");
       assertThat(envoy.held(ResourceType.CLUSTER)).containsOnlyKeys("a", "c");
     }
+  }
+
+  @Test
+  void aSharedLayerChangeSendsTheNamesThatEnteredAndRemovesThoseThatLeft() {
+    ImmutableSet<String> own = ImmutableSet.of("blackhole");
+    server.apply(UpdateBatch.builder()
+        .put(cluster("blackhole")).put(cluster("a")).put(cluster("b")).put(cluster("c"))
+        .putNode("node-1", new NodeView(ImmutableSet.of(), own, ImmutableSet.of(), ImmutableSet.of("a", "b")))
+        .putNode("node-2", new NodeView(ImmutableSet.of(), own, ImmutableSet.of(), ImmutableSet.of("a", "b")))
+        .build());
+    try (var envoy = envoy("envoy-1")) {
+      assertThat(resourceNames(envoy.subscribeResponseAck(ResourceType.CLUSTER)))
+          .containsExactlyInAnyOrder("blackhole", "a", "b");
+
+      // every node gets the same new layer instance, as the assembler hands it out; "a" changes meanwhile
+      ImmutableSet<String> layer = ImmutableSet.of("a", "c");
+      server.apply(UpdateBatch.builder()
+          .put(cluster("a", 7))
+          .putNode("node-1", new NodeView(ImmutableSet.of(), own, ImmutableSet.of(), layer))
+          .putNode("node-2", new NodeView(ImmutableSet.of(), own, ImmutableSet.of(), layer))
+          .build());
+
+      DeltaDiscoveryResponse update = envoy.awaitResponse(ResourceType.CLUSTER);
+      assertThat(resourceNames(update)).containsExactlyInAnyOrder("a", "c");
+      assertThat(update.getRemovedResourcesList()).containsExactly("b");
+      assertThat(envoy.held(ResourceType.CLUSTER)).containsOnlyKeys("blackhole", "a", "c");
+    }
+  }
+
+  @Test
+  void aNameCannotBeBothTheNodesOwnAndShared() {
+    assertThatThrownBy(() -> new NodeView(ImmutableSet.of(), ImmutableSet.of("a", "b"), ImmutableSet.of(),
+        ImmutableSet.of("b")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cluster b");
   }
 
   @Test
