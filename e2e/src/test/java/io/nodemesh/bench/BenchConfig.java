@@ -48,7 +48,7 @@ record BenchConfig(
         integer("bench.upstreams", 0),
         !"sotw".equalsIgnoreCase(System.getProperty("bench.protocol", "delta")),
         !"references".equalsIgnoreCase(System.getProperty("bench.decode", "all")),
-        integer("bench.channels", 50),
+        integer("bench.channels", 0),
         integer("bench.seedThreads", 8),
         integer("bench.churnPerSecond", 100),
         Duration.ofSeconds(integer("bench.churnSeconds", 30)),
@@ -89,6 +89,15 @@ record BenchConfig(
     return upstreamsPerPod > 0;
   }
 
+  /**
+   * gRPC connections from the simulated Envoys: bench.channels, or one per Envoy (as nodes connect) when 0.
+   * They cost a socket each, not threads: grpc-netty gives every channel built without its own event loop
+   * group one shared default worker group.
+   */
+  int channelCount() {
+    return channels == 0 ? nodes : Math.min(channels, nodes);
+  }
+
   String protocol() {
     return delta ? "delta" : "sotw";
   }
@@ -107,19 +116,21 @@ record BenchConfig(
     all.put("upstreams per pod (nodemesh.io/upstreams)", scoped()
         ? upstreamsPerPod + " services, one of them svc-0 (called by every pod)"
         : "unscoped: no annotation, every pod may call every service (bench.upstreams=6 for the scoped scenario)");
-    all.put("service CIDR (--service-cidrs, both targets)", Workload.SERVICE_CIDR);
+    all.put("service CIDR (--service-cidrs, every target)", Workload.SERVICE_CIDR);
     all.put("protocol", protocol());
-    all.put("client channels", channels);
+    all.put("client connections", channels == 0 ? "one per Envoy (" + nodes + ")"
+        : channelCount() + " shared by " + nodes + " Envoys (bench.channels)");
     all.put("client decoding", decodeAll ? "every resource (as Envoy)"
         : "clusters and listeners only (bench.decode=references)");
     all.put("pod churn", churnPerSecond + " changes/s (Poisson arrivals) for " + churnDuration.toSeconds()
-        + " s after " + churnWarmup.toSeconds() + " s unmeasured warm-up (half adds, half deletes)");
+        + " s after " + churnWarmup.toSeconds() + " s unmeasured warm-up (half adds, half deletes; each pod is an"
+        + " endpoint of its app's service)");
     all.put("endpoint flaps", flaps + " on svc-0 (every node)");
     all.put("service changes", serviceChanges + " on one-team services + " + popularServiceChanges + " on svc-0");
     all.put("nodemesh heap (-Xmx)", nodemeshXmx);
-    all.put("baseline heap (-Xmx)", baseline ? baselineXmx : "baseline off");
+    all.put("baselines' heap (-Xmx)", baseline ? baselineXmx : "baselines off");
     all.put("phases after cold start", String.join(" ", new java.util.TreeSet<>(phases)));
-    all.put("control plane JVM flags (both)", jvmArgs.isEmpty() ? "-XX:+UseG1GC (default)" : String.join(" ", jvmArgs));
+    all.put("control plane JVM flags (every target)", jvmArgs.isEmpty() ? "-XX:+UseG1GC (default)" : String.join(" ", jvmArgs));
     all.put("nodemesh flags", nodemeshFlags.isEmpty() ? "(defaults)" : String.join(" ", nodemeshFlags));
     return all;
   }

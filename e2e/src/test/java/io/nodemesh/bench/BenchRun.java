@@ -1,5 +1,6 @@
 package io.nodemesh.bench;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.nodemesh.e2e.ControlPlaneProcess;
@@ -7,10 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -30,18 +35,34 @@ import java.util.regex.Pattern;
  */
 final class BenchRun {
 
+  /** What one run measures: nodemesh, or java-control-plane in one of {@link BaselineControlPlane}'s flavours. */
   enum Target {
-    NODEMESH("nodemesh", Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)")),
-    BASELINE("baseline", Pattern.compile("baseline xDS listening on port (\\d+)")),
+    NODEMESH("nodemesh", null),
+    /** The reference that the report's ratios are quoted against. */
+    TUNED("baseline-tuned", BaselineControlPlane.Flavor.TUNED),
+    NAIVE("baseline-naive", BaselineControlPlane.Flavor.NAIVE),
     /** nodemesh, run only to warm the harness up; nothing recorded. */
-    WARMUP("warmup", Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)"));
+    WARMUP("warmup", null);
+
+    private static final Pattern NODEMESH_READY =
+        Pattern.compile("xDS \\(ADS, SotW and Delta\\) listening on port (\\d+)");
+    private static final Pattern BASELINE_READY = Pattern.compile("baseline xDS listening on port (\\d+)");
 
     final String label;
-    final Pattern ready;
+    /** The baseline flavour; null for nodemesh. */
+    final BaselineControlPlane.Flavor flavor;
 
-    Target(String label, Pattern ready) {
+    Target(String label, BaselineControlPlane.Flavor flavor) {
       this.label = label;
-      this.ready = ready;
+      this.flavor = flavor;
+    }
+
+    Pattern ready() {
+      return flavor == null ? NODEMESH_READY : BASELINE_READY;
+    }
+
+    String xmx(BenchConfig config) {
+      return flavor == null ? config.nodemeshXmx() : config.baselineXmx();
     }
   }
 
@@ -132,23 +153,24 @@ final class BenchRun {
 
   private void startUp() throws Exception {
     List<String> args = new ArrayList<>();
-    if (target != Target.BASELINE) {
+    if (target.flavor == null) {
       args.addAll(List.of("-jar", ControlPlaneProcess.jar().toAbsolutePath().toString(), "--admin-port=0",
           "--debug-port=0", "--xds-port=0"));
       args.addAll(ControlPlaneProcess.HARNESS_FLAGS);
       args.addAll(config.nodemeshFlags());
     } else {
       String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-      args.addAll(List.of("-cp", classpath, BaselineControlPlane.class.getName(), "--xds-port=0"));
+      args.addAll(List.of("-cp", classpath, BaselineControlPlane.class.getName(),
+          target.flavor.name().toLowerCase(Locale.ROOT), "--xds-port=0"));
     }
-    // both translate with the chart's production setting: the service CIDR of the workload's ClusterIPs
+    // every target translates with the chart's production setting: the service CIDR of the workload's ClusterIPs
     args.add("--service-cidrs=" + Workload.SERVICE_CIDR);
-    String xmx = target == Target.BASELINE ? config.baselineXmx() : config.nodemeshXmx();
+    String xmx = target.xmx(config);
     log("starting %s (-Xmx%s)", target.label, xmx);
     double load = ServerProcess.loadAverage();
     long start = System.nanoTime();
     process = ServerProcess.start(target.label, out, xmx, config.jfr(), config.jvmArgs(), args, kubernetesUrl);
-    int port = Integer.parseInt(process.awaitLog(target.ready, config.startupDeadline()));
+    int port = Integer.parseInt(process.awaitLog(target.ready(), config.startupDeadline()));
     double seconds = (System.nanoTime() - start) / 1e9;
     results.put("startup", "start-up: process start to xDS serving (list all objects, first full translation)",
         seconds, "s", Double.NaN, "load " + fmt(load));
@@ -156,7 +178,7 @@ final class BenchRun {
     log("%s serving xDS on port %d after %.1f s", target.label, port, seconds);
 
     clientPool = Executors.newFixedThreadPool(4, daemon("bench-envoy"));
-    for (int c = 0; c < config.channels(); c++) {
+    for (int c = 0; c < config.channelCount(); c++) {
       channels.add(BenchEnvoy.channel(port, clientPool));
     }
   }
@@ -298,6 +320,7 @@ final class BenchRun {
     Set<String> deleted = java.util.concurrent.ConcurrentHashMap.newKeySet();
     List<CompletableFuture<Long>> adds = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<Long>> deletes = Collections.synchronizedList(new ArrayList<>());
+    List<EndpointChange> endpointChanges = Collections.synchronizedList(new ArrayList<>());
     AtomicInteger failures = new AtomicInteger();
     CountDownLatch done = new CountDownLatch(ticks);
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(daemon("bench-ticker"));
@@ -318,6 +341,7 @@ final class BenchRun {
                 deleteLatencies.add((t - t0) / MS);
               }
             }));
+            endpointChanges.add(writeEndpoints(victim.app(), List.of(victim), false));
           } else {
             Workload.ChurnPod pod = workload.nextChurnPod();
             BenchEnvoy envoy = envoys.get(pod.node());
@@ -331,9 +355,15 @@ final class BenchRun {
               if (t != null) {
                 addLatencies.add((t - t0) / MS);
                 slowest.add(new double[] {(t0 - churnStart) / MS, (t - t0) / MS});
-                live.add(pod);
               }
             }));
+            EndpointChange listed = writeEndpoints(pod.app(), List.of(pod), true);
+            endpointChanges.add(listed);
+            // a victim only once it is up everywhere: deleted earlier, its endpoint's add and removal could
+            // reach the nodes as one update that changes nothing, and the add would wait forever
+            List<CompletableFuture<Long>> up = new ArrayList<>(listed.arrivals());
+            up.add(there);
+            CompletableFuture.allOf(up.toArray(CompletableFuture[]::new)).thenRun(() -> live.add(pod));
           }
         } catch (RuntimeException e) {
           failures.incrementAndGet();
@@ -370,20 +400,27 @@ final class BenchRun {
     }
     if (measured) {
       recordChurn(rate, load, addLatencies, deleteLatencies, writeLatencies, slowest, adds, deletes, failures);
+      recordChurnEndpoints(snapshot(endpointChanges));
     } else {
       awaitAll(snapshot(adds), 0, config.eventDeadline());
       awaitAll(snapshot(deletes), 0, config.eventDeadline());
+      for (EndpointChange change : snapshot(endpointChanges)) {
+        awaitAll(change.arrivals(), 0, config.eventDeadline());
+      }
     }
 
-    // put the cluster back as it was, unmeasured
+    // put the cluster back as it was, unmeasured: one slice write per service
     List<CompletableFuture<Long>> cleanup = new ArrayList<>();
+    Map<Integer, List<Workload.ChurnPod>> leftOfApp = new TreeMap<>();
     for (Workload.ChurnPod pod : snapshot(created)) {
       if (deleted.add(pod.name())) {
         String listener = pod.listener();
         cleanup.add(envoys.get(pod.node()).when(e -> !e.has(BenchEnvoy.LDS, listener)));
         client.pods().inNamespace(pod.namespace()).withName(pod.name()).delete();
+        leftOfApp.computeIfAbsent(pod.app(), app -> new ArrayList<>()).add(pod);
       }
     }
+    leftOfApp.forEach((app, pods) -> cleanup.addAll(writeEndpoints(app, pods, false).arrivals()));
     awaitAll(cleanup, 0, config.eventDeadline());
   }
 
@@ -427,7 +464,35 @@ final class BenchRun {
     results.put("churnBytes", "churn: bytes pushed per pod event", events == 0 ? Double.NaN : bytes / 1e3 / events,
         "KB");
     results.put("churnHarnessCpu", "churn: harness CPU (mock API + Envoys) per second", harness / seconds, "cores");
+  }
 
+  /** The churned pods' endpoint changes: from each slice write until every Envoy holding the service has it. */
+  private void recordChurnEndpoints(List<EndpointChange> changes) throws InterruptedException {
+    long end = System.nanoTime() + config.eventDeadline().toNanos();
+    List<Double> perNode = new ArrayList<>();
+    List<Double> toAll = new ArrayList<>();
+    int timeouts = 0;
+    for (EndpointChange change : changes) {
+      if (change.arrivals().isEmpty()) {
+        continue; // scoped workload: no node's seeded pods call this service
+      }
+      List<Double> times = awaitUntil(change.arrivals(), change.writeNanos(), end);
+      int missed = timeouts(change.arrivals());
+      timeouts += missed;
+      perNode.addAll(times);
+      padTimeouts(perNode, missed);
+      toAll.add(missed > 0 ? config.eventDeadline().toMillis() : Results.max(times));
+    }
+    double nodes = (double) perNode.size() / Math.max(1, toAll.size());
+    log("churn endpoints: %d slice writes, to every node holding them p50 %.1f ms p99 %.1f ms; per node p99 %.1f ms;"
+        + " %d timeouts", toAll.size(), Results.percentile(toAll, 50), Results.percentile(toAll, 99),
+        Results.percentile(perNode, 99), timeouts);
+    results.put("churnEndpointAllP50", "churn: pod's endpoint change -> every node holding them, p50",
+        Results.percentile(toAll, 50), "ms", Double.NaN, String.format(Locale.ROOT, "%.0f nodes", nodes));
+    results.put("churnEndpointAllP99", "churn: pod's endpoint change -> every node holding them, p99",
+        Results.percentile(toAll, 99), "ms", Double.NaN, timeoutNote(timeouts).replace("; ", ""));
+    results.put("churnEndpointNodeP99", "churn: pod's endpoint change -> one node, p99",
+        Results.percentile(perNode, 99), "ms");
   }
 
   private void endpointFlaps() throws Exception {
@@ -437,27 +502,13 @@ final class BenchRun {
     log("endpoint flaps: %d on svc-0", config.flaps());
     beginPhase();
     double load = ServerProcess.loadAverage();
-    List<String> names = new ArrayList<>();
-    for (int port : Workload.PORTS) {
-      names.add(workload.servicePortName(0, port));
-    }
     List<Double> perNode = new ArrayList<>();
     List<Double> toAll = new ArrayList<>();
     int timeouts = 0;
     for (int flap = 0; flap < config.flaps(); flap++) {
       int notReady = flap % 2 == 0 ? 0 : -1;
-      List<CompletableFuture<Long>> arrived = new ArrayList<>();
-      for (BenchEnvoy envoy : envoys) {
-        List<String> before = new ArrayList<>();
-        for (String name : names) {
-          before.add(envoy.versionNow(BenchEnvoy.EDS, name));
-        }
-        arrived.add(envoy.when(changed(BenchEnvoy.EDS, names, before)));
-      }
-      var slice = workload.slice(0, notReady);
-      slice.getMetadata().setResourceVersion(client.resource(slice).get().getMetadata().getResourceVersion());
-      long t0 = System.nanoTime();
-      client.resource(slice).update(); // one PUT: the resourceVersion is set
+      List<CompletableFuture<Long>> arrived = nextEndpointChange(0);
+      long t0 = replace(workload.slice(0, notReady));
       List<Double> times = awaitAll(arrived, t0, config.eventDeadline());
       timeouts += timeouts(arrived);
       perNode.addAll(times);
@@ -494,7 +545,15 @@ final class BenchRun {
     for (int change = 0; change < changes; change++) {
       int service = popular ? 0 : workload.teamService(change / 2);
       boolean addPort = change % 2 == 0;
-      String extraCluster = workload.servicePortName(service, 9901);
+      // what arrives on a node calling the service: the service layer of the new port (docs/TRANSLATOR.md),
+      // and new listeners of its scoped pods, which list their scope's ports; an unscoped pod's listener
+      // lists only the service prefixes, so it stays as it is
+      Set<String> layerListeners = new TreeSet<>();
+      Set<String> layerClusters = new TreeSet<>();
+      workload.addServiceLayer(service, Workload.EXTRA_PORT, layerListeners, layerClusters);
+      Predicate<BenchEnvoy> layerChanged = e ->
+          layerListeners.stream().allMatch(listener -> e.has(BenchEnvoy.LDS, listener) == addPort)
+          && layerClusters.stream().allMatch(cluster -> e.has(BenchEnvoy.CDS, cluster) == addPort);
       List<CompletableFuture<Long>> arrived = new ArrayList<>();
       for (int n = 0; n < config.nodes(); n++) {
         List<Integer> pods = workload.podsCalling(n, service);
@@ -502,6 +561,10 @@ final class BenchRun {
           continue;
         }
         BenchEnvoy envoy = envoys.get(n);
+        if (!config.scoped()) {
+          arrived.add(envoy.when(layerChanged));
+          continue;
+        }
         List<String> listeners = new ArrayList<>();
         List<String> before = new ArrayList<>();
         for (int pod : pods) {
@@ -509,14 +572,10 @@ final class BenchRun {
           listeners.add(listener);
           before.add(envoy.versionNow(BenchEnvoy.LDS, listener));
         }
-        Predicate<BenchEnvoy> listenersChanged = changed(BenchEnvoy.LDS, listeners, before);
-        arrived.add(envoy.when(e -> listenersChanged.test(e) && e.has(BenchEnvoy.CDS, extraCluster) == addPort));
+        arrived.add(envoy.when(layerChanged.and(changed(BenchEnvoy.LDS, listeners, before))));
       }
       affectedNodes.add(arrived.size());
-      var object = workload.service(service, addPort);
-      object.getMetadata().setResourceVersion(client.resource(object).get().getMetadata().getResourceVersion());
-      long t0 = System.nanoTime();
-      client.resource(object).update(); // one PUT: the resourceVersion is set
+      long t0 = replace(workload.service(service, addPort));
       List<Double> times = awaitAll(arrived, t0, config.eventDeadline());
       timeouts += timeouts(arrived);
       toAll.add(Results.max(times));
@@ -544,8 +603,8 @@ final class BenchRun {
     long retained = process.retainedAfterFullGcMb(out.resolve(target.label + "-histogram-end.txt"));
     results.put("cpuTotal", "control plane CPU, whole run", cpu, "s");
     results.put("heapPeakAfterGc", "heap: peak after any young/mixed GC", heap.peakAfterGcMb(), "MB", 1024, "");
-    results.put("heapPeakUsed", "heap: peak used before GC (-Xmx " + (target == Target.NODEMESH
-        ? config.nodemeshXmx() : config.baselineXmx()) + ")", heap.peakUsedMb(), "MB");
+    results.put("heapPeakUsed", "heap: peak used before GC (-Xmx " + target.xmx(config) + ")", heap.peakUsedMb(),
+        "MB");
     results.put("heapRetainedEnd", "heap retained at the end (forced full GC)", retained, "MB");
     results.put("gcPauses", "GC pauses, whole run", heap.pauseSeconds(), "s", Double.NaN, heap.pauses() + " pauses");
     results.put("decodeErrors", "client decode errors / stream errors", stats.decodeErrors.sum()
@@ -578,6 +637,55 @@ final class BenchRun {
     phaseStartWall = java.time.Instant.now();
   }
 
+  /** A write that changed a service's endpoints, and per Envoy holding them, when the change arrived there. */
+  private record EndpointChange(long writeNanos, List<CompletableFuture<Long>> arrivals) {}
+
+  /** Lists churn pods of one app in its service's slice, or takes them out, with one slice write. */
+  private EndpointChange writeEndpoints(int app, Collection<Workload.ChurnPod> pods, boolean listed) {
+    // the waits are set up under the slice's lock, so an earlier write of that slice is not taken for this one
+    // once its update has arrived; one still in flight can be (two events of one service within the latency)
+    return workload.updateEndpoints(app, pods, listed, slice -> {
+      List<CompletableFuture<Long>> arrivals = nextEndpointChange(app);
+      return new EndpointChange(replace(slice), arrivals);
+    });
+  }
+
+  /**
+   * Per Envoy whose node's pods call the service, a future completing when the endpoints of all the service's
+   * ports next change there. Set up before writing the change.
+   */
+  private List<CompletableFuture<Long>> nextEndpointChange(int service) {
+    List<String> names = new ArrayList<>();
+    for (int port : Workload.PORTS) {
+      names.add(workload.servicePortName(service, port));
+    }
+    String sharedCluster = names.get(0); // held by every node calling the service (an HTTP/gRPC port)
+    List<CompletableFuture<Long>> arrivals = new ArrayList<>();
+    for (int n = 0; n < envoys.size(); n++) {
+      if (!expectedClusters.get(n).contains(sharedCluster)) {
+        continue;
+      }
+      BenchEnvoy envoy = envoys.get(n);
+      List<String> before = new ArrayList<>();
+      for (String name : names) {
+        before.add(envoy.versionNow(BenchEnvoy.EDS, name));
+      }
+      arrivals.add(envoy.when(changed(BenchEnvoy.EDS, names, before)));
+    }
+    return arrivals;
+  }
+
+  /**
+   * Replaces an object with one PUT at its current resourceVersion (without one, fabric8 reads it first
+   * itself); returns {@link System#nanoTime()} just before the PUT.
+   */
+  private long replace(HasMetadata object) {
+    object.getMetadata().setResourceVersion(client.resource(object).get().getMetadata().getResourceVersion());
+    long beforePut = System.nanoTime();
+    client.resource(object).update();
+    return beforePut;
+  }
+
   /** A condition: each named resource of {@code type} now has a version other than the one before. */
   private static Predicate<BenchEnvoy> changed(String type, List<String> names, List<String> before) {
     return envoy -> {
@@ -594,7 +702,12 @@ final class BenchRun {
   /** Waits for all futures until the deadline; returns the completed ones as ms since {@code startNanos}. */
   private static List<Double> awaitAll(List<CompletableFuture<Long>> futures, long startNanos, Duration deadline)
       throws InterruptedException {
-    long end = System.nanoTime() + deadline.toNanos();
+    return awaitUntil(futures, startNanos, System.nanoTime() + deadline.toNanos());
+  }
+
+  /** Waits for all futures until {@code end} (nanoTime); returns the completed ones as ms since {@code startNanos}. */
+  private static List<Double> awaitUntil(List<CompletableFuture<Long>> futures, long startNanos, long end)
+      throws InterruptedException {
     List<Double> times = new ArrayList<>();
     for (CompletableFuture<Long> future : futures) {
       try {

@@ -73,20 +73,22 @@ final class Results {
   }
 
   /**
-   * The report table: one row per metric of the first run, a column per run, the ratio of the second run to the
-   * first (how many times more the baseline needs), the target and whether the first run meets it.
+   * The report table: one row per metric of the first run, a column per run, the ratio of the run named
+   * {@code reference} to the first (how many times more the reference needs; only when the reference ran and
+   * is not the first), the target and whether the first run meets it.
    */
-  static String table(List<Results> runs) {
+  static String table(List<Results> runs, String reference) {
     Results first = runs.get(0);
+    Results compared = runs.stream().skip(1).filter(r -> r.name.equals(reference)).findFirst().orElse(null);
     StringBuilder out = new StringBuilder();
     out.append("| metric |");
     runs.forEach(r -> out.append(' ').append(r.name).append(" |"));
-    if (runs.size() > 1) {
-      out.append(" ratio ").append(runs.get(1).name).append('/').append(first.name).append(" |");
+    if (compared != null) {
+      out.append(" ratio ").append(compared.name).append('/').append(first.name).append(" |");
     }
     out.append(" target |\n|---|");
     runs.forEach(r -> out.append("---:|"));
-    if (runs.size() > 1) {
+    if (compared != null) {
       out.append("---:|");
     }
     out.append("---|\n");
@@ -100,8 +102,8 @@ final class Results {
         }
         out.append(" |");
       }
-      if (runs.size() > 1) {
-        Metric other = runs.get(1).get(metric.key());
+      if (compared != null) {
+        Metric other = compared.get(metric.key());
         double ratio = other == null || metric.value() == 0 ? Double.NaN : other.value() / metric.value();
         out.append(' ').append(Double.isNaN(ratio) || Double.isInfinite(ratio) ? "-"
             : String.format(Locale.ROOT, "%.1fx", ratio)).append(" |");

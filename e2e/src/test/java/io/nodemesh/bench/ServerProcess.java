@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 
 /**
  * A control plane (nodemesh's fat jar, or the baseline main class) running as its own JVM, measured from the
- * outside the same way for both: CPU seconds from {@code /proc/<pid>/stat} (utime + stime, all threads,
+ * outside the same way for every target: CPU seconds from {@code /proc/<pid>/stat} (utime + stime, all threads,
  * including GC and JIT), heap from the unified GC log ({@code -Xlog:gc}: heap used before and after every
  * collection), retained heap from a full GC forced with {@code jcmd <pid> GC.run}, and an optional JFR
  * recording for the profile. Output goes to a log file in the bench directory.

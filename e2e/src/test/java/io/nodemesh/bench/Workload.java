@@ -19,18 +19,22 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 
 /**
  * The synthetic cluster, deterministic for a given {@link BenchConfig}: {@code services} services
@@ -40,8 +44,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code nodemesh.io/upstreams}: {@code svc-0} (a service every pod calls, like an auth or DNS-ish service)
  * plus {@code upstreams-1} others picked at random per app.
  *
- * <p>Churn pods ({@code churn-<k>}) are extra clients of a random app's shape on a random node; they do not
- * back a service, so a churn event touches exactly its node's listener.
+ * <p>Churn pods ({@code churn-<k>}) are extra replicas of a random app on a random node. The benchmark lists
+ * each in its service's slice while it lives ({@link #updateEndpoints}), as in a cluster, so a churn event
+ * changes its node's listener and that service's endpoints on every node that calls it; the soak and the
+ * translation benchmark do not, so there a churn event touches only its node's listener.
  */
 final class Workload {
 
@@ -65,6 +71,8 @@ final class Workload {
   private final List<List<Integer>> podsOfNode;
   private final Random churnRandom = new Random(7);
   private final AtomicInteger churnCounter = new AtomicInteger();
+  /** Per service, the churn pods its slice lists (see {@link #updateEndpoints}). */
+  private final Map<Integer, Map<String, ChurnPod>> churnEndpoints = new ConcurrentHashMap<>();
 
   Workload(BenchConfig config) {
     this.config = config;
@@ -291,18 +299,22 @@ final class Workload {
     return builder.build();
   }
 
-  /** The service's slice; {@code notReady} (or -1) is the replica index reported not ready (an endpoint flap). */
+  /**
+   * The service's slice: its seeded pods and the churn pods listed by {@link #updateEndpoints}; {@code notReady}
+   * (or -1) is the seeded replica index reported not ready (an endpoint flap).
+   */
   EndpointSlice slice(int service, int notReady) {
     List<Endpoint> endpoints = new ArrayList<>();
     int replicas = config.pods() / config.services() + (service < config.pods() % config.services() ? 1 : 0);
     for (int r = 0; r < replicas; r++) {
       int pod = r * config.services() + service;
-      boolean ready = r != notReady;
-      endpoints.add(new EndpointBuilder().withAddresses(podIp(pod)).withNodeName(nodeName(podNode[pod]))
-          .withNewTargetRef().withKind("Pod").withNamespace(namespaceOf(service)).withName(podName(pod))
-              .endTargetRef()
-          .withNewConditions().withReady(ready).withServing(ready).withTerminating(false).endConditions()
-          .build());
+      endpoints.add(endpoint(podIp(pod), podNode[pod], namespaceOf(service), podName(pod), r != notReady));
+    }
+    Map<String, ChurnPod> churned = churnEndpoints(service);
+    synchronized (churned) {
+      for (ChurnPod pod : churned.values()) {
+        endpoints.add(endpoint(pod.ip(), pod.node(), pod.namespace(), pod.name(), true));
+      }
     }
     EndpointSliceBuilder slice = new EndpointSliceBuilder()
         .withNewMetadata().withNamespace(namespaceOf(service)).withName(serviceName(service) + "-abcde")
@@ -314,6 +326,37 @@ final class Workload {
           .build());
     }
     return slice.build();
+  }
+
+  private static Endpoint endpoint(String ip, int node, String namespace, String pod, boolean ready) {
+    return new EndpointBuilder().withAddresses(ip).withNodeName(nodeName(node))
+        .withNewTargetRef().withKind("Pod").withNamespace(namespace).withName(pod).endTargetRef()
+        .withNewConditions().withReady(ready).withServing(ready).withTerminating(false).endConditions()
+        .build();
+  }
+
+  /**
+   * Lists churn pods of one app in its service's EndpointSlice ({@code listed}) or takes them out, as the
+   * EndpointSlice controller does when pods start or go, and hands the new slice to {@code write}; returns what
+   * {@code write} returned. The writes of one slice are serialised, so the last one written lists every member.
+   */
+  <T> T updateEndpoints(int app, Collection<ChurnPod> pods, boolean listed, Function<EndpointSlice, T> write) {
+    Map<String, ChurnPod> churned = churnEndpoints(app);
+    synchronized (churned) {
+      for (ChurnPod pod : pods) {
+        if (listed) {
+          churned.put(pod.name(), pod);
+        } else {
+          churned.remove(pod.name());
+        }
+      }
+      return write.apply(slice(app, -1));
+    }
+  }
+
+  /** The churn pods listed in a service's slice, by name; the map is also the lock for writing that slice. */
+  private Map<String, ChurnPod> churnEndpoints(int service) {
+    return churnEndpoints.computeIfAbsent(service, s -> new LinkedHashMap<>());
   }
 
   Pod pod(int index) {
@@ -333,7 +376,10 @@ final class Workload {
         .build();
   }
 
-  /** A new churn pod: a client of a random app's shape on a random node. Not part of any slice. */
+  /**
+   * A new churn pod: a replica of a random app on a random node. It is in no slice until
+   * {@link #updateEndpoints} lists it.
+   */
   ChurnPod nextChurnPod() {
     int k = churnCounter.getAndIncrement();
     int app;
@@ -358,6 +404,10 @@ final class Workload {
   record ChurnPod(String namespace, String name, int node, int app, Pod pod) {
     String listener() {
       return listenerName(namespace, name);
+    }
+
+    String ip() {
+      return pod.getStatus().getPodIP();
     }
   }
 
