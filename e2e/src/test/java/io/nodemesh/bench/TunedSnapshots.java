@@ -1,7 +1,6 @@
 package io.nodemesh.bench;
 
 import com.google.common.collect.ImmutableMap;
-import com.google.common.collect.ImmutableSet;
 import com.google.protobuf.Message;
 import io.envoyproxy.controlplane.cache.Resources;
 import io.envoyproxy.controlplane.cache.SnapshotResources;
@@ -70,11 +69,11 @@ final class TunedSnapshots implements Consumer<StateUpdate> {
   private static final class Type<T extends Message> {
     final ResourceType type;
     final Class<T> messageClass;
-    final Function<NodeNames, ImmutableSet<String>> names;
+    final Function<NodeNames, Set<String>> names;
     final Function<NodeSnapshot, SnapshotResources<T>> inSnapshot;
     final Map<String, VersionedResource<T>> parsed = new HashMap<>();
 
-    Type(ResourceType type, Class<T> messageClass, Function<NodeNames, ImmutableSet<String>> names,
+    Type(ResourceType type, Class<T> messageClass, Function<NodeNames, Set<String>> names,
         Function<NodeSnapshot, SnapshotResources<T>> inSnapshot) {
       this.type = type;
       this.messageClass = messageClass;
@@ -224,8 +223,12 @@ final class TunedSnapshots implements Consumer<StateUpdate> {
    */
   private <T extends Message> SnapshotResources<T> next(Type<T> type, NodeNames names, Published before,
       Map<ResourceType, Set<String>> changed, StoreSnapshot resources, String version) {
-    ImmutableSet<String> now = type.names.apply(names);
-    if (before != null && !changed(now, type.names.apply(before.names()), changed.get(type.type))) {
+    Set<String> now = type.names.apply(names);
+    // a node's names are its own plus a service layer shared with other nodes: same parts, same names
+    boolean sameParts = before != null && names.own() == before.names().own()
+        && names.serviceLayer() == before.names().serviceLayer();
+    if (before != null
+        && !changed(now, sameParts ? now : type.names.apply(before.names()), changed.get(type.type))) {
       return type.inSnapshot.apply(before.snapshot());
     }
     List<VersionedResource<T>> current = new ArrayList<>(now.size());
@@ -241,17 +244,16 @@ final class TunedSnapshots implements Consumer<StateUpdate> {
   }
 
   /** Whether a node's names of one type differ, or one of them is among the names whose resource changed. */
-  private static boolean changed(ImmutableSet<String> now, ImmutableSet<String> before, Set<String> changedNames) {
+  private static boolean changed(Set<String> now, Set<String> before, Set<String> changedNames) {
     if (now != before && !now.equals(before)) {
       return true;
     }
     if (changedNames == null) {
       return false;
     }
-    Set<String> smaller = changedNames.size() < now.size() ? changedNames : now;
-    Set<String> larger = smaller == now ? changedNames : now;
-    for (String name : smaller) {
-      if (larger.contains(name)) {
+    // a node's names are a view over two sets whose size() counts them: walk the (few) changed names instead
+    for (String name : changedNames) {
+      if (now.contains(name)) {
         return true;
       }
     }
