@@ -103,6 +103,12 @@ public final class ControlPlaneMetrics {
         .callback(cb -> xds.metrics().authDenied().forEach((reason, count) -> cb.call(count, reason)))
         .register(registry);
     CounterWithCallback.builder()
+        .name("nodemesh_pin_reports")
+        .help("Node agents' pin reports (issue 16), by outcome: accepted, or why refused")
+        .labelNames("outcome")
+        .callback(cb -> xds.metrics().pinReports().forEach((outcome, count) -> cb.call(count, outcome)))
+        .register(registry);
+    CounterWithCallback.builder()
         .name("nodemesh_xds_nack_isolation_probes")
         .help("Subset responses re-sent to find the resource(s) behind a delta NACK")
         .callback(cb -> cb.call(xds.metrics().isolationProbes()))

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.nodemesh.admin.AdminEndpoints;
+import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.ControlPlaneMetrics;
 import io.nodemesh.admin.ConvergenceTracker;
@@ -14,6 +15,10 @@ import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.XdsServer;
 import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.NodePin;
+import io.nodemesh.model.ObjectKey;
+import io.nodemesh.translate.ResourceNames;
+import io.nodemesh.xds.NodePinService;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
 import io.nodemesh.security.NodeAuthMode;
@@ -26,6 +31,9 @@ import io.nodemesh.xds.XdsEventListener;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -171,6 +179,8 @@ public final class ControlPlane implements AutoCloseable {
       }
       Server server = builder
           .addService(xds.service())
+          .addService(xds.pinService(this::applyPinReport,
+              pin -> ResourceNames.outboundListener(ObjectKey.of(pin.getNamespace(), pin.getName()))))
           .addStreamTracerFactory(xds.streamTracer())
           // node Envoys ping every 30 s (see the chart); grpc-java's default would answer with GOAWAY
           .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -198,6 +208,15 @@ public final class ControlPlane implements AutoCloseable {
       log.error("xDS port {} could not be opened", settings.get(Settings.XDS_PORT), e);
       xdsListening.completeExceptionally(e);
     }
+  }
+
+  /** A node agent's report, authorized and checked by the pin service: the pins as the model takes them. */
+  private void applyPinReport(String node, List<Pin> pins) {
+    Map<String, NodePin> byUid = new LinkedHashMap<>();
+    for (Pin pin : pins) {
+      byUid.put(pin.getPodUid(), new NodePin(pin.getPodUid(), NodePinService.canonicalIps(pin), pin.getReleasing()));
+    }
+    stateStore.reportPins(node, byUid);
   }
 
   private static AdminListeners adminListeners(Settings settings, KubernetesClient client) {

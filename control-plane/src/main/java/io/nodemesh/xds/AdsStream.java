@@ -14,6 +14,8 @@ import io.nodemesh.xds.TypeState.AckMatch;
 import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -595,6 +597,41 @@ abstract class AdsStream<ReqT, RespT> {
     if (!closed && drainScheduled.compareAndSet(false, true)) {
       run(this::drain);
     }
+  }
+
+  /** Which of some listeners a client holds for sure: ACKed present, or held not and with nothing in flight. */
+  record ListenerAcks(Set<String> present, Set<String> absent) {}
+
+  /**
+   * Which of {@code names} (listeners) the client has ACKed holding, and which it does not hold with no LDS
+   * response in flight (issue 16: the node agent waits for both). A name sent in a response not yet ACKed
+   * is in neither set, and so is everything while the last LDS response stands rejected. Computed on the
+   * stream executor; never completes if the stream is closed (callers bound their wait).
+   */
+  CompletableFuture<ListenerAcks> listenerAcks(Collection<String> names) {
+    CompletableFuture<ListenerAcks> result = new CompletableFuture<>();
+    run(() -> {
+      TypeState state = types[ResourceType.LISTENER.ordinal()];
+      Diff.Known known = state.known;
+      Set<String> present = new HashSet<>();
+      Set<String> absent = new HashSet<>();
+      if (!closed && !state.lastResponseNacked && known.declared() == null) {
+        Set<String> inFlight = new HashSet<>();
+        state.outstanding.forEach(sent -> sent.resources().forEach(resource -> inFlight.add(resource.name())));
+        // SotW responses (and delta ones that only remove) do not list what they carry: assume everything
+        boolean everythingInFlight = !state.outstanding.isEmpty() && inFlight.isEmpty();
+        for (String name : names) {
+          boolean held = known.scope().contains(name) && known.table().get(name) != null;
+          if (held && !everythingInFlight && !inFlight.contains(name)) {
+            present.add(name);
+          } else if (!held && state.outstanding.isEmpty()) {
+            absent.add(name);
+          }
+        }
+      }
+      result.complete(new ListenerAcks(Set.copyOf(present), Set.copyOf(absent)));
+    });
+    return result;
   }
 
   /** Runs a task on the stream executor; once the server is closed there is nothing left to do. */

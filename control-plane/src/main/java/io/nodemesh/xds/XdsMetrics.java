@@ -74,6 +74,7 @@ public final class XdsMetrics {
   private final Map<Limit, LongAdder> limits = new EnumMap<>(Limit.class);
   private final Map<String, LongAdder> authorized = new ConcurrentHashMap<>();
   private final Map<String, LongAdder> authDenied = new ConcurrentHashMap<>();
+  private final Map<String, LongAdder> pinReports = new ConcurrentHashMap<>();
   private final LongAdder isolationProbes = new LongAdder();
   private final LongAdder isolationsAbandoned = new LongAdder();
   private final LongAdder quarantined = new LongAdder();
@@ -150,6 +151,11 @@ public final class XdsMetrics {
     authDenied.computeIfAbsent(label, l -> new LongAdder()).increment();
   }
 
+  /** A node agent's pin report, by outcome ({@code accepted} or the reason label of a refusal: a bounded set). */
+  void pinReport(String outcome) {
+    pinReports.computeIfAbsent(outcome, l -> new LongAdder()).increment();
+  }
+
   void isolationProbe() {
     isolationProbes.increment();
   }
@@ -200,7 +206,8 @@ public final class XdsMetrics {
         isolationProbes.sum(),
         isolationsAbandoned.sum(),
         quarantined.sum(),
-        quarantineFull.sum());
+        quarantineFull.sum(),
+        stringSums(pinReports));
   }
 
   private static ImmutableMap<String, Long> stringSums(Map<String, LongAdder> adders) {
@@ -239,6 +246,7 @@ public final class XdsMetrics {
    * @param isolationsAbandoned NACK isolations stopped at the probe limit (the type stays parked)
    * @param quarantined resources quarantined for a client
    * @param quarantineFull rejected resources not quarantined because the client's quarantine was full
+   * @param pinReports node agents' pin reports, by outcome
    */
   public record Snapshot(
       ImmutableMap<ResourceType, Long> pushes,
@@ -261,7 +269,8 @@ public final class XdsMetrics {
       long isolationProbes,
       long isolationsAbandoned,
       long quarantined,
-      long quarantineFull) {
+      long quarantineFull,
+      ImmutableMap<String, Long> pinReports) {
 
     /** Total bad requests over every reason. */
     public long totalBadRequests() {

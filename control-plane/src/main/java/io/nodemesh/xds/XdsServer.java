@@ -24,6 +24,7 @@ import io.grpc.ServerStreamTracer;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.QuarantinedResource;
 import io.nodemesh.api.admin.v1.SyncStatus;
@@ -31,6 +32,7 @@ import io.nodemesh.log.LogThrottle;
 import java.net.InetAddress;
 import java.net.SocketAddress;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -48,6 +50,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * The ADS server: {@code StreamAggregatedResources} (SotW) and {@code DeltaAggregatedResources} (delta)
@@ -208,6 +211,28 @@ public final class XdsServer implements AutoCloseable {
     return SyncStatus.newBuilder().addAllClients(clients()).build();
   }
 
+  /**
+   * The node agents' pin reports (issue 16) on this server's port, with the same interceptor and authorization
+   * as the ADS streams. {@code listenerName} names the outbound listener of a pinned pod.
+   */
+  public ServerServiceDefinition pinService(NodePinService.Sink sink,
+      Function<Pin, String> listenerName) {
+    return ServerInterceptors.intercept(new NodePinService(this, sink, listenerName).definition(),
+        new ConnectionInterceptor());
+  }
+
+  /** The authorized streams whose view is {@code nodeName}'s. */
+  List<AdsStream<?, ?>> streamsOfNode(String nodeName) {
+    List<AdsStream<?, ?>> ofNode = new ArrayList<>();
+    for (AdsStream<?, ?> stream : streams.values()) {
+      NodeIdentity who = stream.identity();
+      if (who != null && who.nodeName().equals(nodeName)) {
+        ofNode.add(stream);
+      }
+    }
+    return ofNode;
+  }
+
   /** The streams serving one Kubernetes node. */
   public ImmutableList<ClientStatus> clientsOfNode(String nodeName) {
     return clients().stream()
@@ -330,7 +355,7 @@ public final class XdsServer implements AutoCloseable {
     }
   }
 
-  private static ClientConnection connection() {
+  static ClientConnection connection() {
     ClientConnection connection = CONNECTION.get();
     return connection == null ? ClientConnection.UNKNOWN : connection;
   }

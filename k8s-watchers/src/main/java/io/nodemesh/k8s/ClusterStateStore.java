@@ -1,11 +1,13 @@
 package io.nodemesh.k8s;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.EndpointSliceInfo;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.NodeInfo;
+import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
@@ -71,6 +73,8 @@ public final class ClusterStateStore implements AutoCloseable {
   private final Set<ResourceKind> listed = EnumSet.noneOf(ResourceKind.class);
   private final Map<ResourceKind, Set<Object>> touched = new EnumMap<>(ResourceKind.class);
   private final List<Consumer<StateUpdate>> subscribers = new ArrayList<>();
+  /** The last pin report applied per node, to drop the periodic repeats without touching the model. */
+  private final Map<String, ImmutableMap<String, NodePin>> reportedPins = new HashMap<>();
   private boolean dirty;
   private boolean isSynced;
   private boolean hasEventTime;
@@ -140,6 +144,14 @@ public final class ClusterStateStore implements AutoCloseable {
     return statesPublished.get();
   }
 
+  /**
+   * Queues a node agent's full report of the pins on {@code node} (the caller authorized the reporter for that
+   * node); the writer re-decides the node's pods whose pin changed. An unchanged report costs one map compare.
+   */
+  public void reportPins(String node, Map<String, NodePin> pins) {
+    submit(new StoreEvent.Pins(node, ImmutableMap.copyOf(pins), System.nanoTime()));
+  }
+
   /** Queues an event from an informer thread; the writer applies it with everything else queued. */
   void submit(StoreEvent event) {
     queue.add(event);
@@ -204,6 +216,8 @@ public final class ClusterStateStore implements AutoCloseable {
       applyDelete(delete);
     } else if (event instanceof StoreEvent.Reject reject) {
       applyReject(reject);
+    } else if (event instanceof StoreEvent.Pins report) {
+      applyPins(report);
     } else if (event instanceof StoreEvent.Listed done) {
       listed.add(done.kind());
     }
@@ -258,6 +272,22 @@ public final class ClusterStateStore implements AutoCloseable {
           String.join("; ", event.converted().problems()));
     }
     touch(kind, event.key(), event.observedNanos());
+  }
+
+  private void applyPins(StoreEvent.Pins event) {
+    if (event.pins().equals(reportedPins.getOrDefault(event.node(), ImmutableMap.of()))) {
+      return;
+    }
+    if (event.pins().isEmpty()) {
+      reportedPins.remove(event.node());
+    } else {
+      reportedPins.put(event.node(), event.pins());
+    }
+    builder.putPins(event.node(), event.pins());
+    // the pods whose decision changed are reported by the builder as changed by others
+    dirty = true;
+    earliestEventNanos = hasEventTime ? Change.earlier(earliestEventNanos, event.observedNanos()) : event.observedNanos();
+    hasEventTime = true;
   }
 
   private void applyDelete(StoreEvent.Delete event) {
@@ -316,7 +346,10 @@ public final class ClusterStateStore implements AutoCloseable {
       case POD -> builder.removePod((ObjectKey) key);
       case SERVICE -> builder.removeService((ObjectKey) key);
       case ENDPOINT_SLICE -> builder.removeEndpointSlice((ObjectKey) key);
-      case NODE -> builder.removeNode((String) key);
+      case NODE -> {
+        builder.removeNode((String) key);
+        reportedPins.remove((String) key);
+      }
       case NAMESPACE -> builder.removeNamespace((String) key);
       default -> throw new IllegalStateException("unknown kind " + kind);
     }

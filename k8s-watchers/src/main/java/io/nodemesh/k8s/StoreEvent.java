@@ -1,5 +1,7 @@
 package io.nodemesh.k8s;
 
+import com.google.common.collect.ImmutableMap;
+import io.nodemesh.model.NodePin;
 import java.util.Objects;
 
 /** An informer observation queued for the store's writer; conversion already happened on the informer thread. */
@@ -33,6 +35,14 @@ sealed interface StoreEvent {
       namespace = namespace == null ? "" : namespace;
       name = name == null ? "" : name;
       Objects.requireNonNull(reason);
+    }
+  }
+
+  /** A node agent's full report of the pins on its node (already authorized for that node and validated). */
+  record Pins(String node, ImmutableMap<String, NodePin> pins, long observedNanos) implements StoreEvent {
+    public Pins {
+      Objects.requireNonNull(node);
+      Objects.requireNonNull(pins);
     }
   }
 

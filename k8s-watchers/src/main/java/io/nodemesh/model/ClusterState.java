@@ -214,6 +214,10 @@ public final class ClusterState {
     private final NetnsClaims netnsClaims = new NetnsClaims();
     /** The problem of each pod refused because another pod of its node names the same netns path. */
     private final Map<ObjectKey, Problem> netnsConflicts = new HashMap<>();
+    /** The pins each node's agent reported last (node name -> pod UID -> pin); see {@link #putPins}. */
+    private final Map<String, ImmutableMap<String, NodePin>> pins = new HashMap<>();
+    /** Pods stored with the IPs of their pin because the API does not show theirs yet. */
+    private final Set<ObjectKey> ipsFromPin = new HashSet<>();
     /** Pods whose mesh status changed because another pod changed, until {@link #takePodsChangedByOthers}. */
     private final Set<ObjectKey> podsChangedByOthers = new HashSet<>();
     // what changed since the last build: build() copies only that and shares the rest with the last state
@@ -374,6 +378,8 @@ public final class ClusterState {
       if (nodes.remove(name) != null) {
         nodesDirty = true;
       }
+      // the node's agent is gone with it; its pods (if any linger) are decided on what the API shows
+      putPins(name, ImmutableMap.of());
       return this;
     }
 
@@ -410,13 +416,62 @@ public final class ClusterState {
         forgetPod(pod.key());
         return this;
       }
-      PodInfo valid = pod.withIps(ModelValidation.validIps(pod.ips(), "pod IP", report));
-      storeDecided(valid, MeshPolicy.evaluate(valid, namespaces.get(valid.namespace()), options));
+      decide(pod.withIps(ModelValidation.validIps(pod.ips(), "pod IP", report)));
       return this;
+    }
+
+    /**
+     * Replaces what {@code node}'s agent reported about the pins on that node (issue 16): a pod the API shows
+     * without an IP yet is meshed with its pin's IPs, so its listener can be in place before its app starts, and
+     * a pin being released unmeshes its pod even while the API still shows it. The caller must have established
+     * that the reporter speaks for {@code node}; pins of pods on other nodes have no effect. Re-evaluates only the
+     * node's pods whose pin changed, and marks them as changed by others.
+     */
+    public Builder putPins(String node, Map<String, NodePin> reported) {
+      ImmutableMap<String, NodePin> next = ImmutableMap.copyOf(reported);
+      ImmutableMap<String, NodePin> previous = next.isEmpty() ? pins.remove(node) : pins.put(node, next);
+      if (previous == null) {
+        previous = ImmutableMap.of();
+      }
+      TreeMap<ObjectKey, PodInfo> onNode = podIndex.get(node);
+      if (onNode == null || previous.equals(next)) {
+        return this;
+      }
+      for (PodInfo pod : List.copyOf(onNode.values())) {
+        if (!Objects.equals(previous.get(pod.uid()), next.get(pod.uid()))) {
+          MeshStatus before = pod.mesh();
+          decide(asTheApiShowsIt(pod));
+          if (!pods.get(pod.key()).mesh().equals(before) || !pods.get(pod.key()).ips().equals(pod.ips())) {
+            podsChangedByOthers.add(pod.key());
+          }
+        }
+      }
+      return this;
+    }
+
+    /** Evaluates a pod as the API shows it, with its pin's IPs when the API has none, and stores it. */
+    private void decide(PodInfo pod) {
+      NodePin pin = pod.nodeName().map(pins::get).map(ofNode -> ofNode.get(pod.uid())).orElse(null);
+      PodInfo effective = pod;
+      if (pin != null && !pin.releasing() && pod.ips().isEmpty() && !pin.ips().isEmpty()) {
+        effective = pod.withIps(pin.ips());
+        ipsFromPin.add(pod.key());
+      } else {
+        ipsFromPin.remove(pod.key());
+      }
+      MeshStatus status = pin != null && pin.releasing()
+          ? MeshStatus.notMeshed("its node agent is releasing the pod's network namespace (CNI DEL)")
+          : MeshPolicy.evaluate(effective, namespaces.get(pod.namespace()), options);
+      storeDecided(effective, status);
+    }
+
+    private PodInfo asTheApiShowsIt(PodInfo stored) {
+      return ipsFromPin.contains(stored.key()) ? stored.withIps(ImmutableList.of()) : stored;
     }
 
     public Builder removePod(ObjectKey key) {
       clearProblems("Pod", key.namespace(), key.name());
+      ipsFromPin.remove(key);
       forgetPod(key);
       return this;
     }
@@ -574,11 +629,10 @@ public final class ClusterState {
     }
 
     private void reevaluatePodsIn(String namespace) {
-      NamespaceInfo info = namespaces.get(namespace);
       // keys sort by namespace first: the pods of one namespace are one contiguous range
       List<PodInfo> inNamespace = new ArrayList<>(
           pods.subMap(ObjectKey.of(namespace, ""), true, ObjectKey.of(namespace + "\u0000", ""), false).values());
-      inNamespace.forEach(pod -> storeDecided(pod, MeshPolicy.evaluate(pod, info, options)));
+      inNamespace.forEach(pod -> decide(asTheApiShowsIt(pod)));
     }
 
     private static Problem problem(String kind, String namespace, String name, String reason) {

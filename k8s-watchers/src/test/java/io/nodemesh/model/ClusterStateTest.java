@@ -3,6 +3,7 @@ package io.nodemesh.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,48 @@ class ClusterStateTest {
 
     ClusterState removed = builder.removeNamespace("a").build();
     assertThat(removed.pod(ObjectKey.of("a", "p1")).orElseThrow().mesh().reason()).contains("not opted in");
+  }
+
+  @Test
+  void aPinReportedByItsNodesAgentMeshesAPodBeforeTheApiShowsItsIpAndItsReleaseUnmeshesIt() {
+    PodInfo fresh = pod("b", "p2", "n1");
+    ClusterState.Builder builder = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putNamespace(namespace("b", true))
+        .putPod(fresh);
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().mesh().reason()).isEqualTo("no pod IP yet");
+
+    // another node's agent cannot speak for this pod
+    builder.putPins("n2", ImmutableMap.of(fresh.uid(), new NodePin(fresh.uid(), ImmutableList.of("10.0.0.9"), false)));
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().mesh().meshed()).isFalse();
+    assertThat(builder.takePodsChangedByOthers()).isEmpty();
+
+    builder.putPins("n1", ImmutableMap.of(fresh.uid(), new NodePin(fresh.uid(), ImmutableList.of("10.0.0.2"), false)));
+    PodInfo pinned = builder.build().pod(fresh.key()).orElseThrow();
+    assertThat(pinned.mesh().meshed()).isTrue();
+    assertThat(pinned.ips()).containsExactly("10.0.0.2");
+    assertThat(builder.takePodsChangedByOthers()).containsExactly(fresh.key());
+
+    // a namespace re-evaluation keeps the pin's IPs; the API's IPs win once it has them
+    builder.putNamespace(namespace("b", true));
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().mesh().meshed()).isTrue();
+    builder.putPod(pod("b", "p2", "n1", "10.0.0.7"));
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().ips()).containsExactly("10.0.0.7");
+
+    // CNI DEL: the release unmeshes the pod although the API still shows its IP
+    builder.putPins("n1", ImmutableMap.of(fresh.uid(), new NodePin(fresh.uid(), ImmutableList.of("10.0.0.2"), true)));
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().mesh().reason()).contains("releasing");
+    assertThat(builder.takePodsChangedByOthers()).containsExactly(fresh.key());
+
+    // a pin that disappears before the API shows an IP takes the pin's IPs with it
+    PodInfo other = pod("b", "p3456", "n1");
+    builder.putPod(other)
+        .putPins("n1", ImmutableMap.of(other.uid(), new NodePin(other.uid(), ImmutableList.of("10.0.0.3"), false)));
+    assertThat(builder.build().pod(other.key()).orElseThrow().mesh().meshed()).isTrue();
+    builder.putPins("n1", ImmutableMap.of());
+    PodInfo unpinned = builder.build().pod(other.key()).orElseThrow();
+    assertThat(unpinned.mesh().meshed()).isFalse();
+    assertThat(unpinned.ips()).isEmpty();
+    assertThat(builder.build().pod(fresh.key()).orElseThrow().mesh().meshed()).isTrue();
   }
 
   @Test

@@ -1,0 +1,17 @@
+package io.nodemesh.model;
+
+import com.google.common.collect.ImmutableList;
+import java.util.Objects;
+
+/**
+ * A pod network namespace that a node's agent has pinned (CNI ADD), as the agent reported it: the pod's UID,
+ * the IPs the main CNI plugin gave it (the API shows them only after ADD returns), and whether the agent is
+ * releasing it (CNI DEL: the pod's listener must go before the pin does). Immutable; the IPs are canonical.
+ */
+public record NodePin(String podUid, ImmutableList<String> ips, boolean releasing) {
+
+  public NodePin {
+    Objects.requireNonNull(podUid, "podUid");
+    ips = ips == null ? ImmutableList.of() : ips;
+  }
+}
