@@ -48,6 +48,25 @@ public final class AgentMetrics {
       .help("Times the plugin or its conflist entry was (re)installed, e.g. after the main CNI rewrote its file")
       .register(registry);
 
+  private final Histogram listenerWait = Histogram.builder()
+      .name("nodemesh_agent_listener_wait_seconds")
+      .help("ADD: from the request to every Envoy of the node holding the pod's listener; DEL: to none holding it;"
+          + " by command and outcome (held, removed, timed_out)")
+      .labelNames("command", "outcome")
+      .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+      .register(registry);
+  private final Counter listenerWaitTimeouts = Counter.builder()
+      .name("nodemesh_agent_listener_wait_timeouts")
+      .help("Listener waits that reached --listener-wait, by command and reason (no_envoy: no Envoy of the node"
+          + " connected to any replica; no_answer: no replica answered; not_held: an Envoy did not ACK in time)")
+      .labelNames("command", "reason")
+      .register(registry);
+  private final Counter pinReports = Counter.builder()
+      .name("nodemesh_agent_pin_reports")
+      .help("Pin reports sent to control plane replicas, by outcome (answered, failed)")
+      .labelNames("outcome")
+      .register(registry);
+
   /** {@code podStates} is read at scrape time: pins by state. */
   public AgentMetrics(Supplier<Map<String, Long>> podStates) {
     GaugeWithCallback.builder()
@@ -66,6 +85,19 @@ public final class AgentMetrics {
     String name = command.name().toLowerCase(Locale.ROOT);
     cniRequests.labelValues(name, status.name().toLowerCase(Locale.ROOT)).inc();
     cniLatency.labelValues(name).observe(seconds);
+  }
+
+  public void listenerWait(CniRequest.Command command, String outcome, double seconds) {
+    listenerWait.labelValues(command.name().toLowerCase(Locale.ROOT), outcome).observe(seconds);
+  }
+
+  public void listenerWaitTimeout(CniRequest.Command command, String reason) {
+    listenerWaitTimeouts.labelValues(command.name().toLowerCase(Locale.ROOT), reason).inc();
+  }
+
+  public void pinReport(int answered, int failed) {
+    pinReports.labelValues("answered").inc(answered);
+    pinReports.labelValues("failed").inc(failed);
   }
 
   public void ruleChange(String action) {

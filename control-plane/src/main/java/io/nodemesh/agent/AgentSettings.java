@@ -1,6 +1,7 @@
 package io.nodemesh.agent;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.net.HostAndPort;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.app.Flag;
@@ -10,6 +11,7 @@ import io.nodemesh.model.NetnsPaths;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Every configuration knob of the node agent ({@code node-agent} mode), declared once. The mesh selection, netns
@@ -57,6 +59,36 @@ public final class AgentSettings {
   public static final Flag<String> SELF_DAEMONSET =
       Flag.text("self-daemonset", "", "name of the agent's DaemonSet (for cni-uninstall=auto)");
 
+  public static final Flag<String> CONTROL_PLANE_ADDRESS =
+      Flag.text("control-plane-address", "",
+          "host:port of the control plane's xDS port, a name that resolves to every replica (the chart's headless"
+              + " Service): pins are reported there and ADD waits for the node's Envoys to hold the pod's listener;"
+              + " empty: the redirect is installed without waiting");
+  public static final Flag<Duration> LISTENER_WAIT =
+      Flag.duration("listener-wait", "5s", Duration.ZERO,
+          "how long ADD waits for every Envoy of the node to hold the pod's listener (then --cni-fail-policy applies),"
+              + " and DEL for its removal (then the pin is released anyway); must be below --cni-timeout");
+  public static final Flag<String> CONTROL_PLANE_TOKEN_FILE =
+      Flag.text("control-plane-token-file", "",
+          "projected service account token sent as a bearer token with pin reports (control plane --node-auth with"
+              + " tokens); empty: the node's address authorizes the agent (host network)");
+  public static final Flag<String> CONTROL_PLANE_CA_FILE =
+      Flag.text("control-plane-ca-file", "",
+          "PEM CA bundle: report pins over TLS and verify the control plane's certificate against it (its xDS port"
+              + " serves TLS); empty: plaintext");
+  public static final Flag<String> CONTROL_PLANE_SERVER_NAME =
+      Flag.text("control-plane-server-name", "",
+          "with --control-plane-ca-file: the name the control plane's certificate is checked for (the replicas are"
+              + " dialled by IP); empty: the host of --control-plane-address");
+  public static final Flag<String> POD_NAME =
+      Flag.text("pod-name", "",
+          "this agent's pod name (the chart sets it from metadata.name): its identity in pin reports, which a"
+              + " bearer token's pod-name claim must match; empty: node-agent-<node>");
+  public static final Flag<Duration> PIN_REPORT_INTERVAL =
+      Flag.duration("pin-report-interval", "10s", Duration.ofSeconds(1),
+          "how often the full set of pins is reported to every control plane replica when no pod waits (a"
+              + " restarted replica learns them within this time)");
+
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS, DEBUG_PORT, Settings.DEBUG_ADDRESS, Settings.DEBUG_AUTH,
       Settings.DEBUG_TOKEN_FILE, Settings.ADMIN_READ_TIMEOUT, Settings.ADMIN_MAX_CONNECTIONS,
@@ -65,6 +97,8 @@ public final class AgentSettings {
       Settings.SO_MARK, Settings.CAPTURE_PORT,
       CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR, CNI_INSTALL, CNI_FAIL_POLICY, CNI_TIMEOUT, CNI_EXCLUDE_NAMESPACES,
       CNI_CONF_WAIT, RESYNC_INTERVAL, GC_GRACE, CNI_UNINSTALL, SELF_NAMESPACE, SELF_DAEMONSET,
+      CONTROL_PLANE_ADDRESS, LISTENER_WAIT, CONTROL_PLANE_TOKEN_FILE, CONTROL_PLANE_CA_FILE,
+      CONTROL_PLANE_SERVER_NAME, POD_NAME, PIN_REPORT_INTERVAL,
       Settings.LOG_LEVEL);
 
   private final Flag.Resolved resolved;
@@ -106,7 +140,29 @@ public final class AgentSettings {
     if (settings.get(CNI_TIMEOUT).toSeconds() > 600 || settings.get(CNI_TIMEOUT).toMillis() % 1000 != 0) {
       throw new Flag.UsageException("--cni-timeout must be whole seconds, at most 600s");
     }
+    if (settings.get(LISTENER_WAIT).compareTo(settings.get(CNI_TIMEOUT).minusSeconds(1)) > 0) {
+      throw new Flag.UsageException("--listener-wait must be at least 1s below --cni-timeout ("
+          + settings.text(CNI_TIMEOUT) + "): the plugin must still be waiting when the agent answers");
+    }
+    settings.controlPlaneAddress();
     return settings;
+  }
+
+  /** Host and port of {@link #CONTROL_PLANE_ADDRESS}, or empty when pins are not reported. */
+  public Optional<HostAndPort> controlPlaneAddress() {
+    String text = get(CONTROL_PLANE_ADDRESS);
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      HostAndPort address = HostAndPort.fromString(text);
+      if (!address.hasPort() || address.getHost().isEmpty()) {
+        throw new IllegalArgumentException("needs host:port");
+      }
+      return Optional.of(address);
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("--control-plane-address must be host:port, got " + text);
+    }
   }
 
   public <T> T get(Flag<T> flag) {

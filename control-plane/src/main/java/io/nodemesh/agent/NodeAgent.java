@@ -3,6 +3,7 @@ package io.nodemesh.agent;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
+import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.app.Settings;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.MeshPolicy;
@@ -24,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -31,11 +33,15 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -65,11 +71,17 @@ public final class NodeAgent implements AutoCloseable {
   private static final int PRIORITY_EVENT = 1;
   private static final int PRIORITY_RESYNC = 2;
   private static final String UNINSTALLING = "nodemesh is being uninstalled from this node; retry";
+  /** DEL waits at most this long for the listener to go: the plugin's default delTimeoutSeconds is 5. */
+  private static final long DEL_WAIT_MAX_MILLIS = 4_000;
+  /** Pace of reports while a pod waits for its listener. */
+  private static final long FAST_REPORT_MILLIS = 20;
 
   /** Where a pinned pod stands. */
   public enum State {
     /** Meshed, and the namespace holds exactly the intended rules. */
     REDIRECTED,
+    /** Meshed; the redirect waits until every Envoy of the node holds the pod's listener (issue 16). */
+    WAITING_FOR_LISTENER,
     /** Not meshed (the reason says why); the namespace holds none of our rules. */
     NOT_MESHED,
     /** Not decidable yet (API not synced, no pod IP known); rules left as they are. */
@@ -99,6 +111,17 @@ public final class NodeAgent implements AutoCloseable {
   private final CniInstaller installer;
   private final Clock clock;
   private final AgentMetrics metrics;
+  private final FailPolicy failPolicy;
+  private final Duration listenerWait;
+  private final Duration pinReportInterval;
+  /** Null when no control plane address is configured: redirects are installed without waiting for listeners. */
+  private final PinReporter reporter;
+  private final Thread reportThread;
+  private final Semaphore reportKick = new Semaphore(0);
+  private volatile ImmutableList<Pin> reportSnapshot = ImmutableList.of();
+  /** Report at the fast pace: a CNI request or a started pod waits for listeners. */
+  private volatile boolean fastReports;
+  private volatile PinReporter.Holdings lastHoldings;
 
   private final AtomicLong sequence = new AtomicLong();
   private final ThreadPoolExecutor loop;
@@ -114,6 +137,16 @@ public final class NodeAgent implements AutoCloseable {
   private final Map<String, PinStatus> pins = new HashMap<>();
   private final Map<String, Instant> orphanSince = new HashMap<>();
   private final Map<String, ImmutableList<String>> cniIps = new HashMap<>();
+  /** What the control plane is told about each pin (ready, or released by DEL), by pod UID. */
+  private final Map<String, Pin> reported = new TreeMap<>();
+  /** CNI requests answered once the node's Envoys hold (ADD) or dropped (DEL) the pod's listener. */
+  private final Map<String, ListenerWait> waits = new HashMap<>();
+  /** Requests being waited on: not served again when the spool is listed. */
+  private final Set<String> deferredRequests = new HashSet<>();
+  /** Meshed pods that started without their redirect (the wait timed out, fail-open); it follows the listener. */
+  private final Set<String> awaitingListener = new HashSet<>();
+  /** Pods whose listener every Envoy of the node held at the last report. */
+  private Set<String> confirmed = Set.of();
 
   private volatile ImmutableMap<String, PinStatus> published = ImmutableMap.of();
   private volatile boolean reconciledOnce;
@@ -139,6 +172,17 @@ public final class NodeAgent implements AutoCloseable {
     this.clock = clock;
     this.lastBeat = clock.instant();
     this.metrics = new AgentMetrics(this::countByState);
+    this.failPolicy = settings.get(AgentSettings.CNI_FAIL_POLICY);
+    this.listenerWait = settings.get(AgentSettings.LISTENER_WAIT);
+    this.pinReportInterval = settings.get(AgentSettings.PIN_REPORT_INTERVAL);
+    String podName = settings.get(AgentSettings.POD_NAME);
+    this.reporter = settings.controlPlaneAddress()
+        .map(address -> new PinReporter(address, nodeName, podName.isEmpty() ? "node-agent-" + nodeName : podName,
+            settings.get(AgentSettings.CONTROL_PLANE_TOKEN_FILE), settings.get(AgentSettings.CONTROL_PLANE_CA_FILE),
+            settings.get(AgentSettings.CONTROL_PLANE_SERVER_NAME)))
+        .orElse(null);
+    this.reportThread = new Thread(this::reportLoop, "nodemesh-agent-pins");
+    this.reportThread.setDaemon(true);
     this.loop = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), runnable -> {
       Thread thread = new Thread(runnable, "nodemesh-agent-loop");
       thread.setDaemon(true);
@@ -198,6 +242,9 @@ public final class NodeAgent implements AutoCloseable {
         TimeUnit.MILLISECONDS);
     timer.scheduleWithFixedDelay(() -> submit(PRIORITY_RESYNC, () -> lastBeat = clock.instant()), 5, 5,
         TimeUnit.SECONDS);
+    if (reporter != null) {
+      reportThread.start();
+    }
     log.info("node agent serving {} (pins in {}, capture port {}, SO_MARK {})", spool.root(), pinDir, capturePort,
         soMark);
   }
@@ -260,6 +307,16 @@ public final class NodeAgent implements AutoCloseable {
           return; // the full reconcile after sync covers these
         }
         for (String uid : uids) {
+          ListenerWait wait = waits.get(uid);
+          if (wait != null && wait.decision != null
+              && pods.byUid(uid).map(PodInfo::terminating).orElse(true)) {
+            // deleted while its ADD waits: its listener will never come; the plugin removes the pin (closed)
+            waits.remove(uid);
+            wait.deadline.cancel(false);
+            release(uid);
+            pins.remove(uid);
+            finish(wait.pending, wait.request, CniAnswer.error("the pod was deleted while its ADD waited"));
+          }
           if (Files.exists(pinDir.resolve(uid))) {
             reconcilePin(uid);
           }
@@ -302,6 +359,9 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void serve(Spool.Pending pending) {
+    if (deferredRequests.contains(pending.id())) {
+      return; // answered when the node's Envoys hold (or dropped) the pod's listener
+    }
     try {
       Optional<String> text = spool.read(pending);
       if (text.isEmpty()) {
@@ -333,26 +393,43 @@ public final class NodeAgent implements AutoCloseable {
       CniAnswer answer;
       try {
         answer = switch (request.command()) {
-          case ADD -> add(request);
+          case ADD -> add(request, pending);
           case CHECK -> check(request);
-          case DEL -> del(request);
+          case DEL -> del(request, pending);
         };
       } catch (RuntimeException e) {
         log.warn("{} for pod {}/{} failed", request.command(), request.podNamespace(), request.podName(), e);
         answer = CniAnswer.error(request.command() + " failed: " + e);
       }
-      spool.answer(pending.id(), answer);
-      double seconds = Math.max(0, Duration.between(pending.written(), clock.instant()).toNanos() / 1e9);
-      metrics.cniRequest(request.command(), answer.status(), seconds);
-      log.info("CNI {} {}/{} ({}): {} - {}", request.command(), request.podNamespace(), request.podName(),
-          request.podUid(), answer.status(), answer.message());
-      publish();
+      if (answer == null) {
+        deferredRequests.add(pending.id());
+        publish();
+        return;
+      }
+      finish(pending, request, answer);
     } catch (IOException e) {
       log.warn("cannot answer request {}: {}", pending.id(), e.toString());
     }
   }
 
-  private CniAnswer add(CniRequest request) {
+  /** Writes the answer the plugin waits for, and counts it. */
+  private void finish(Spool.Pending pending, CniRequest request, CniAnswer answer) {
+    deferredRequests.remove(pending.id());
+    try {
+      spool.answer(pending.id(), answer);
+    } catch (IOException e) {
+      log.warn("cannot answer request {}: {}", pending.id(), e.toString());
+      return;
+    }
+    double seconds = Math.max(0, Duration.between(pending.written(), clock.instant()).toNanos() / 1e9);
+    metrics.cniRequest(request.command(), answer.status(), seconds);
+    log.info("CNI {} {}/{} ({}): {} - {}", request.command(), request.podNamespace(), request.podName(),
+        request.podUid(), answer.status(), answer.message());
+    publish();
+  }
+
+  /** The answer, or null when it waits for the node's Envoys (then {@link #onHoldings} or the deadline gives it). */
+  private CniAnswer add(CniRequest request, Spool.Pending pending) {
     Optional<PodInfo> pod;
     NamespaceInfo namespace;
     try {
@@ -370,8 +447,27 @@ public final class NodeAgent implements AutoCloseable {
       return answerFor(status);
     }
     cniIps.put(request.podUid(), request.ips());
-    PinStatus status = ensure(request.podUid(), request.podNamespace(), request.podName(),
-        decide(pod.get(), namespace, request.ips()));
+    Decision decision = decide(pod.get(), namespace, request.ips());
+    String uid = request.podUid();
+    if (reporter != null && decision.kind() == Decision.Kind.MESHED && !confirmed.contains(uid)) {
+      announce(uid, request.podNamespace(), request.podName(), decision.ips());
+      ListenerWait previous = waits.remove(uid);
+      if (previous != null) {
+        previous.deadline.cancel(false);
+        finish(previous.pending, previous.request, CniAnswer.error("superseded by a newer ADD of the same pod"));
+      }
+      ListenerWait wait = new ListenerWait(pending, request, decision, clock.instant());
+      wait.deadline = timer.schedule(() -> submit(PRIORITY_CNI, () -> expire(uid, wait)),
+          listenerWait.toMillis(), TimeUnit.MILLISECONDS);
+      waits.put(uid, wait);
+      pins.put(uid, status(uid, request.podNamespace(), request.podName(), State.WAITING_FOR_LISTENER,
+          "waiting up to " + listenerWait.toMillis() + " ms for every Envoy of the node to hold the pod's listener",
+          "", ImmutableList.of()));
+      fastReports = true;
+      reportKick.release();
+      return null;
+    }
+    PinStatus status = ensure(uid, request.podNamespace(), request.podName(), decision);
     return answerFor(status);
   }
 
@@ -404,21 +500,41 @@ public final class NodeAgent implements AutoCloseable {
     };
   }
 
-  private CniAnswer del(CniRequest request) {
+  /**
+   * Removes the redirect, then tells the control plane the pin is being released and, when the pod had a
+   * listener, answers once no Envoy of the node holds it (or after the wait): the pin must outlive the listener.
+   */
+  private CniAnswer del(CniRequest request, Spool.Pending pending) {
     String uid = request.podUid();
     cniIps.remove(uid);
     orphanSince.remove(uid);
     pins.remove(uid);
+    awaitingListener.remove(uid);
+    ListenerWait adding = waits.remove(uid);
+    if (adding != null) {
+      adding.deadline.cancel(false);
+      finish(adding.pending, adding.request, CniAnswer.error("the pod's sandbox is being deleted"));
+    }
+    boolean hadListener = release(uid);
     if (!Files.exists(request.pin())) {
       return CniAnswer.ok("no pin, nothing to remove");
     }
     try {
       removeRules(request.pin());
-      return CniAnswer.ok("redirect rules removed");
     } catch (IOException e) {
       metrics.ruleError();
       return CniAnswer.error("cannot remove the redirect rules: " + e.getMessage());
     }
+    if (!hadListener) {
+      return CniAnswer.ok("redirect rules removed");
+    }
+    ListenerWait wait = new ListenerWait(pending, request, null, clock.instant());
+    wait.deadline = timer.schedule(() -> submit(PRIORITY_CNI, () -> expire(uid, wait)),
+        Math.min(listenerWait.toMillis(), DEL_WAIT_MAX_MILLIS), TimeUnit.MILLISECONDS);
+    waits.put(uid, wait);
+    fastReports = true;
+    reportKick.release();
+    return null;
   }
 
   /** A plugin request and the API disagree about which pod this is: not ours to mesh. */
@@ -442,22 +558,22 @@ public final class NodeAgent implements AutoCloseable {
       case REDIRECTED -> CniAnswer.ok("outbound TCP redirected (signature " + status.signature() + ")"
           + (status.problems().isEmpty() ? "" : "; " + String.join("; ", status.problems())));
       case NOT_MESHED, UNDECIDED, ORPHANED -> CniAnswer.skip(status.reason());
-      case ERROR -> CniAnswer.error(status.reason());
+      case ERROR, WAITING_FOR_LISTENER -> CniAnswer.error(status.reason());
     };
   }
 
   // ---- decisions and rules (agent loop) ----
 
-  /** The mesh decision for a pod, with the redirect it needs. */
-  record Decision(Kind kind, String reason, RedirectRules.Spec spec) {
+  /** The mesh decision for a pod, with the redirect it needs and (meshed) the IPs it was decided with. */
+  record Decision(Kind kind, String reason, RedirectRules.Spec spec, ImmutableList<String> ips) {
     enum Kind { MESHED, NOT_MESHED, UNDECIDED }
 
     static Decision notMeshed(String reason) {
-      return new Decision(Kind.NOT_MESHED, reason, null);
+      return new Decision(Kind.NOT_MESHED, reason, null, ImmutableList.of());
     }
 
     static Decision undecided(String reason) {
-      return new Decision(Kind.UNDECIDED, reason, null);
+      return new Decision(Kind.UNDECIDED, reason, null, ImmutableList.of());
     }
   }
 
@@ -471,7 +587,7 @@ public final class NodeAgent implements AutoCloseable {
       return Decision.notMeshed(status.reason());
     }
     OutboundExclusions exclusions = OutboundExclusions.fromAnnotations(pod.annotations());
-    return new Decision(Decision.Kind.MESHED, "meshed", new RedirectRules.Spec(capturePort, soMark, exclusions));
+    return new Decision(Decision.Kind.MESHED, "meshed", new RedirectRules.Spec(capturePort, soMark, exclusions), ips);
   }
 
   /** Brings one pin to what the decision says and records the outcome. */
@@ -482,6 +598,19 @@ public final class NodeAgent implements AutoCloseable {
       switch (decision.kind()) {
         case MESHED -> {
           RedirectRules.Spec spec = decision.spec();
+          if (reporter != null && !confirmed.contains(uid)
+              && RedirectRules.NatState.parse(iptables.saveNat(pin)).absent()) {
+            // a redirect to a port nobody listens on refuses the pod's connections: it follows the listener
+            announce(uid, namespace, name, decision.ips());
+            awaitingListener.add(uid);
+            fastReports = true;
+            reportKick.release();
+            PinStatus waiting = status(uid, namespace, name, State.WAITING_FOR_LISTENER,
+                "meshed; the redirect is installed once every Envoy of the node holds the pod's listener", "",
+                ImmutableList.of());
+            pins.put(uid, waiting);
+            return waiting;
+          }
           installRules(pin, spec);
           spec.exclusions().problems().forEach(problem -> {
             log.warn("pod {}/{}: {}", namespace, name, problem);
@@ -555,6 +684,162 @@ public final class NodeAgent implements AutoCloseable {
     metrics.ruleChange("removed");
   }
 
+  // ---- listeners: pin reports and waits (agent loop, except the report thread) ----
+
+  /** A CNI request waiting for the node's Envoys; {@code decision} is null for DEL. */
+  private static final class ListenerWait {
+    final Spool.Pending pending;
+    final CniRequest request;
+    final Decision decision;
+    final Instant started;
+    ScheduledFuture<?> deadline;
+
+    ListenerWait(Spool.Pending pending, CniRequest request, Decision decision, Instant started) {
+      this.pending = pending;
+      this.request = request;
+      this.decision = decision;
+      this.started = started;
+    }
+  }
+
+  /** Tells the control plane the pod's pin is ready (its listener may be pushed), with the IPs CNI gave it. */
+  private void announce(String uid, String namespace, String name, List<String> ips) {
+    Pin pin = Pin.newBuilder().setPodUid(uid).setNamespace(namespace).setName(name).addAllIps(ips).build();
+    if (!pin.equals(reported.put(uid, pin))) {
+      publishReport();
+    }
+  }
+
+  /** Tells the control plane the pod's pin is being released; true when it was announced before. */
+  private boolean release(String uid) {
+    Pin previous = reported.get(uid);
+    if (previous == null || previous.getReleasing()) {
+      return previous != null;
+    }
+    reported.put(uid, previous.toBuilder().setReleasing(true).build());
+    publishReport();
+    return true;
+  }
+
+  private void publishReport() {
+    reportSnapshot = ImmutableList.copyOf(reported.values());
+    reportKick.release();
+  }
+
+  /** The report thread: every pin to every replica, fast while something waits, else every interval. */
+  private void reportLoop() {
+    while (!Thread.currentThread().isInterrupted()) {
+      try {
+        // an agent that just started reports once it knows its pins, not an empty set that would unpin them all
+        if (reconciledOnce || fastReports) {
+          ImmutableList<Pin> snapshot = reportSnapshot;
+          PinReporter.Holdings holdings = reporter.report(snapshot).get(10, TimeUnit.SECONDS);
+          submit(PRIORITY_CNI, () -> onHoldings(holdings, snapshot));
+        }
+        reportKick.tryAcquire(fastReports ? FAST_REPORT_MILLIS : pinReportInterval.toMillis(), TimeUnit.MILLISECONDS);
+        reportKick.drainPermits();
+      } catch (InterruptedException e) {
+        return;
+      } catch (ExecutionException | TimeoutException | RuntimeException e) {
+        log.warn("pin report failed: {}", e.toString());
+        try {
+          Thread.sleep(FAST_REPORT_MILLIS);
+        } catch (InterruptedException interrupted) {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Applies what the replicas said to the waiting requests and the pods that started without redirect. */
+  private void onHoldings(PinReporter.Holdings holdings, ImmutableList<Pin> sent) {
+    lastHoldings = holdings;
+    metrics.pinReport(holdings.replicasAnswered(), holdings.failures().size());
+    if (!holdings.failures().isEmpty()) {
+      log.debug("pin report: {} replica(s) answered, failures: {}", holdings.replicasAnswered(), holdings.failures());
+    }
+    Set<String> held = new HashSet<>();
+    Set<String> releasedAndGone = new HashSet<>();
+    for (Pin pin : sent) {
+      if (!pin.getReleasing() && holdings.everyEnvoyHolds(pin.getPodUid())) {
+        held.add(pin.getPodUid());
+      } else if (pin.getReleasing() && !holdings.unknown() && holdings.noEnvoyHolds(pin.getPodUid())) {
+        releasedAndGone.add(pin.getPodUid());
+      }
+    }
+    confirmed = Set.copyOf(held);
+    for (Map.Entry<String, ListenerWait> entry : List.copyOf(waits.entrySet())) {
+      String uid = entry.getKey();
+      ListenerWait wait = entry.getValue();
+      boolean add = wait.decision != null;
+      if (add ? !held.contains(uid) : !releasedAndGone.contains(uid)) {
+        continue;
+      }
+      waits.remove(uid);
+      wait.deadline.cancel(false);
+      metrics.listenerWait(wait.request.command(), add ? "held" : "removed", secondsSince(wait.started));
+      if (add) {
+        PinStatus status = ensure(uid, wait.request.podNamespace(), wait.request.podName(), wait.decision);
+        finish(wait.pending, wait.request, answerFor(status));
+      } else {
+        finish(wait.pending, wait.request, CniAnswer.ok("redirect rules removed; no Envoy of the node holds the"
+            + " pod's listener any more"));
+      }
+    }
+    for (String uid : List.copyOf(awaitingListener)) {
+      if (held.contains(uid)) {
+        awaitingListener.remove(uid);
+        reconcilePin(uid);
+      }
+    }
+    fastReports = !waits.isEmpty() || !awaitingListener.isEmpty();
+    publish();
+  }
+
+  /** A wait reached its deadline: ADD fails (the plugin applies its fail policy), DEL releases the pin anyway. */
+  private void expire(String uid, ListenerWait wait) {
+    if (waits.get(uid) != wait) {
+      return;
+    }
+    waits.remove(uid);
+    PinReporter.Holdings holdings = lastHoldings;
+    String reason = holdings == null || holdings.unknown() ? "no_answer"
+        : holdings.streamsByEnvoy().isEmpty() ? "no_envoy" : "not_held";
+    String detail = switch (reason) {
+      case "no_answer" -> "no control plane replica answered"
+          + (holdings == null ? "" : ": " + String.join("; ", holdings.failures()));
+      case "no_envoy" -> "no Envoy of this node is connected to the control plane";
+      default -> "Envoy(s) " + holdings.envoysWithout(uid) + " did not ACK it";
+    };
+    CniRequest request = wait.request;
+    metrics.listenerWaitTimeout(request.command(), reason);
+    metrics.listenerWait(request.command(), "timed_out", secondsSince(wait.started));
+    if (wait.decision == null) {
+      finish(wait.pending, request, CniAnswer.ok("redirect rules removed; the listener's removal was not confirmed"
+          + " within the wait (" + detail + ")"));
+      return;
+    }
+    String message = "the node's Envoys did not hold the pod's listener within " + listenerWait.toMillis()
+        + " ms: " + detail;
+    log.warn("pod {}/{} ({}): {}", request.podNamespace(), request.podName(), uid, message);
+    if (failPolicy == FailPolicy.OPEN) {
+      // the plugin starts the pod with its pin; the redirect follows the listener
+      awaitingListener.add(uid);
+      pins.put(uid, status(uid, request.podNamespace(), request.podName(), State.WAITING_FOR_LISTENER,
+          "started without redirect (fail-open): " + message, "", ImmutableList.of()));
+    } else {
+      // the plugin removes the pin and fails the ADD; the kubelet retries with a new one
+      release(uid);
+      pins.remove(uid);
+    }
+    fastReports = !waits.isEmpty() || !awaitingListener.isEmpty();
+    finish(wait.pending, request, CniAnswer.error(message));
+  }
+
+  private double secondsSince(Instant start) {
+    return Math.max(0, Duration.between(start, clock.instant()).toNanos() / 1e9);
+  }
+
   // ---- reconcile and garbage collection (agent loop) ----
 
   private void reconcileAll() {
@@ -574,6 +859,14 @@ public final class NodeAgent implements AutoCloseable {
     pins.keySet().retainAll(uids);
     orphanSince.keySet().retainAll(uids);
     cniIps.keySet().retainAll(uids);
+    awaitingListener.retainAll(uids);
+    // a released pin is reported until its pod is gone: the API may show the pod (and its IP) for a while
+    boolean unreported = reported.entrySet().removeIf(entry -> !uids.contains(entry.getKey())
+        && !waits.containsKey(entry.getKey())
+        && (!entry.getValue().getReleasing() || (pods.synced() && pods.byUid(entry.getKey()).isEmpty())));
+    if (unreported) {
+      publishReport();
+    }
     try {
       int removed = spool.collectGarbage(clock.instant(), cniTimeout.multipliedBy(2).plusSeconds(60));
       if (removed > 0) {
@@ -636,7 +929,16 @@ public final class NodeAgent implements AutoCloseable {
           "namespace not readable: " + e.getMessage(), "", ImmutableList.of()));
       return;
     }
-    ensure(uid, info.namespace(), info.name(), decide(info, namespace, cniIps.getOrDefault(uid, ImmutableList.of())));
+    Decision decision = decide(info, namespace, cniIps.getOrDefault(uid, ImmutableList.of()));
+    if (reporter != null && decision.kind() == Decision.Kind.MESHED && !waits.containsKey(uid)) {
+      announce(uid, info.namespace(), info.name(), decision.ips());
+    } else if (decision.kind() == Decision.Kind.NOT_MESHED && !waits.containsKey(uid)) {
+      release(uid);
+    }
+    if (waits.containsKey(uid)) {
+      return; // its CNI request decides
+    }
+    ensure(uid, info.namespace(), info.name(), decision);
   }
 
   /** Removes a pin whose pod is gone: unmount (propagates to the host), delete the file and its owner record. */
@@ -785,6 +1087,10 @@ public final class NodeAgent implements AutoCloseable {
   @Override
   public void close() {
     timer.shutdownNow();
+    reportThread.interrupt();
+    if (reporter != null) {
+      reporter.close();
+    }
     WatchService service = watchService;
     if (service != null) {
       try {
