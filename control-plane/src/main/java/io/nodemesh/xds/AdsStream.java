@@ -617,14 +617,19 @@ abstract class AdsStream<ReqT, RespT> {
       Set<String> absent = new HashSet<>();
       if (!closed && !state.lastResponseNacked && known.declared() == null) {
         Set<String> inFlight = new HashSet<>();
-        state.outstanding.forEach(sent -> sent.resources().forEach(resource -> inFlight.add(resource.name())));
-        // SotW responses (and delta ones that only remove) do not list what they carry: assume everything
-        boolean everythingInFlight = !state.outstanding.isEmpty() && inFlight.isEmpty();
+        state.outstanding.forEach(sent -> {
+          sent.resources().forEach(resource -> inFlight.add(resource.name()));
+          inFlight.addAll(sent.removedNames());
+        });
+        // a SotW response restates every name: while one is in flight, nothing is settled
+        boolean everythingInFlight = !state.outstanding.isEmpty() && !responsesListTheirNames();
         for (String name : names) {
-          boolean held = known.scope().contains(name) && known.table().get(name) != null;
-          if (held && !everythingInFlight && !inFlight.contains(name)) {
+          if (everythingInFlight || inFlight.contains(name)) {
+            continue;
+          }
+          if (known.scope().contains(name) && known.table().get(name) != null) {
             present.add(name);
-          } else if (!held && state.outstanding.isEmpty()) {
+          } else {
             absent.add(name);
           }
         }
@@ -632,6 +637,11 @@ abstract class AdsStream<ReqT, RespT> {
       result.complete(new ListenerAcks(Set.copyOf(present), Set.copyOf(absent)));
     });
     return result;
+  }
+
+  /** Whether each response remembers the names it carried and removed (delta), so others are settled. */
+  boolean responsesListTheirNames() {
+    return false;
   }
 
   /** Runs a task on the stream executor; once the server is closed there is nothing left to do. */
@@ -717,16 +727,17 @@ abstract class AdsStream<ReqT, RespT> {
   final boolean respond(
       TypeState state, RespT response, long nonce, String version, long generation, int bytes, int resources,
       int removed) {
-    return respond(state, response, nonce, version, generation, bytes, List.of(), resources, removed, false);
+    return respond(state, response, nonce, version, generation, bytes, List.of(), List.of(), resources, removed, false);
   }
 
   /**
-   * Sends one response that carries {@code carried} (remembered until ACKed, for NACK isolation); {@code probe}
-   * marks a response that re-sends a subset of a rejected one.
+   * Sends one response that carries {@code carried} and removes {@code removedNames} (both remembered until
+   * ACKed: for NACK isolation and {@link #listenerAcks}); {@code probe} marks a response that re-sends a subset of
+   * a rejected one.
    */
   final boolean respond(
       TypeState state, RespT response, long nonce, String version, long generation, int bytes,
-      List<Resource> carried, int resources, int removed, boolean probe) {
+      List<Resource> carried, List<String> removedNames, int resources, int removed, boolean probe) {
     if (closed) {
       server.metricsInternal().sendFailure();
       log.debug("node={} stream={} dropped a {} push: stream closed", nodeId(), id, state.type.shortName());
@@ -747,7 +758,7 @@ abstract class AdsStream<ReqT, RespT> {
       return false;
     }
     server.metricsInternal().pushed(state.type, bytes);
-    state.recordSent(new Sent(nonce, version, generation, server.clock().millis(), carried, probe));
+    state.recordSent(new Sent(nonce, version, generation, server.clock().millis(), carried, removedNames, probe));
     log.debug(
         "push node={} stream={} protocol={} type={} nonce={} version={} generation={} resources={} removed={} bytes={}",
         nodeId(), id, protocol(), state.type.shortName(), nonce, version, generation, resources, removed, bytes);

@@ -334,7 +334,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         nodeId(), id, state.type.shortName(), isolation.probes, probe.resources.size(),
         names(probe.resources.stream().map(Resource::name).toList()));
     boolean sent = respond(state, response, nonce, state.sentVersion, generation, response.getSerializedSize(),
-        probe.resources, probe.resources.size(), 0, true);
+        probe.resources, List.of(), probe.resources.size(), 0, true);
     state.publish();
     return sent;
   }
@@ -393,6 +393,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       push.nextUpsert++;
     }
     List<Resource> carried = push.upserts.subList(from, push.nextUpsert);
+    int fromRemoved = push.nextRemoved;
     while (push.nextUpsert == push.upserts.size() && push.nextRemoved < push.removed.size()) {
       String name = push.removed.get(push.nextRemoved);
       int size = CodedOutputStream.computeStringSize(DeltaDiscoveryResponse.REMOVED_RESOURCES_FIELD_NUMBER, name);
@@ -407,12 +408,18 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     if (push.parts == 2) {
       server.metricsInternal().splitResponse();
     }
-    return flush(push.state, response, push.version, push.generation, carried);
+    return flush(push.state, response, push.version, push.generation, carried,
+        push.removed.subList(fromRemoved, push.nextRemoved));
+  }
+
+  @Override
+  boolean responsesListTheirNames() {
+    return true;
   }
 
   private boolean flush(
       TypeState state, DeltaDiscoveryResponse.Builder builder, String version, long generation,
-      List<Resource> carried) {
+      List<Resource> carried, List<String> removedNames) {
     long nonce = nextNonce();
     DeltaDiscoveryResponse response =
         builder
@@ -428,6 +435,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         generation,
         response.getSerializedSize(),
         carried,
+        removedNames,
         response.getResourcesCount(),
         response.getRemovedResourcesCount(),
         false);

@@ -15,11 +15,13 @@ final class TypeState {
    * A response awaiting ACK/NACK. Delta responses remember the resources they carried (shared references,
    * no copies), so that a NACK can be isolated to the resource(s) at fault.
    *
+   * @param removedNames delta: the names the response removed (a view of the push's list, no copy)
    * @param probe whether this response re-sent a subset of a rejected response (NACK isolation)
    */
-  record Sent(long nonce, String version, long generation, long sentAtMillis, List<Resource> resources, boolean probe) {
+  record Sent(long nonce, String version, long generation, long sentAtMillis, List<Resource> resources,
+      List<String> removedNames, boolean probe) {
     Sent(long nonce, String version, long generation, long sentAtMillis) {
-      this(nonce, version, generation, sentAtMillis, List.of(), false);
+      this(nonce, version, generation, sentAtMillis, List.of(), List.of(), false);
     }
   }
 
