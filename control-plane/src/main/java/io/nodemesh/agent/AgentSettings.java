@@ -2,6 +2,7 @@ package io.nodemesh.agent;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.net.HostAndPort;
+import com.google.common.net.InetAddresses;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.app.Flag;
@@ -76,10 +77,21 @@ public final class AgentSettings {
       Flag.text("control-plane-ca-file", "",
           "PEM CA bundle: report pins over TLS and verify the control plane's certificate against it (its xDS port"
               + " serves TLS); empty: plaintext");
+  public static final Flag<String> CONTROL_PLANE_CERT_FILE =
+      Flag.text("control-plane-cert-file", "",
+          "with --control-plane-ca-file: PEM client certificate for a control plane that requires one (mutual TLS);"
+              + " with --control-plane-key-file");
+  public static final Flag<String> CONTROL_PLANE_KEY_FILE =
+      Flag.text("control-plane-key-file", "", "the private key of --control-plane-cert-file (PEM)");
   public static final Flag<String> CONTROL_PLANE_SERVER_NAME =
       Flag.text("control-plane-server-name", "",
           "with --control-plane-ca-file: the name the control plane's certificate is checked for (the replicas are"
               + " dialled by IP); empty: the host of --control-plane-address");
+  public static final Flag<String> CONTROL_PLANE_SOURCE_ADDRESS =
+      Flag.text("control-plane-source-address", "",
+          "local IP pin reports leave from (the chart sets the node's IP, status.hostIP): with --node-auth=peer the"
+              + " control plane recognises the node by it, also when the replica runs on this node and the route to"
+              + " it would pick a bridge address; empty: the kernel's choice");
   public static final Flag<String> POD_NAME =
       Flag.text("pod-name", "",
           "this agent's pod name (the chart sets it from metadata.name): its identity in pin reports, which a"
@@ -98,7 +110,8 @@ public final class AgentSettings {
       CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR, CNI_INSTALL, CNI_FAIL_POLICY, CNI_TIMEOUT, CNI_EXCLUDE_NAMESPACES,
       CNI_CONF_WAIT, RESYNC_INTERVAL, GC_GRACE, CNI_UNINSTALL, SELF_NAMESPACE, SELF_DAEMONSET,
       CONTROL_PLANE_ADDRESS, LISTENER_WAIT, CONTROL_PLANE_TOKEN_FILE, CONTROL_PLANE_CA_FILE,
-      CONTROL_PLANE_SERVER_NAME, POD_NAME, PIN_REPORT_INTERVAL,
+      CONTROL_PLANE_CERT_FILE, CONTROL_PLANE_KEY_FILE,
+      CONTROL_PLANE_SERVER_NAME, CONTROL_PLANE_SOURCE_ADDRESS, POD_NAME, PIN_REPORT_INTERVAL,
       Settings.LOG_LEVEL);
 
   private final Flag.Resolved resolved;
@@ -145,6 +158,15 @@ public final class AgentSettings {
           + settings.text(CNI_TIMEOUT) + "): the plugin must still be waiting when the agent answers");
     }
     settings.controlPlaneAddress();
+    if (settings.get(CONTROL_PLANE_CERT_FILE).isEmpty() != settings.get(CONTROL_PLANE_KEY_FILE).isEmpty()
+        || (!settings.get(CONTROL_PLANE_CERT_FILE).isEmpty() && settings.get(CONTROL_PLANE_CA_FILE).isEmpty())) {
+      throw new Flag.UsageException("--control-plane-cert-file and --control-plane-key-file go together, and with"
+          + " --control-plane-ca-file");
+    }
+    String source = settings.get(CONTROL_PLANE_SOURCE_ADDRESS);
+    if (!source.isEmpty() && !InetAddresses.isInetAddress(source)) {
+      throw new Flag.UsageException("--control-plane-source-address must be an IP address, got " + source);
+    }
     return settings;
   }
 

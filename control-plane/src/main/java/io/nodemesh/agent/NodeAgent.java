@@ -178,8 +178,12 @@ public final class NodeAgent implements AutoCloseable {
     String podName = settings.get(AgentSettings.POD_NAME);
     this.reporter = settings.controlPlaneAddress()
         .map(address -> new PinReporter(address, nodeName, podName.isEmpty() ? "node-agent-" + nodeName : podName,
-            settings.get(AgentSettings.CONTROL_PLANE_TOKEN_FILE), settings.get(AgentSettings.CONTROL_PLANE_CA_FILE),
-            settings.get(AgentSettings.CONTROL_PLANE_SERVER_NAME)))
+            settings.get(AgentSettings.CONTROL_PLANE_TOKEN_FILE),
+            settings.get(AgentSettings.CONTROL_PLANE_CA_FILE).isEmpty() ? null : new PinReporter.TlsFiles(
+                settings.get(AgentSettings.CONTROL_PLANE_CA_FILE), settings.get(AgentSettings.CONTROL_PLANE_CERT_FILE),
+                settings.get(AgentSettings.CONTROL_PLANE_KEY_FILE)),
+            settings.get(AgentSettings.CONTROL_PLANE_SERVER_NAME),
+            settings.get(AgentSettings.CONTROL_PLANE_SOURCE_ADDRESS)))
         .orElse(null);
     this.reportThread = new Thread(this::reportLoop, "nodemesh-agent-pins");
     this.reportThread.setDaemon(true);

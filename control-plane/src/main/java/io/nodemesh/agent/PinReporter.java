@@ -4,7 +4,9 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSet;
 import com.google.common.net.HostAndPort;
+import com.google.common.net.InetAddresses;
 import com.google.common.util.concurrent.ListenableFuture;
+import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
@@ -13,6 +15,7 @@ import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.nodemesh.api.agent.v1.EnvoyListeners;
@@ -24,6 +27,7 @@ import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,25 +67,41 @@ final class PinReporter implements AutoCloseable {
   /** Null: plaintext. */
   private final SslContext tls;
   private final String serverName;
+  /** Null: the kernel picks the source address. */
+  private final InetAddress source;
   private final Map<InetSocketAddress, ManagedChannel> channels = new HashMap<>();
 
   /**
-   * @param caFile PEM CA bundle for TLS, or empty for plaintext
+   * @param tls the TLS files (CA bundle, optional client certificate and key), or null for plaintext
    * @param serverName the name the server certificate must be valid for (replicas are dialled by IP)
+   * @param sourceAddress the local IP reports leave from, or empty
    */
-  PinReporter(HostAndPort address, String nodeName, String agentId, String tokenFile, String caFile,
-      String serverName) {
+  PinReporter(HostAndPort address, String nodeName, String agentId, String tokenFile, TlsFiles tlsFiles,
+      String serverName, String sourceAddress) {
     this.address = address;
     this.nodeName = nodeName;
     this.agentId = agentId;
     this.tokenFile = tokenFile;
     this.serverName = serverName.isEmpty() ? address.getHost() : serverName;
+    this.source = sourceAddress.isEmpty() ? null : InetAddresses.forString(sourceAddress);
     try {
-      this.tls = caFile.isEmpty() ? null : GrpcSslContexts.forClient().trustManager(new File(caFile)).build();
-    } catch (SSLException e) {
-      throw new IllegalArgumentException("cannot read --control-plane-ca-file " + caFile + ": " + e.getMessage(), e);
+      if (tlsFiles == null) {
+        this.tls = null;
+      } else {
+        SslContextBuilder builder = GrpcSslContexts.forClient().trustManager(new File(tlsFiles.caFile()));
+        if (!tlsFiles.certFile().isEmpty()) {
+          builder.keyManager(new File(tlsFiles.certFile()), new File(tlsFiles.keyFile()));
+        }
+        this.tls = builder.build();
+      }
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("cannot read the control plane TLS files " + tlsFiles + ": " + e.getMessage(),
+          e);
     }
   }
+
+  /** PEM files for TLS to the control plane; cert and key empty for server-side TLS only. */
+  record TlsFiles(String caFile, String certFile, String keyFile) {}
 
   /** What the node's Envoys hold of the reported pods' listeners, as the replicas that answered say. */
   record Holdings(int replicasAnswered, ImmutableList<String> failures,
@@ -179,6 +199,14 @@ final class PinReporter implements AutoCloseable {
 
   private ManagedChannel channel(InetSocketAddress replica) {
     NettyChannelBuilder builder = NettyChannelBuilder.forAddress(replica);
+    if (source != null) {
+      builder.localSocketPicker(new NettyChannelBuilder.LocalSocketPicker() {
+        @Override
+        public SocketAddress createSocketAddress(SocketAddress remoteAddress, Attributes attrs) {
+          return new InetSocketAddress(source, 0);
+        }
+      });
+    }
     if (tls == null) {
       return builder.usePlaintext().build();
     }

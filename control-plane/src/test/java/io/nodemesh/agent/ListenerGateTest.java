@@ -273,7 +273,8 @@ class ListenerGateTest {
         "gc-grace", "0s",
         "resync-interval", "1h",
         "control-plane-address", "127.0.0.1:" + xdsPort,
-        "pin-report-interval", "1s"));
+        "pin-report-interval", "1s",
+        "control-plane-source-address", "127.0.0.1"));
     flags.putAll(extra);
     NodeAgent agent = new NodeAgent(AgentSettings.of(flags), sharedPods, NetnsIptables.nsenter(), null,
         Clock.systemUTC());

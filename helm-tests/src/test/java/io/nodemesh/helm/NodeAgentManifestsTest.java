@@ -6,10 +6,12 @@ import static org.assertj.core.groups.Tuple.tuple;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
@@ -169,7 +171,9 @@ class NodeAgentManifestsTest {
 
     assertThat(fieldRefs).isEqualTo(Map.of(
         AgentSettings.NODE_NAME.env(), "spec.nodeName",
-        AgentSettings.SELF_NAMESPACE.env(), "metadata.namespace"));
+        AgentSettings.SELF_NAMESPACE.env(), "metadata.namespace",
+        AgentSettings.POD_NAME.env(), "metadata.name",
+        AgentSettings.CONTROL_PLANE_SOURCE_ADDRESS.env(), "status.hostIP"));
     assertThat(agent(defaults).getArgs()).contains("--self-daemonset=" + NAME);
   }
 
@@ -237,6 +241,41 @@ class NodeAgentManifestsTest {
         .set("controlPlane.config.netnsTemplate", "/var/run/nodemesh/netns/pod-{podUid}").render();
 
     assertThat(manifests.all(DaemonSet.class)).hasSize(1);
+  }
+
+  @Test
+  void newPodsWaitForTheirListenerReportedToEveryReplicaThroughAHeadlessService() {
+    assertThat(agent(defaults).getArgs()).contains(
+        "--control-plane-address=nodemesh-control-plane-replicas.nodemesh-system.svc.cluster.local:15010",
+        "--listener-wait=5s");
+    Service replicas = defaults.named(Service.class, "nodemesh-control-plane-replicas");
+    assertThat(replicas.getSpec().getClusterIP()).isEqualTo("None");
+    assertThat(replicas.getSpec().getSelector())
+        .isEqualTo(defaults.named(Deployment.class, "nodemesh-control-plane").getSpec().getSelector().getMatchLabels());
+    assertThat(replicas.getSpec().getPorts()).singleElement()
+        .satisfies(port -> assertThat(port.getTargetPort().getStrVal()).isEqualTo("grpc-xds"));
+
+    Manifests off = HelmChart.template().set("nodeAgent.waitForListener", false).render();
+    assertThat(agent(off).getArgs()).noneMatch(arg -> arg.startsWith("--control-plane-address"));
+    assertThat(off.all(Service.class)).extracting(service -> service.getMetadata().getName())
+        .doesNotContain("nodemesh-control-plane-replicas");
+  }
+
+  @Test
+  void withMutualTlsOnTheXdsPortTheAgentReportsOverTlsWithTheEnvoysClientCertificate() {
+    Manifests manifests = HelmChart.template().set("xdsTls.enabled", true).set("xdsTls.serverSecretName", "server")
+        .set("xdsTls.caSecretName", "ca").set("xdsTls.clientAuth.enabled", true)
+        .set("xdsTls.clientAuth.clientSecretName", "client").render();
+
+    assertThat(agent(manifests).getArgs()).contains(
+        "--control-plane-ca-file=/etc/nodemesh/xds-tls-ca/ca.crt",
+        "--control-plane-server-name=nodemesh-control-plane.nodemesh-system.svc.cluster.local",
+        "--control-plane-cert-file=/etc/nodemesh/xds-tls-client/tls.crt",
+        "--control-plane-key-file=/etc/nodemesh/xds-tls-client/tls.key");
+    assertThat(pod(manifests).getVolumes()).filteredOn(volume -> volume.getSecret() != null)
+        .extracting(volume -> volume.getSecret().getSecretName()).containsExactlyInAnyOrder("ca", "client");
+    AgentSettings.parse(agent(manifests).getArgs().stream().filter(arg -> arg.startsWith("--control-plane"))
+        .toArray(String[]::new), Map.of()); // the combination parses
   }
 
   @Test
