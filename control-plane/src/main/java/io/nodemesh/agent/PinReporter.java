@@ -49,8 +49,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Sends the node's pins to every control plane replica ({@link NodePinService}) and merges their answers into
  * what the node's Envoys hold. The address is a name that resolves to every replica (a headless Service), looked
- * up on each report, so replicas that come and go are followed. Not thread-safe: one report at a time (the
- * agent's timer runs them one after the other, and the control plane takes one report per node at a time).
+ * up on each report, so replicas that come and go are followed. Reports go one at a time (the agent's report
+ * thread sends the next after the previous answered; the control plane takes one report per node at a time).
  */
 final class PinReporter implements AutoCloseable {
 
@@ -140,7 +140,7 @@ final class PinReporter implements AutoCloseable {
   }
 
   /** Reports {@code pins} to every replica; completes with what they answered (never exceptionally). */
-  CompletableFuture<Holdings> report(List<Pin> pins) {
+  synchronized CompletableFuture<Holdings> report(List<Pin> pins) {
     PinReport report = PinReport.newBuilder().setNodeName(nodeName).setAgentId(agentId).addAllPins(pins).build();
     List<InetSocketAddress> replicas;
     try {
@@ -245,7 +245,7 @@ final class PinReporter implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     channels.values().forEach(ManagedChannel::shutdownNow);
     channels.clear();
   }

@@ -59,6 +59,21 @@ class AgentSettingsTest {
   }
 
   @Test
+  void theListenerWaitFlagsAreCheckedTogether() {
+    assertThat(AgentSettings.of(Map.of()).controlPlaneAddress()).isEmpty();
+    assertThat(AgentSettings.of(Map.of("control-plane-address", "cp-replicas.ns.svc:15010")).controlPlaneAddress())
+        .hasValueSatisfying(address -> assertThat(address.getPort()).isEqualTo(15010));
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("control-plane-address", "cp-replicas")))
+        .hasMessageContaining("--control-plane-address must be host:port");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("listener-wait", "30s")))
+        .hasMessageContaining("--listener-wait must be at least 1s below --cni-timeout");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("control-plane-cert-file", "/tls/tls.crt")))
+        .hasMessageContaining("go together");
+    assertThatThrownBy(() -> AgentSettings.of(Map.of("control-plane-source-address", "node-1")))
+        .hasMessageContaining("must be an IP address");
+  }
+
+  @Test
   void helpListsEveryFlagWithItsEnvironmentVariable() {
     String help = AgentSettings.help();
 
