@@ -137,6 +137,61 @@ class ListenerGateTest {
         reached, PODS, percentile(addMillis, 50), percentile(addMillis, 99));
   }
 
+  /**
+   * The added start latency while the control plane also handles 100 pod changes/s on other nodes (meshed pods
+   * created and deleted in the demo namespace). A measurement, not a CI check: {@code -Dnodemesh.gate.churn=true}
+   * ({@code -Dnodemesh.gate.churn.baseline=true}: the same without the wait, for the ADD time it adds to).
+   */
+  @Test
+  void underPodChurnEveryFirstConnectionStillReachesItsListener() throws Exception {
+    Assumptions.assumeTrue(Boolean.getBoolean("nodemesh.gate.churn"), "measurement: -Dnodemesh.gate.churn=true");
+    java.util.concurrent.ScheduledExecutorService churn = java.util.concurrent.Executors.newScheduledThreadPool(4);
+    java.util.concurrent.atomic.AtomicInteger changes = new java.util.concurrent.atomic.AtomicInteger();
+    try {
+      churn.scheduleAtFixedRate(() -> {
+        int n = changes.incrementAndGet();
+        String name = "churn-" + (n / 2);
+        if (n % 2 == 1) {
+          client.pods().inNamespace("demo").resource(new PodBuilder()
+              .withNewMetadata().withName(name).withNamespace("demo").endMetadata()
+              .withNewSpec().withNodeName("node-" + "abc".charAt(n % 3)).addNewContainer().withName("app")
+              .withImage("app").endContainer().endSpec()
+              .withNewStatus().withPhase("Running").withPodIP("10.250." + (n / 2 / 250 % 250) + "." + (n / 2 % 250 + 1))
+              .endStatus().build()).create();
+        } else {
+          client.pods().inNamespace("demo").withName(name).delete();
+        }
+      }, 0, 10, TimeUnit.MILLISECONDS);
+      boolean baseline = Boolean.getBoolean("nodemesh.gate.churn.baseline");
+      StandInEnvoy envoy = envoy("envoy-gate-1");
+      startAgent(baseline ? Map.of("control-plane-address", "") : Map.of());
+      List<Long> addMillis = new ArrayList<>();
+      int reached = 0;
+      for (int i = 0; i < PODS; i++) {
+        String name = "busy-" + i;
+        String uid = createPod(name);
+        CniPluginProcess.Result add = plugin("ADD", name, uid).run();
+        String first = firstLine(SERVICE_IP, 80);
+        assertThat(add.exitCode()).as(add.toString()).isZero();
+        addMillis.add(add.took().toMillis());
+        reached += first.equals("envoy 15001") ? 1 : 0;
+        assertThat(plugin("DEL", name, uid).run().exitCode()).isZero();
+        deletePod(name);
+        if (baseline) {
+          await().atMost(Duration.ofSeconds(20)).until(() -> envoy.openListeners().isEmpty());
+        }
+      }
+      System.out.printf("%s under %d pod changes: %d/%d first connections reached the listener;"
+          + " ADD p50 %d ms, p99 %d ms%n", baseline ? "without the gate" : "listener gate", changes.get(), reached,
+          PODS, percentile(addMillis, 50), percentile(addMillis, 99));
+      if (!baseline) {
+        assertThat(reached).isEqualTo(PODS);
+      }
+    } finally {
+      churn.shutdownNow();
+    }
+  }
+
   @Test
   void withoutTheGateANewPodsFirstConnectionsAreRefused() throws Exception {
     StandInEnvoy envoy = envoy("envoy-gate-1");
