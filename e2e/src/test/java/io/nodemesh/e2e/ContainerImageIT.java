@@ -1,0 +1,156 @@
+package io.nodemesh.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The image the chart installs, built by {@code images/build} from this build's jar and run for real with podman
+ * (issue 17): the control plane serves {@code --demo} with {@code /readyz} and {@code /debug/syncz} answering on the
+ * host, the default command prints the usage, the image runs as 65532, and the node agent's tools are there.
+ * Needs root, podman, runc and mmdebstrap ({@code .ci/run} installs them); skipped with the reason otherwise.
+ */
+class ContainerImageIT {
+
+  private static final Path ROOT = Paths.get("..").toAbsolutePath().normalize();
+  private static String image;
+
+  @BeforeAll
+  static void build() throws Exception {
+    Optional<String> missing = unavailableReason();
+    Assumptions.assumeTrue(missing.isEmpty(), () -> "container image tests skipped: " + missing.orElse(""));
+    Result built = run(Duration.ofMinutes(20), ROOT.resolve("images/build").toString(), "--jar",
+        ControlPlaneProcess.jar().toAbsolutePath().toString());
+    System.out.println("images/build:\n" + built.output());
+    assertThat(built.exitCode()).as(built.output()).isZero();
+    image = built.output().lines().filter(line -> line.startsWith("image ")).map(line -> line.substring(6))
+        .findFirst().orElseThrow();
+    String chartVersion = Files.readAllLines(ROOT.resolve("helm/nodemesh/Chart.yaml")).stream()
+        .filter(line -> line.startsWith("appVersion:")).map(line -> line.replaceAll(".*\"(.*)\".*", "$1"))
+        .findFirst().orElseThrow();
+    assertThat(image).isEqualTo(repository() + ":" + chartVersion);
+  }
+
+  @Test
+  void theDefaultCommandPrintsTheUsageAsTheNonRootUser() throws Exception {
+    assertThat(podman("run", "--rm", image).output()).contains("Usage: java -jar nodemesh-control-plane.jar");
+    assertThat(podman("run", "--rm", "--entrypoint", "id", image).output().strip())
+        .startsWith("uid=65532(nodemesh) gid=65532(nodemesh)");
+  }
+
+  @Test
+  void theNodeAgentFindsItsToolsInTheSameImage() throws Exception {
+    assertThat(podman("run", "--rm", image, "node-agent", "--help").output()).contains("node-agent");
+    Result tools = podman("run", "--rm", "--user", "0", "--entrypoint", "sh", image, "-c",
+        "for t in iptables-save iptables-restore iptables-legacy-save iptables-nft-save nsenter mount umount; do"
+            + " command -v $t || echo missing $t; done; iptables-legacy-save --version; iptables-nft-save --version");
+    System.out.println("agent tools:\n" + tools.output());
+    assertThat(tools.output()).doesNotContain("missing").contains("(legacy)").contains("(nf_tables)");
+  }
+
+  @Test
+  void theControlPlaneServesTheDemoAndAnswersFromTheHost() throws Exception {
+    int admin = freePort();
+    int debug = freePort();
+    int xds = freePort();
+    // the host's network: the debug port stays on loopback, which is then the host's
+    Result started = podman("run", "-d", "--rm", "--network=host", image, "--demo", "--admin-port=" + admin,
+        "--debug-port=" + debug, "--xds-port=" + xds);
+    assertThat(started.exitCode()).as(started.output()).isZero();
+    String container = started.output().strip();
+    try {
+      HttpClient http = HttpClient.newHttpClient();
+      await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+        HttpResponse<String> ready = http.send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + admin + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(ready.statusCode()).isEqualTo(200);
+      });
+      await().atMost(Duration.ofMinutes(1)).untilAsserted(() -> {
+        HttpResponse<String> syncz = http.send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + debug + "/debug/syncz")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(syncz.statusCode()).isEqualTo(200);
+        assertThat(syncz.body()).contains("\"node_id\": \"demo-envoy-node-a\"");
+      });
+      System.out.println("demo in the container: /readyz 200, /debug/syncz lists the demo Envoys");
+    } finally {
+      podman("stop", "-t", "5", container);
+    }
+  }
+
+  // ---- helpers ----
+
+  private static String repository() throws IOException {
+    return Files.readAllLines(ROOT.resolve("images/image.env")).stream()
+        .filter(line -> line.startsWith("NODEMESH_IMAGE_REPOSITORY=")).map(line -> line.substring(26))
+        .findFirst().orElseThrow();
+  }
+
+  static Optional<String> unavailableReason() throws IOException, InterruptedException {
+    Result uid = run(Duration.ofSeconds(10), "id", "-u");
+    if (!uid.output().strip().equals("0")) {
+      return Optional.of("needs root for podman with runc and mmdebstrap (uid " + uid.output().strip() + ")");
+    }
+    for (String tool : List.of("podman", "runc", "mmdebstrap")) {
+      if (run(Duration.ofSeconds(10), "sh", "-c", "command -v " + tool).exitCode() != 0) {
+        return Optional.of(tool + " is not installed (apt-get install podman runc mmdebstrap)");
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Result podman(String... args) throws IOException, InterruptedException {
+    List<String> argv = new ArrayList<>(List.of("podman"));
+    argv.addAll(List.of(args));
+    return run(Duration.ofMinutes(2), argv.toArray(String[]::new));
+  }
+
+  record Result(int exitCode, String output) {}
+
+  private static Result run(Duration timeout, String... argv) throws IOException, InterruptedException {
+    ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(true);
+    // the same runtime settings images/build writes (runc; crun fails on hybrid cgroup hosts)
+    Path conf = ROOT.resolve("target/images/containers.conf");
+    if (Files.isRegularFile(conf) && System.getenv("CONTAINERS_CONF") == null) {
+      builder.environment().putAll(Map.of("CONTAINERS_CONF", conf.toString()));
+    }
+    Process process = builder.start();
+    CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+      try {
+        return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        return "(output unreadable: " + e + ")";
+      }
+    });
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new IOException(String.join(" ", argv) + " did not finish within " + timeout);
+    }
+    return new Result(process.exitValue(), out.join());
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+}
