@@ -80,12 +80,12 @@ class ContainerImageIT {
     String container = started.output().strip();
     try {
       HttpClient http = HttpClient.newHttpClient();
-      await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+      await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).ignoreExceptions().untilAsserted(() -> {
         HttpResponse<String> ready = http.send(HttpRequest.newBuilder(
             URI.create("http://127.0.0.1:" + admin + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(ready.statusCode()).isEqualTo(200);
       });
-      await().atMost(Duration.ofMinutes(1)).untilAsserted(() -> {
+      await().atMost(Duration.ofMinutes(1)).ignoreExceptions().untilAsserted(() -> {
         HttpResponse<String> syncz = http.send(HttpRequest.newBuilder(
             URI.create("http://127.0.0.1:" + debug + "/debug/syncz")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(syncz.statusCode()).isEqualTo(200);
