@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The image the chart installs, built by {@code images/build} from this build's jar and run for real with podman
@@ -97,6 +98,36 @@ class ContainerImageIT {
     }
   }
 
+  @Test
+  void theImagePushesToARegistryAndPullsByTheDigestItPrints(@TempDir Path storage) throws Exception {
+    Assumptions.assumeTrue(run(Duration.ofSeconds(10), "sh", "-c", "command -v docker-registry").exitCode() == 0,
+        "docker-registry (Debian package) not installed: push not tested");
+    int port = freePort();
+    Path config = storage.resolve("registry.yml");
+    Files.writeString(config, "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + storage.resolve("data")
+        + "\nhttp:\n  addr: 127.0.0.1:" + port + "\n");
+    Process registry = new ProcessBuilder("docker-registry", "serve", config.toString())
+        .redirectErrorStream(true).redirectOutput(storage.resolve("registry.log").toFile()).start();
+    try {
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> HttpClient.newHttpClient().send(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v2/")).build(),
+          HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+      Result pushed = run(Duration.ofMinutes(10), Map.of("NODEMESH_PUSH_TLS_VERIFY", "false"),
+          ROOT.resolve("images/build").toString(), "--jar", ControlPlaneProcess.jar().toAbsolutePath().toString(),
+          "--push", "127.0.0.1:" + port + "/nodemesh");
+      assertThat(pushed.exitCode()).as(pushed.output()).isZero();
+      String digest = pushed.output().lines().filter(line -> line.startsWith("digest ")).map(line -> line.substring(7))
+          .findFirst().orElseThrow();
+      assertThat(digest).matches("sha256:[0-9a-f]{64}");
+      Result pulled = podman("pull", "--tls-verify=false", "127.0.0.1:" + port + "/nodemesh/control-plane@" + digest);
+      assertThat(pulled.exitCode()).as(pulled.output()).isZero();
+      System.out.println("pushed and pulled by digest " + digest);
+    } finally {
+      registry.destroy();
+      registry.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   // ---- helpers ----
 
   private static String repository() throws IOException {
@@ -127,7 +158,13 @@ class ContainerImageIT {
   record Result(int exitCode, String output) {}
 
   private static Result run(Duration timeout, String... argv) throws IOException, InterruptedException {
+    return run(timeout, Map.of(), argv);
+  }
+
+  private static Result run(Duration timeout, Map<String, String> env, String... argv)
+      throws IOException, InterruptedException {
     ProcessBuilder builder = new ProcessBuilder(argv).redirectErrorStream(true);
+    builder.environment().putAll(env);
     // the same runtime settings images/build writes (runc; crun fails on hybrid cgroup hosts)
     Path conf = ROOT.resolve("target/images/containers.conf");
     if (Files.isRegularFile(conf) && System.getenv("CONTAINERS_CONF") == null) {
