@@ -210,6 +210,9 @@ public final class NodeAgent implements AutoCloseable {
     if (installer != null) {
       syncCniConfig();
     }
+    // Requests waiting in the spool (an ADD the previous agent left) go first: they carry the CNI IPs, without
+    // which a pin of a pod that is still starting could not be reported, and the first report would withdraw it.
+    queueSpool();
     pods.start(new PodDirectory.Listener() {
       @Override
       public void podChanged(String uid) {
