@@ -278,10 +278,7 @@ class ListenerGateTest {
     NodeAgent agent = startAgent(Map.of());
     String uid = createPod("doomed");
 
-    CompletableFuture<CniPluginProcess.Result> add =
-        CompletableFuture.supplyAsync(() -> plugin("ADD", "doomed", uid).run());
-    await().atMost(Duration.ofSeconds(10)).until(() -> Optional.ofNullable(agent.pins().get(uid))
-        .map(pin -> pin.state() == NodeAgent.State.WAITING_FOR_LISTENER).orElse(false));
+    CompletableFuture<CniPluginProcess.Result> add = addUntilItWaits(agent, "doomed", uid);
     deletePod("doomed");
 
     CniPluginProcess.Result result = add.get(10, TimeUnit.SECONDS);
@@ -298,10 +295,7 @@ class ListenerGateTest {
     NodeAgent first = startAgent(Map.of());
     String uid = createPod("restart");
 
-    CompletableFuture<CniPluginProcess.Result> add =
-        CompletableFuture.supplyAsync(() -> plugin("ADD", "restart", uid).run());
-    await().atMost(Duration.ofSeconds(10)).until(() -> Optional.ofNullable(first.pins().get(uid))
-        .map(pin -> pin.state() == NodeAgent.State.WAITING_FOR_LISTENER).orElse(false));
+    CompletableFuture<CniPluginProcess.Result> add = addUntilItWaits(first, "restart", uid);
     first.close();
     agents.remove(first);
     startAgent(Map.of());
@@ -336,6 +330,14 @@ class ListenerGateTest {
     agents.add(agent);
     agent.start();
     return agent;
+  }
+
+  /** Runs ADD in the background and returns once the agent waits for the pod's listener. */
+  private CompletableFuture<CniPluginProcess.Result> addUntilItWaits(NodeAgent agent, String name, String uid) {
+    CompletableFuture<CniPluginProcess.Result> add = CompletableFuture.supplyAsync(() -> plugin("ADD", name, uid).run());
+    await().atMost(Duration.ofSeconds(10)).until(() -> Optional.ofNullable(agent.pins().get(uid))
+        .map(pin -> pin.state() == NodeAgent.State.WAITING_FOR_LISTENER).orElse(false));
+    return add;
   }
 
   private CniPluginProcess plugin(String command, String name, String uid) {

@@ -105,17 +105,22 @@ final class NetnsLab implements AutoCloseable {
     argv.addAll(List.of(portTags));
     Process process = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     processes.add(process);
+    String line = firstLine(process, Duration.ofSeconds(30));
+    if (!"ready".equals(line)) {
+      throw new IOException("tag server in " + namespace + " did not start: " + line);
+    }
+  }
+
+  /** The first line {@code process} prints (a server's "ready"), or null if it ends or stays silent that long. */
+  static String firstLine(Process process, Duration timeout) throws Exception {
     BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-    String line = CompletableFuture.supplyAsync(() -> {
+    return CompletableFuture.supplyAsync(() -> {
       try {
         return out.readLine();
       } catch (IOException e) {
         return null;
       }
-    }).get(30, TimeUnit.SECONDS);
-    if (!"ready".equals(line)) {
-      throw new IOException("tag server in " + namespace + " did not start: " + line);
-    }
+    }).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** The first line a plain TCP client inside {@code namespace} reads from {@code ip:port} (bash's /dev/tcp). */

@@ -13,15 +13,10 @@ import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -126,15 +121,7 @@ final class StandInEnvoy implements AutoCloseable {
     try {
       Process process = new ProcessBuilder("nsenter", "--net=" + netns, "perl", "-e", SERVER, Integer.toString(port))
           .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-      BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-      String line = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (IOException e) {
-          return null;
-        }
-      }).get(10, TimeUnit.SECONDS);
-      if ("ready".equals(line)) {
+      if ("ready".equals(NetnsLab.firstLine(process, Duration.ofSeconds(10)))) {
         open.put(name, process);
         failed.remove(name);
       } else {
