@@ -4,6 +4,7 @@ import io.nodemesh.xds.NodeIdentity;
 import io.nodemesh.xds.ResourceType;
 import io.nodemesh.xds.XdsEventListener;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Optional;
@@ -12,9 +13,11 @@ import java.util.function.BiConsumer;
 
 /**
  * Links store generations to the Kubernetes events that caused them, so an ACK can be turned into
- * "event observed -> node ACKed" time: for the convergence histogram, and per node for
- * {@code /debug/pods/...}. Memory is bounded: only the latest generations and ACKs are kept, and what is kept
- * per client is kept per authorized stream and dropped when the stream closes.
+ * "event observed -> client ACKed" time: for the convergence histogram, and per node for {@code /debug/pods/...}.
+ * A client's ACK counts only the generations that changed that client's resources of the type (the causes its
+ * stream attached to the response, {@link XdsEventListener#onAck}), so churn elsewhere never lands in its
+ * observations. Memory is bounded: the latest generations, the latest LDS ACKs per node, and a bounded number of
+ * nodes; nothing per stream.
  *
  * <p>Thread-safe: ACKs arrive on stream threads, generations on the translator thread; one lock guards it all
  * and every operation under it is a few map look-ups.
@@ -23,22 +26,18 @@ public final class ConvergenceTracker implements XdsEventListener {
 
   private static final int MAX_GENERATIONS = 4096;
   private static final int MAX_ACKS_PER_NODE = 256;
-  /** Stream entries kept at most: far above any real count of streams x 4 types; a backstop, never the rule. */
-  private static final int MAX_STREAM_ENTRIES = 100_000;
+  /** Nodes with LDS ACKs kept at most: far above any real cluster; a backstop against invented node names. */
+  private static final int MAX_NODES = 100_000;
 
   private record Event(long nanos, long wallMillis) {}
 
-  private record StreamType(long streamId, ResourceType type) {}
-
   private final NavigableMap<Long, Event> eventsByGeneration = new TreeMap<>();
-  /** Per (stream id, type): the last generation counted, so each convergence is observed once per stream. */
-  private final Map<StreamType, Long> lastCountedByStream = new HashMap<>();
   private final Map<String, NavigableMap<Long, Long>> listenerAcksByNode = new HashMap<>();
   private final BiConsumer<ResourceType, Double> convergenceSeconds;
 
   /**
-   * {@code convergenceSeconds} receives one observation per (stream, type, generation) that converged after the
-   * stream's initial sync.
+   * {@code convergenceSeconds} receives one observation per (stream, type, generation that changed the stream's
+   * resources of that type), when the client ACKs the first response carrying the change.
    */
   public ConvergenceTracker(BiConsumer<ResourceType, Double> convergenceSeconds) {
     this.convergenceSeconds = convergenceSeconds;
@@ -54,26 +53,17 @@ public final class ConvergenceTracker implements XdsEventListener {
   }
 
   @Override
-  public void onAck(NodeIdentity client, ResourceType type, long generation) {
+  public void onAck(NodeIdentity client, ResourceType type, long generation, List<Long> causes) {
     long now = System.nanoTime();
     synchronized (this) {
-      StreamType stream = new StreamType(client.streamId(), type);
-      Long counted = lastCountedByStream.get(stream);
-      if (counted != null && generation <= counted) {
-        return;
-      }
-      if (counted == null && lastCountedByStream.size() >= MAX_STREAM_ENTRIES) {
-        lastCountedByStream.clear();
-      }
-      lastCountedByStream.put(stream, generation);
-      // a stream's first ACK is its initial sync: it measures the connection, not how fast events converge,
-      // and a reconnect (max connection age) would otherwise replay every remembered event as a late one
-      if (counted != null) {
-        for (Event event : eventsByGeneration.subMap(counted, false, generation, true).values()) {
+      for (long cause : causes) {
+        Event event = eventsByGeneration.get(cause);
+        if (event != null) {
           convergenceSeconds.accept(type, (now - event.nanos()) / 1e9);
         }
       }
-      if (type == ResourceType.LISTENER) {
+      if (type == ResourceType.LISTENER
+          && (listenerAcksByNode.containsKey(client.nodeName()) || listenerAcksByNode.size() < MAX_NODES)) {
         NavigableMap<Long, Long> acks = listenerAcksByNode.computeIfAbsent(client.nodeName(), n -> new TreeMap<>());
         acks.putIfAbsent(generation, System.currentTimeMillis());
         while (acks.size() > MAX_ACKS_PER_NODE) {
@@ -83,16 +73,9 @@ public final class ConvergenceTracker implements XdsEventListener {
     }
   }
 
-  @Override
-  public synchronized void onStreamClosed(NodeIdentity client) {
-    for (ResourceType type : ResourceType.values()) {
-      lastCountedByStream.remove(new StreamType(client.streamId(), type));
-    }
-  }
-
-  /** Streams x types with a counted generation (bounded by the open streams). */
-  public synchronized int trackedStreamTypes() {
-    return lastCountedByStream.size();
+  /** Nodes with remembered LDS ACKs (bounded by {@link #MAX_NODES}). */
+  public synchronized int trackedNodes() {
+    return listenerAcksByNode.size();
   }
 
   /**

@@ -13,6 +13,7 @@ import io.nodemesh.log.SafeText;
 import io.nodemesh.xds.TypeState.AckMatch;
 import io.nodemesh.xds.TypeState.Sent;
 import io.nodemesh.xds.XdsMetrics.BadRequest;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Set;
@@ -570,7 +571,7 @@ abstract class AdsStream<ReqT, RespT> {
       state.ackedGeneration = sent.generation();
       state.ackedAtMillis = now;
       server.metricsInternal().acked(state.type);
-      server.listener().onAck(identity, state.type, sent.generation());
+      server.listener().onAck(identity, state.type, sent.generation(), sent.causes());
     }
     state.publish();
     return AckMatch.CURRENT;
@@ -585,6 +586,19 @@ abstract class AdsStream<ReqT, RespT> {
   /** Marks a type as having pending work (on the stream executor; the caller drains). */
   final void pending(ResourceType type) {
     dirty.getAndUpdate(bits -> bits | bit(type));
+  }
+
+  /**
+   * Store generation {@code generation} changed these types' resources for this client (from the store's
+   * thread): remembered as a cause of the next response of each type, then marked dirty.
+   */
+  final void markChanged(int typeBits, long generation) {
+    for (TypeState state : types) {
+      if ((typeBits & bit(state.type)) != 0 && state.pendingCauses.size() < XdsTunables.MAX_CAUSES_PER_RESPONSE) {
+        state.pendingCauses.add(generation);
+      }
+    }
+    markDirty(typeBits);
   }
 
   /** Marks types dirty (from any thread) and schedules a drain. */
@@ -687,7 +701,11 @@ abstract class AdsStream<ReqT, RespT> {
     Diff[] diffs = new Diff[types.length];
     for (ResourceType type : ResourceType.all()) {
       TypeState state = state(type);
-      if ((bits & bit(type)) == 0 || !state.requested) {
+      if ((bits & bit(type)) == 0) {
+        continue;
+      }
+      if (!state.requested) {
+        state.pendingCauses.clear();
         continue;
       }
       if (state.isolation != null) {
@@ -697,7 +715,18 @@ abstract class AdsStream<ReqT, RespT> {
         }
       }
       Scope scope = Scope.resolve(type, state.subscription, snapshot, identity.nodeName());
-      diffs[type.ordinal()] = Diff.compute(state.known, scope, snapshot.table(type), server.store().layerChanges());
+      Diff diff = Diff.compute(state.known, scope, snapshot.table(type), server.store().layerChanges());
+      diffs[type.ordinal()] = diff;
+      // changes that left what the client holds as it was caused nothing here (no convergence to observe)
+      List<Long> causes = new ArrayList<>();
+      for (Long cause; (cause = state.pendingCauses.poll()) != null; ) {
+        causes.add(cause);
+      }
+      if (!diff.isEmpty()) {
+        List<Long> carried = new ArrayList<>(state.causesForNextResponse);
+        carried.addAll(causes);
+        state.causesForNextResponse = List.copyOf(carried);
+      }
     }
     for (int i = 0; i < diffs.length; i++) {
       Diff diff = diffs[i];
@@ -758,7 +787,10 @@ abstract class AdsStream<ReqT, RespT> {
       return false;
     }
     server.metricsInternal().pushed(state.type, bytes);
-    state.recordSent(new Sent(nonce, version, generation, server.clock().millis(), carried, removedNames, probe));
+    List<Long> causes = state.causesForNextResponse;
+    state.causesForNextResponse = List.of();
+    state.recordSent(
+        new Sent(nonce, version, generation, server.clock().millis(), carried, removedNames, probe, causes));
     log.debug(
         "push node={} stream={} protocol={} type={} nonce={} version={} generation={} resources={} removed={} bytes={}",
         nodeId(), id, protocol(), state.type.shortName(), nonce, version, generation, resources, removed, bytes);

@@ -305,7 +305,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       state.ackedAtMillis = now;
       state.lastResponseNacked = !quarantine.of(identity(), state.type).isEmpty();
       if (isolation.ackedProbes > 0) {
-        server.listener().onAck(identity(), state.type, isolation.generation);
+        server.listener().onAck(identity(), state.type, isolation.generation, List.of());
       }
       log.info(
           "node={} stream={} type={} NACK isolation done: {} probe(s), {} resource(s) quarantined",

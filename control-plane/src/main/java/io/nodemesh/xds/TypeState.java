@@ -3,6 +3,7 @@ package io.nodemesh.xds;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * One stream's state for one resource type: subscription, what the client holds, responses awaiting an
@@ -17,11 +18,12 @@ final class TypeState {
    *
    * @param removedNames delta: the names the response removed (a view of the push's list, no copy)
    * @param probe whether this response re-sent a subset of a rejected response (NACK isolation)
+   * @param causes store generations whose changes for this client this response is the first to carry
    */
   record Sent(long nonce, String version, long generation, long sentAtMillis, List<Resource> resources,
-      List<String> removedNames, boolean probe) {
+      List<String> removedNames, boolean probe, List<Long> causes) {
     Sent(long nonce, String version, long generation, long sentAtMillis) {
-      this(nonce, version, generation, sentAtMillis, List.of(), List.of(), false);
+      this(nonce, version, generation, sentAtMillis, List.of(), List.of(), false, List.of());
     }
   }
 
@@ -85,6 +87,14 @@ final class TypeState {
   boolean lastResponseNacked;
   /** Delta: the NACK isolation in progress for this type, or null. Normal pushes of the type wait for it. */
   NackIsolation isolation;
+  /**
+   * Store generations that changed this type's resources for the client since its last response (written from
+   * the store's thread, taken on the stream executor); at most {@link XdsTunables#MAX_CAUSES_PER_RESPONSE}, the
+   * oldest kept: they are the slowest to converge.
+   */
+  final ConcurrentLinkedQueue<Long> pendingCauses = new ConcurrentLinkedQueue<>();
+  /** The causes the next response takes ({@link #pendingCauses} as of the push's diff). */
+  List<Long> causesForNextResponse = List.of();
 
   volatile Published published = Published.INITIAL;
 

@@ -1,5 +1,7 @@
 package io.nodemesh.xds;
 
+import java.util.List;
+
 /**
  * Hooks for ACK and NACK events, e.g. for convergence metrics (store generation -> ACK time). Called on
  * stream executors, concurrently for different streams: implementations must be thread-safe and quick.
@@ -9,8 +11,12 @@ public interface XdsEventListener {
   /** A listener that ignores everything. */
   XdsEventListener NONE = new XdsEventListener() {};
 
-  /** A client ACKed a response computed from store generation {@code generation}. */
-  default void onAck(NodeIdentity client, ResourceType type, long generation) {}
+  /**
+   * A client ACKed a response computed from store generation {@code generation}. {@code causes}: the store
+   * generations whose changes reached this client first in that response (each generation once per stream and
+   * type; empty for a response no store change of the client's resources caused, e.g. the initial one).
+   */
+  default void onAck(NodeIdentity client, ResourceType type, long generation, List<Long> causes) {}
 
   /** A client rejected a response computed from store generation {@code generation}. */
   default void onNack(NodeIdentity client, ResourceType type, long generation, String error) {}
@@ -28,10 +34,10 @@ public interface XdsEventListener {
   static XdsEventListener all(XdsEventListener... listeners) {
     return new XdsEventListener() {
       @Override
-      public void onAck(NodeIdentity client, ResourceType type, long generation) {
+      public void onAck(NodeIdentity client, ResourceType type, long generation, List<Long> causes) {
         for (XdsEventListener listener : listeners) {
           try {
-            listener.onAck(client, type, generation);
+            listener.onAck(client, type, generation, causes);
           } catch (RuntimeException e) {
             AdsStream.log.error("xDS event listener failed", e);
           }

@@ -329,7 +329,7 @@ public final class XdsServer implements AutoCloseable {
     for (AdsStream<?, ?> stream : streams.values()) {
       int bits = stream.affectedTypes(snapshot, change);
       if (bits != 0) {
-        stream.markDirty(bits);
+        stream.markChanged(bits, snapshot.generation());
       }
     }
     long now = clock.millis();

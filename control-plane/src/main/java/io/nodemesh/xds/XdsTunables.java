@@ -22,6 +22,8 @@ public final class XdsTunables {
    * several; a client ACKs them in order, so a handful covers it. Older nonces are then treated as stale.
    */
   public static final int MAX_OUTSTANDING_NONCES = 16;
+  /** Store generations a response remembers as the causes of its changes (for convergence metrics). */
+  public static final int MAX_CAUSES_PER_RESPONSE = 64;
 
   /**
    * Shards per resource table. A batch copies only the shards it touches, so with 30,000 listeners and

@@ -292,10 +292,12 @@ class HostileClientsTest {
     for (int i = 0; i < 40; i++) {
       try (var client = AdsTestClient.Delta.connect(server.channelFrom(ATTACKER), bareNode("id-" + i + "-x".repeat(100)))) {
         client.subscribeResponseAck(ResourceType.ENDPOINT, serviceNames().get(0));
-        await().until(() -> tracker.trackedStreamTypes() >= 1);
+        client.subscribeResponseAck(ResourceType.LISTENER);
       }
     }
-    await().until(() -> tracker.trackedStreamTypes() == 0 && server.xds.connectedStreams() == 0);
+    await().until(() -> server.xds.connectedStreams() == 0);
+    // nothing is kept per stream or per claimed id: node-less clients share the one entry of the empty node
+    assertThat(tracker.trackedNodes()).isLessThanOrEqualTo(1);
   }
 
   @Test
