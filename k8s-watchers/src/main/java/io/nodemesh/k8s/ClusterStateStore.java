@@ -278,6 +278,11 @@ public final class ClusterStateStore implements AutoCloseable {
     if (event.pins().equals(reportedPins.getOrDefault(event.node(), ImmutableMap.of()))) {
       return;
     }
+    if (!builder.hasNode(event.node())) {
+      // only nodes of the cluster keep pins (with --node-auth=none a client may claim any name): bounded by nodes
+      log.debug("ignoring pins reported for {}: not a node of the cluster", event.node());
+      return;
+    }
     if (event.pins().isEmpty()) {
       reportedPins.remove(event.node());
     } else {

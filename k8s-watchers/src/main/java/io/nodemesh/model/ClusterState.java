@@ -373,6 +373,11 @@ public final class ClusterState {
       return this;
     }
 
+    /** Whether the node is in the model (pins are kept only for nodes of the cluster). */
+    public boolean hasNode(String name) {
+      return nodes.containsKey(name);
+    }
+
     public Builder removeNode(String name) {
       clearProblems("Node", "", name);
       if (nodes.remove(name) != null) {

@@ -16,10 +16,12 @@ import io.nodemesh.model.NetnsPaths;
 import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.NodePin;
 import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -142,6 +144,33 @@ class ClusterStateStoreTest {
     assertThat(change.podNodes()).containsExactlyInAnyOrder("node-a", "node-b");
     assertThat(last().state().podsOnNode("node-a")).isEmpty();
     assertThat(last().state().podsOnNode("node-b")).hasSize(1);
+  }
+
+  @Test
+  void pinsMeshAPodWithoutAnIpOnlyOnANodeOfTheClusterAndReportThatPod() throws Exception {
+    syncEmpty();
+    store.submit(upsert(new NamespaceInfo("shop", ImmutableSortedMap.of("nodemesh.io/mesh", "enabled")), 1));
+    store.submit(new StoreEvent.Upsert(ResourceKind.NODE, "node-a",
+        new Converted<>(NodeInfo.of("node-a", "z1"), ImmutableList.of()), 1));
+    PodInfo starting = new PodInfo("uid-web-1", "shop", "web-1", Optional.of("node-a"), ImmutableList.of(),
+        PodPhase.PENDING, false, false, ImmutableSortedMap.of(), ImmutableSortedMap.of(), null);
+    store.submit(upsert(starting, 1));
+    awaitWriter();
+    long published = store.statesPublished();
+
+    store.reportPins("invented-node", Map.of("uid-x", new NodePin("uid-x", ImmutableList.of("10.0.0.9"), false)));
+    awaitWriter();
+    assertThat(store.statesPublished()).as("pins of a node the cluster does not have are dropped").isEqualTo(published);
+
+    store.reportPins("node-a", Map.of("uid-web-1", new NodePin("uid-web-1", ImmutableList.of("10.0.0.5"), false)));
+    awaitWriter();
+    assertThat(last().change().pods()).containsExactly(starting.key());
+    assertThat(last().state().pod(starting.key()).orElseThrow().mesh().meshed()).isTrue();
+
+    long before = store.statesPublished();
+    store.reportPins("node-a", Map.of("uid-web-1", new NodePin("uid-web-1", ImmutableList.of("10.0.0.5"), false)));
+    awaitWriter();
+    assertThat(store.statesPublished()).as("a repeated report publishes nothing").isEqualTo(before);
   }
 
   @Test
