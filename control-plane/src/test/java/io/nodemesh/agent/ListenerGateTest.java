@@ -118,19 +118,12 @@ class ListenerGateTest {
     List<Long> addMillis = new ArrayList<>();
     int reached = 0;
     for (int i = 0; i < PODS; i++) {
-      String name = "app-" + i;
-      String uid = createPod(name);
-      CniPluginProcess.Result add = plugin("ADD", name, uid).run();
-      String first = firstLine(SERVICE_IP, 80); // the app's first connection, the moment ADD returned
-      assertThat(add.exitCode()).as(add.toString()).isZero();
-      addMillis.add(add.took().toMillis());
-      if (first.equals("envoy 15001")) {
-        reached++;
-      }
-      CniPluginProcess.Result del = plugin("DEL", name, uid).run();
+      Started pod = startAndConnect("app-" + i, addMillis);
+      reached += pod.reachedListener() ? 1 : 0;
+      CniPluginProcess.Result del = plugin("DEL", pod.name(), pod.uid()).run();
       assertThat(del.exitCode()).as(del.toString()).isZero();
       assertThat(envoy.openListeners()).as("DEL returned after the listener was gone").isEmpty();
-      deletePod(name);
+      deletePod(pod.name());
     }
     assertThat(reached).as("first connections that reached the pod's listener").isEqualTo(PODS);
     System.out.printf("listener gate: %d/%d first connections reached the listener; ADD p50 %d ms, p99 %d ms%n",
@@ -168,15 +161,10 @@ class ListenerGateTest {
       List<Long> addMillis = new ArrayList<>();
       int reached = 0;
       for (int i = 0; i < PODS; i++) {
-        String name = "busy-" + i;
-        String uid = createPod(name);
-        CniPluginProcess.Result add = plugin("ADD", name, uid).run();
-        String first = firstLine(SERVICE_IP, 80);
-        assertThat(add.exitCode()).as(add.toString()).isZero();
-        addMillis.add(add.took().toMillis());
-        reached += first.equals("envoy 15001") ? 1 : 0;
-        assertThat(plugin("DEL", name, uid).run().exitCode()).isZero();
-        deletePod(name);
+        Started pod = startAndConnect("busy-" + i, addMillis);
+        reached += pod.reachedListener() ? 1 : 0;
+        assertThat(plugin("DEL", pod.name(), pod.uid()).run().exitCode()).isZero();
+        deletePod(pod.name());
         if (baseline) {
           await().atMost(Duration.ofSeconds(20)).until(() -> envoy.openListeners().isEmpty());
         }
@@ -199,21 +187,14 @@ class ListenerGateTest {
     List<Long> addMillis = new ArrayList<>();
     int refused = 0;
     for (int i = 0; i < PODS; i++) {
-      String name = "old-" + i;
-      String uid = createPod(name);
-      CniPluginProcess.Result add = plugin("ADD", name, uid).run();
-      String first = firstLine(SERVICE_IP, 80);
-      assertThat(add.exitCode()).as(add.toString()).isZero();
-      addMillis.add(add.took().toMillis());
-      if (!first.equals("envoy 15001")) {
-        refused++;
-      }
+      Started pod = startAndConnect("old-" + i, addMillis);
+      refused += pod.reachedListener() ? 0 : 1;
       // the kubelet publishes the IP after ADD; the control plane meshes the pod then (the old order)
-      publishIp(name);
-      String listener = "pod/" + NAMESPACE + "/" + name + "/outbound";
+      publishIp(pod.name());
+      String listener = "pod/" + NAMESPACE + "/" + pod.name() + "/outbound";
       await().atMost(Duration.ofSeconds(20)).until(() -> envoy.openListeners().contains(listener));
-      assertThat(plugin("DEL", name, uid).run().exitCode()).isZero();
-      deletePod(name);
+      assertThat(plugin("DEL", pod.name(), pod.uid()).run().exitCode()).isZero();
+      deletePod(pod.name());
       await().atMost(Duration.ofSeconds(20)).until(() -> envoy.openListeners().isEmpty());
     }
     System.out.printf("without the gate: %d/%d first connections refused; ADD p50 %d ms, p99 %d ms%n",
@@ -330,6 +311,18 @@ class ListenerGateTest {
     agents.add(agent);
     agent.start();
     return agent;
+  }
+
+  /** A pod started through ADD, and whether its app's first connection, made the moment ADD returned, landed. */
+  private record Started(String name, String uid, boolean reachedListener) {}
+
+  private Started startAndConnect(String name, List<Long> addMillis) throws Exception {
+    String uid = createPod(name);
+    CniPluginProcess.Result add = plugin("ADD", name, uid).run();
+    String first = firstLine(SERVICE_IP, 80);
+    assertThat(add.exitCode()).as(add.toString()).isZero();
+    addMillis.add(add.took().toMillis());
+    return new Started(name, uid, first.equals("envoy 15001"));
   }
 
   /** Runs ADD in the background and returns once the agent waits for the pod's listener. */
