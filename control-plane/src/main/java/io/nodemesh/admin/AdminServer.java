@@ -414,6 +414,12 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
+  /** The content type with {@code charset=utf-8}, added once (Prometheus' text format names it already). */
+  static String withCharset(String contentType) {
+    return contentType.toLowerCase(java.util.Locale.ROOT).contains("charset=") ? contentType
+        : contentType + "; charset=utf-8";
+  }
+
   /** Sends the response; the future completes once it is written (or could not be: the client went away). */
   private Future<Void> send(HttpServerRequest request, Response response) {
     HttpServerResponse out = request.response();
@@ -422,7 +428,7 @@ public final class AdminServer implements AutoCloseable {
         return Future.succeededFuture();
       }
       return out.setStatusCode(response.status())
-          .putHeader("Content-Type", response.contentType() + "; charset=utf-8")
+          .putHeader("Content-Type", withCharset(response.contentType()))
           .putHeader("Cache-Control", "no-store")
           .putHeader("X-Content-Type-Options", "nosniff")
           .end(Buffer.buffer(response.body()));

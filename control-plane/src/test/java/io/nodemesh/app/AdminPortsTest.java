@@ -71,7 +71,12 @@ class AdminPortsTest {
           Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS)) {
         assertThat(config.body()).as("/debug/config shows --%s", flag.name()).contains("\"" + flag.name() + "\"");
       }
-      assertThat(get(probe, "/metrics", null).body())
+      HttpResponse<String> metrics = get(probe, "/metrics", null);
+      assertThat(metrics.headers().firstValue("Content-Type")).as("one charset, as Prometheus' format names it")
+          .hasValue("text/plain; version=0.0.4; charset=utf-8");
+      assertThat(config.headers().firstValue("Content-Type")).hasValueSatisfying(type ->
+          assertThat(type).endsWith("; charset=utf-8").containsOnlyOnce("charset"));
+      assertThat(metrics.body())
           .contains("nodemesh_admin_refused_total{port=\"debug\",reason=\"unauthenticated\"} 1.0")
           .contains("nodemesh_admin_refused_total{port=\"probe\",reason=\"read-timeout\"} 0.0");
     }
