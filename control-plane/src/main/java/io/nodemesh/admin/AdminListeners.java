@@ -98,10 +98,18 @@ public final class AdminListeners implements AutoCloseable {
     return debug;
   }
 
-  /** Opens both ports. */
+  /** Opens both ports; a failure names the flags that choose the port. */
   public void start() throws IOException {
-    probe.start();
-    debug.start();
+    try {
+      probe.start();
+    } catch (IOException e) {
+      throw new IOException(e.getMessage() + " (--admin-port)", e);
+    }
+    try {
+      debug.start();
+    } catch (IOException e) {
+      throw new IOException(e.getMessage() + " (--debug-port, --debug-address)", e);
+    }
   }
 
   /**

@@ -205,7 +205,7 @@ public final class ControlPlane implements AutoCloseable {
       }
       xdsListening.complete(server.getPort());
     } catch (IOException | GeneralSecurityException e) {
-      log.error("xDS port {} could not be opened", settings.get(Settings.XDS_PORT), e);
+      log.error("xDS port {} could not be opened (--xds-port): {}", settings.get(Settings.XDS_PORT), e.getMessage());
       xdsListening.completeExceptionally(e);
     }
   }

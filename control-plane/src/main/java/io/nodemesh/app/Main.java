@@ -1,8 +1,11 @@
 package io.nodemesh.app;
 
 import ch.qos.logback.classic.Level;
+import java.io.IOException;
 import java.util.Arrays;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
@@ -46,13 +49,28 @@ public final class Main {
       System.err.println("nodemesh: " + e.getMessage());
       System.exit(2);
       return;
+    } catch (IOException e) {
+      // a port that cannot be opened: the message names the port and its flags; a stack trace would not help
+      System.err.println("nodemesh: " + e.getMessage());
+      System.exit(1);
+      return;
     }
+    AtomicInteger exitCode = new AtomicInteger();
+    plane.xdsStarted().whenComplete((port, error) -> {
+      if (error != null) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        System.err.println("nodemesh: the xDS port " + settings.get(Settings.XDS_PORT)
+            + " could not be opened (--xds-port): " + cause.getMessage());
+        exitCode.set(1);
+        stop.countDown();
+      }
+    });
     if (plane.demo() != null) {
       printDemoGuide(plane);
     }
     stop.await();
     plane.close();
-    System.exit(0);
+    System.exit(exitCode.get());
   }
 
   private static void printDemoGuide(ControlPlane plane) {

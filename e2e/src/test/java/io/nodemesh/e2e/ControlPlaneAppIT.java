@@ -11,6 +11,7 @@ import io.nodemesh.app.Settings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -171,6 +172,27 @@ class ControlPlaneAppIT {
         assertThat(envoy.error()).isNull();
       } finally {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Test
+  void aPortInUseEndsTheProcessWithOneLineNamingThePortAndItsFlag() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0)) {
+      int port = taken.getLocalPort();
+      try (ControlPlaneProcess admin = ControlPlaneProcess.start("admin-port-in-use", null, "--demo",
+          "--admin-port=" + port)) {
+        assertThat(admin.awaitExit(STARTUP)).isEqualTo(1);
+        assertThat(admin.output()).anySatisfy(line -> assertThat(line).startsWith("nodemesh: probe port ")
+            .contains(":" + port + " could not be opened").endsWith("(--admin-port)"));
+        assertThat(admin.output()).noneMatch(line -> line.startsWith("\tat "));
+      }
+      try (ControlPlaneProcess xds = ControlPlaneProcess.start("xds-port-in-use", null, "--demo",
+          "--xds-port=" + port)) {
+        assertThat(xds.awaitExit(STARTUP)).isEqualTo(1);
+        assertThat(xds.output()).anySatisfy(line -> assertThat(line)
+            .startsWith("nodemesh: the xDS port " + port + " could not be opened (--xds-port)"));
+        assertThat(xds.output()).noneMatch(line -> line.startsWith("\tat "));
       }
     }
   }

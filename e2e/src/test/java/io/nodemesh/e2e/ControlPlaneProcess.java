@@ -160,6 +160,15 @@ public final class ControlPlaneProcess implements AutoCloseable {
         .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** Waits for the process to end by itself and returns its exit code. */
+  public int awaitExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      process.destroyForcibly();
+      throw new IllegalStateException("control plane still running after " + timeout);
+    }
+    return process.exitValue();
+  }
+
   /** Sends SIGTERM and returns the exit code. */
   public int terminate(Duration timeout) throws InterruptedException {
     process.destroy(); // SIGTERM on Linux
