@@ -188,7 +188,7 @@ public final class AgentSettings {
   }
 
   public <T> T get(Flag<T> flag) {
-    return flag.parse(resolved.values().get(flag.name()));
+    return flag.parse(resolved.values().get(flag.name()), resolved.sources().get(flag.name()));
   }
 
   /** The text value in force for a flag, as given. */

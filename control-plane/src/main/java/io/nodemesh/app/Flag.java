@@ -125,10 +125,20 @@ public final class Flag<T> {
 
   /** Parses a value; the exception names the flag and what it accepts. */
   public T parse(String text) {
+    return parse(text, "flag");
+  }
+
+  /**
+   * Parses a value that came from {@code source} ("flag", "env NODEMESH_...", "default"): an invalid value from
+   * the environment is reported against the variable that set it, which is what the operator has to change.
+   */
+  public T parse(String text, String source) {
     try {
       return parser.apply(text);
     } catch (RuntimeException e) {
-      throw new UsageException("invalid value '" + text + "' for --" + name + ": expected " + accepts);
+      String where = source != null && source.startsWith("env ") ? source.substring(4) + " (--" + name + ")"
+          : "--" + name;
+      throw new UsageException("invalid value '" + text + "' for " + where + ": expected " + accepts);
     }
   }
 

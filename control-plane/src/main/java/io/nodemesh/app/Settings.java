@@ -303,7 +303,7 @@ public final class Settings {
   }
 
   public <T> T get(Flag<T> flag) {
-    return flag.parse(raw.get(flag.name()));
+    return flag.parse(raw.get(flag.name()), sources.get(flag.name()));
   }
 
   /** The text value in force for a flag, as given. */

@@ -37,6 +37,15 @@ class SecurityFlagsTest {
   }
 
   @Test
+  void anInvalidValueIsReportedAgainstWhatSetIt() {
+    assertThatThrownBy(() -> Settings.parse(new String[0], Map.of("NODEMESH_XDS_PORT", "abc")))
+        .isInstanceOf(Flag.UsageException.class)
+        .hasMessageStartingWith("invalid value 'abc' for NODEMESH_XDS_PORT (--xds-port): expected");
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--xds-port=abc"}, Map.of()))
+        .hasMessageStartingWith("invalid value 'abc' for --xds-port: expected");
+  }
+
+  @Test
   void limitFlagsBecomeTheXdsServerOptions() {
     XdsServerOptions options = Settings.parse(new String[] {
         "--xds-max-streams-per-address=8", "--trust-loopback-clients=false", "--xds-max-subscribed-names=500",
