@@ -346,7 +346,9 @@ public final class Settings {
   /** The text of {@code --help}: every flag with its environment variable, default and description. */
   public static String help() {
     StringBuilder help = new StringBuilder(
-        "Usage: java -jar nodemesh-control-plane.jar [--flag=value ...]\n\n"
+        "Usage: java -jar nodemesh-control-plane.jar [--flag=value ...]\n"
+            + "       java -jar nodemesh-control-plane.jar node-agent [install-cni | uninstall] [--flag=value ...]"
+            + "   (the node agent: node-agent --help)\n\n"
             + "nodemesh: xDS control plane for node-level Envoy on Kubernetes. Kubernetes access uses fabric8's\n"
             + "auto-configuration (in-cluster service account, KUBECONFIG, KUBERNETES_MASTER).\n\nFlags:\n");
     for (Flag<?> flag : ALL) {

@@ -37,6 +37,11 @@ class SecurityFlagsTest {
   }
 
   @Test
+  void helpNamesTheNodeAgentModeOfTheSameJar() {
+    assertThat(Settings.help()).contains("node-agent [install-cni | uninstall]").contains("node-agent --help");
+  }
+
+  @Test
   void anInvalidValueIsReportedAgainstWhatSetIt() {
     assertThatThrownBy(() -> Settings.parse(new String[0], Map.of("NODEMESH_XDS_PORT", "abc")))
         .isInstanceOf(Flag.UsageException.class)
