@@ -69,8 +69,12 @@ public final class Main {
       printDemoGuide(plane);
     }
     stop.await();
-    plane.close();
-    System.exit(exitCode.get());
+    try {
+      plane.close();
+    } finally {
+      // whatever close() met, the process ends: vert.x's event-loop threads are not daemons and would keep it up
+      System.exit(exitCode.get());
+    }
   }
 
   private static void printDemoGuide(ControlPlane plane) {
