@@ -113,7 +113,9 @@ public final class AdminEndpoints {
     body.put("xdsServing", serving);
     body.put("apiServer", health == null ? "not connected yet"
         : health.apiServerReachable() ? "reachable"
-        : "unreachable: serving the last good config (" + health.lastError().orElse("no watch open") + ")");
+        : (synced ? "unreachable: serving the last good config ("
+            : "unreachable and never synced: there is no config to serve yet (")
+            + health.lastError().orElse("no watch open") + ")");
     // an API server outage does not make us unready: Envoys keep the last good config from us
     return Response.json(synced && serving ? 200 : 503, body);
   }

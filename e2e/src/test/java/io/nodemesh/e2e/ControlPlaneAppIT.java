@@ -177,6 +177,20 @@ class ControlPlaneAppIT {
   }
 
   @Test
+  void withoutAReachableApiServerReadyzSaysThereIsNoConfigYet() throws Exception {
+    int closed;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      closed = socket.getLocalPort();
+    }
+    try (ControlPlaneProcess plane = ControlPlaneProcess.start("no-api", "http://127.0.0.1:" + closed)) {
+      await().atMost(STARTUP).ignoreExceptions().untilAsserted(() ->
+          assertThat(plane.json("/readyz").path("apiServer").asText())
+              .startsWith("unreachable and never synced: there is no config to serve yet"));
+      assertThat(plane.status("/readyz")).isEqualTo(503);
+    }
+  }
+
+  @Test
   void aPortInUseEndsTheProcessWithOneLineNamingThePortAndItsFlag() throws Exception {
     try (ServerSocket taken = new ServerSocket(0)) {
       int port = taken.getLocalPort();
