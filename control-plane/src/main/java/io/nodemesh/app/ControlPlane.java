@@ -1,5 +1,6 @@
 package io.nodemesh.app;
 
+import com.google.common.collect.ImmutableList;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Server;
@@ -18,7 +19,6 @@ import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.translate.ResourceNames;
-import io.nodemesh.xds.NodePinService;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
 import io.nodemesh.security.NodeAuthMode;
@@ -214,7 +214,8 @@ public final class ControlPlane implements AutoCloseable {
   private void applyPinReport(String node, List<Pin> pins) {
     Map<String, NodePin> byUid = new LinkedHashMap<>();
     for (Pin pin : pins) {
-      byUid.put(pin.getPodUid(), new NodePin(pin.getPodUid(), NodePinService.canonicalIps(pin), pin.getReleasing()));
+      byUid.put(pin.getPodUid(),
+          new NodePin(pin.getPodUid(), ImmutableList.copyOf(pin.getIpsList()), pin.getReleasing()));
     }
     stateStore.reportPins(node, byUid);
   }

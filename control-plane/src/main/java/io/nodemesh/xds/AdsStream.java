@@ -718,14 +718,14 @@ abstract class AdsStream<ReqT, RespT> {
       Diff diff = Diff.compute(state.known, scope, snapshot.table(type), server.store().layerChanges());
       diffs[type.ordinal()] = diff;
       // changes that left what the client holds as it was caused nothing here (no convergence to observe)
-      List<Long> causes = new ArrayList<>();
-      for (Long cause; (cause = state.pendingCauses.poll()) != null; ) {
-        causes.add(cause);
-      }
-      if (!diff.isEmpty()) {
-        List<Long> carried = new ArrayList<>(state.causesForNextResponse);
-        carried.addAll(causes);
-        state.causesForNextResponse = List.copyOf(carried);
+      if (!state.pendingCauses.isEmpty()) {
+        List<Long> causes = new ArrayList<>(state.causesForNextResponse);
+        for (Long cause; (cause = state.pendingCauses.poll()) != null; ) {
+          causes.add(cause);
+        }
+        if (!diff.isEmpty()) {
+          state.causesForNextResponse = List.copyOf(causes);
+        }
       }
     }
     for (int i = 0; i < diffs.length; i++) {

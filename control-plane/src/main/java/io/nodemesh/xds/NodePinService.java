@@ -1,6 +1,5 @@
 package io.nodemesh.xds;
 
-import com.google.common.collect.ImmutableList;
 import com.google.common.net.InetAddresses;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
@@ -208,13 +207,5 @@ public final class NodePinService {
           LogThrottle.suppressedNote(suppressed));
     }
     reply.onError(status.withDescription(reason).asRuntimeException());
-  }
-
-  /** The pins as the model takes them: canonical IPs. */
-  public static ImmutableList<String> canonicalIps(Pin pin) {
-    return pin.getIpsList().stream()
-        .map(ip -> InetAddresses.toAddrString(InetAddresses.forString(ip)))
-        .distinct()
-        .collect(ImmutableList.toImmutableList());
   }
 }

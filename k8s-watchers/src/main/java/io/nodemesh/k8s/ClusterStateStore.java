@@ -73,8 +73,6 @@ public final class ClusterStateStore implements AutoCloseable {
   private final Set<ResourceKind> listed = EnumSet.noneOf(ResourceKind.class);
   private final Map<ResourceKind, Set<Object>> touched = new EnumMap<>(ResourceKind.class);
   private final List<Consumer<StateUpdate>> subscribers = new ArrayList<>();
-  /** The last pin report applied per node, to drop the periodic repeats without touching the model. */
-  private final Map<String, ImmutableMap<String, NodePin>> reportedPins = new HashMap<>();
   private boolean dirty;
   private boolean isSynced;
   private boolean hasEventTime;
@@ -275,18 +273,13 @@ public final class ClusterStateStore implements AutoCloseable {
   }
 
   private void applyPins(StoreEvent.Pins event) {
-    if (event.pins().equals(reportedPins.getOrDefault(event.node(), ImmutableMap.of()))) {
-      return;
+    if (event.pins().equals(builder.pinsOf(event.node()))) {
+      return; // the periodic repeat of a report: nothing changes
     }
     if (!builder.hasNode(event.node())) {
       // only nodes of the cluster keep pins (with --node-auth=none a client may claim any name): bounded by nodes
       log.debug("ignoring pins reported for {}: not a node of the cluster", event.node());
       return;
-    }
-    if (event.pins().isEmpty()) {
-      reportedPins.remove(event.node());
-    } else {
-      reportedPins.put(event.node(), event.pins());
     }
     builder.putPins(event.node(), event.pins());
     // the pods whose decision changed are reported by the builder as changed by others
@@ -351,10 +344,7 @@ public final class ClusterStateStore implements AutoCloseable {
       case POD -> builder.removePod((ObjectKey) key);
       case SERVICE -> builder.removeService((ObjectKey) key);
       case ENDPOINT_SLICE -> builder.removeEndpointSlice((ObjectKey) key);
-      case NODE -> {
-        builder.removeNode((String) key);
-        reportedPins.remove((String) key);
-      }
+      case NODE -> builder.removeNode((String) key);
       case NAMESPACE -> builder.removeNamespace((String) key);
       default -> throw new IllegalStateException("unknown kind " + kind);
     }

@@ -373,6 +373,11 @@ public final class ClusterState {
       return this;
     }
 
+    /** The pins last reported for {@code node} (empty if none). */
+    public ImmutableMap<String, NodePin> pinsOf(String node) {
+      return pins.getOrDefault(node, ImmutableMap.of());
+    }
+
     /** Whether the node is in the model (pins are kept only for nodes of the cluster). */
     public boolean hasNode(String name) {
       return nodes.containsKey(name);
