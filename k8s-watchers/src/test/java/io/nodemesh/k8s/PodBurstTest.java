@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,15 @@ import org.junit.jupiter.api.Test;
 class PodBurstTest {
 
   static final int BURST = 1000;
+
+  /**
+   * A quiet period far longer than any gap between events of one watch stream, so that only a stall of the
+   * whole machine can split the burst: the count of batches then does not depend on how fast the machine is
+   * (with the 2 ms default it does, from 10 batches on an idle machine to 272 on a loaded CI runner). How the
+   * debouncer splits batches at given gaps is tested with a fake clock in {@link DebouncerTest}.
+   */
+  static final WatcherOptions COALESCING =
+      WatcherOptions.DEFAULTS.withDebounce(Duration.ofSeconds(3), Duration.ofSeconds(60));
 
   private final MockApiServer api = new MockApiServer();
   private WatcherHarness harness;
@@ -35,7 +45,7 @@ class PodBurstTest {
   @Test
   void aBurstOfAThousandPodCreationsIsCoalescedIntoFewBatches() {
     api.client().namespaces().resource(namespace("shop", true)).create();
-    harness = new WatcherHarness(api.client()).awaitSynced();
+    harness = new WatcherHarness(api.client(), COALESCING).awaitSynced();
     await().atMost(WatcherHarness.DEADLINE).until(() -> harness.debouncer.batchesFlushed() == 1);
     int batchesBefore = harness.batches.size();
     long statesBefore = harness.store.statesPublished();
@@ -50,8 +60,9 @@ class PodBurstTest {
     System.out.printf("MEASURE 1,000-pod burst (streamed by the watch): %d debounced batches, %d published states%n",
         burstBatches.size(), harness.store.statesPublished() - statesBefore);
 
-    // 100 batches at the 100 ms maximum delay would mean the burst took 10 s to arrive
-    assertThat(burstBatches).hasSizeLessThan(100);
+    // one batch, or two if the machine stalled for the whole quiet period once
+    assertThat(burstBatches).hasSizeLessThanOrEqualTo(2);
+    assertThat(harness.store.statesPublished() - statesBefore).isGreaterThan(burstBatches.size());
     Change merged = burstBatches.stream().map(StateUpdate::change).reduce(Change::merge).orElseThrow();
     assertThat(merged.pods()).hasSize(BURST);
     assertThat(merged.podNodes()).hasSize(50);
