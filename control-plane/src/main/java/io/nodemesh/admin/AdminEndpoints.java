@@ -1,11 +1,25 @@
 package io.nodemesh.admin;
 
 import com.google.common.collect.ImmutableList;
-import com.google.protobuf.Message;
+import com.google.protobuf.Any;
 import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
+import com.google.protobuf.util.Timestamps;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump.DynamicCluster;
+import io.envoyproxy.envoy.admin.v3.ConfigDump;
+import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump;
+import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump.DynamicListener;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump.DynamicListenerState;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig;
 import io.nodemesh.admin.AdminServer.Response;
 import io.nodemesh.api.admin.v1.ClientStatus;
+import io.nodemesh.api.admin.v1.EnvoyAck;
+import io.nodemesh.api.admin.v1.PodList;
 import io.nodemesh.api.admin.v1.PodStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.TypeStatus;
@@ -44,6 +58,9 @@ import java.util.function.Supplier;
  * snapshot, the xDS server's per-stream status and the watchers' health. Unknown nodes and pods give 404.
  */
 public final class AdminEndpoints {
+
+  /** Pods listed by one {@code /debug/pods} answer at most; the filters narrow it. */
+  static final int MAX_LISTED_PODS = 2000;
 
   private static final JsonFormat.Printer PROTO_JSON =
       JsonFormat.printer().includingDefaultValueFields().preservingProtoFieldNames();
@@ -85,8 +102,12 @@ public final class AdminEndpoints {
             (p, q) -> proto(xds.syncStatus()))
         .register("/debug/nodes", "every node: zone, pods (meshed/total), resource counts, clients and sync state",
             (p, q) -> Response.json(nodes()))
-        .register("/debug/nodes/{node}/config", "one node's listeners, clusters, endpoints and routes as Envoy JSON",
+        .register("/debug/nodes/{node}/config", "one node's listeners, clusters, endpoints and routes in Envoy's"
+                + " config_dump shape (envoy.admin.v3.ConfigDump), as the control plane holds them",
             (p, q) -> nodeConfig(p.get("node")))
+        .register("/debug/pods", "pods, filtered by ?node= and ?namespace=: meshed or why not, and per Envoy of"
+                + " the node whether it ACKed the pod's resources (at most " + MAX_LISTED_PODS + ")",
+            (p, q) -> pods(q))
         .register("/debug/pods/{namespace}/{name}",
             "one pod: meshed or why not, its resources, whether its node's Envoys ACKed them, and any they rejected"
                 + " (quarantined)",
@@ -109,9 +130,9 @@ public final class AdminEndpoints {
     boolean serving = xdsServing.getAsBoolean();
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("ready", synced && serving);
-    body.put("informersSynced", synced);
-    body.put("xdsServing", serving);
-    body.put("apiServer", health == null ? "not connected yet"
+    body.put("informers_synced", synced);
+    body.put("xds_serving", serving);
+    body.put("api_server", health == null ? "not connected yet"
         : health.apiServerReachable() ? "reachable"
         : (synced ? "unreachable: serving the last good config ("
             : "unreachable and never synced: there is no config to serve yet (")
@@ -141,45 +162,45 @@ public final class AdminEndpoints {
     counts.put("nodes", state.nodes().size());
     counts.put("namespaces", state.namespaces().size());
     counts.put("pods", state.pods().size());
-    counts.put("meshedPods", state.pods().values().stream().filter(p -> p.mesh().meshed()).count());
+    counts.put("meshed_pods", state.pods().values().stream().filter(p -> p.mesh().meshed()).count());
     counts.put("services", state.services().size());
-    counts.put("endpointSlices", state.endpointSlices().size());
+    counts.put("endpoint_slices", state.endpointSlices().size());
     body.put("model", counts);
     List<String> problems = new ArrayList<>();
     for (Problem problem : state.problems()) {
       String object = problem.namespace().isEmpty() ? problem.name() : problem.namespace() + "/" + problem.name();
       problems.add(problem.kind() + " " + object + ": " + problem.reason());
     }
-    body.put("inputProblems", problems);
+    body.put("input_problems", problems);
     Map<String, String> translation = new LinkedHashMap<>();
     view.podProblems().forEach((pod, problem) -> translation.put("Pod " + pod, problem));
     view.serviceProblems().forEach((svc, problem) -> translation.put("Service " + svc, problem));
-    body.put("translationProblems", translation);
+    body.put("translation_problems", translation);
     StoreSnapshot snapshot = xds.store().snapshot();
     Map<String, Object> store = new LinkedHashMap<>();
     store.put("generation", snapshot.generation());
     for (ResourceType type : ResourceType.values()) {
       store.put(type.shortName(), snapshot.size(type));
     }
-    store.put("nodeViews", snapshot.nodes().size());
+    store.put("node_views", snapshot.nodes().size());
     body.put("store", store);
     KubernetesWatchers current = watchers.get();
     if (current != null) {
       WatchHealth health = current.health();
       Map<String, Object> watch = new LinkedHashMap<>();
       watch.put("synced", health.synced());
-      watch.put("apiServerReachable", health.apiServerReachable());
-      watch.put("watchErrors", health.watchErrors());
-      watch.put("lastError", health.lastError().orElse(""));
-      watch.put("lastErrorAt", health.lastErrorAt().map(Object::toString).orElse(""));
+      watch.put("api_server_reachable", health.apiServerReachable());
+      watch.put("watch_errors", health.watchErrors());
+      health.lastError().ifPresent(error -> watch.put("last_error", error));
+      health.lastErrorAt().ifPresent(at -> watch.put("last_error_at", at));
       Map<String, Object> kinds = new LinkedHashMap<>();
       health.kinds().forEach((kind, status) -> kinds.put(kind.name(), Map.of(
-          "hasSynced", status.hasSynced(), "watching", status.watching(), "lists", status.lists(),
+          "has_synced", status.hasSynced(), "watching", status.watching(), "lists", status.lists(),
           "events", status.events())));
       watch.put("informers", kinds);
       body.put("watchers", watch);
     }
-    body.put("xdsStreams", xds.connectedStreams());
+    body.put("xds_streams", xds.connectedStreams());
     return body;
   }
 
@@ -193,10 +214,10 @@ public final class AdminEndpoints {
       Optional<NodeInfo> info = view.state().node(name);
       ImmutableList<PodInfo> pods = view.state().podsOnNode(name);
       node.put("name", name);
-      node.put("zone", info.flatMap(NodeInfo::zone).orElse(""));
-      node.put("ready", info.map(NodeInfo::ready).orElse(false));
+      info.flatMap(NodeInfo::zone).ifPresent(zone -> node.put("zone", zone));
+      info.map(NodeInfo::ready).ifPresent(ready -> node.put("ready", ready));
       node.put("pods", pods.size());
-      node.put("meshedPods", pods.stream().filter(p -> p.mesh().meshed()).count());
+      node.put("meshed_pods", pods.stream().filter(p -> p.mesh().meshed()).count());
       NodeNames resources = view.nodes().get(name);
       node.put("listeners", resources == null ? 0 : resources.listeners().size());
       node.put("clusters", resources == null ? 0 : resources.clusters().size());
@@ -208,39 +229,66 @@ public final class AdminEndpoints {
     return nodes;
   }
 
+  /**
+   * One node's resources as Envoy's {@code /config_dump} shows them ({@code envoy.admin.v3.ConfigDump}: one
+   * listeners, clusters, endpoints and routes dump, each resource as a dynamic entry with its version and the
+   * time its change was observed), so tools that read Envoy config dumps read ours; it is what the control plane
+   * holds for the node, not what the node's Envoy has ACKed ({@code /debug/syncz} says that).
+   */
   private Response nodeConfig(String nodeName) throws IOException {
     TranslationPipeline.View view = pipeline.view();
     NodeNames names = view.nodes().get(nodeName);
-    if (names == null) {
-      return view.state().node(nodeName).isPresent()
-          ? Response.json(Map.of("node", nodeName, "listeners", List.of(), "clusters", List.of(),
-              "endpoints", List.of(), "routes", List.of()))
-          : Response.error(404, "unknown node: " + nodeName);
+    if (names == null && view.state().node(nodeName).isEmpty()) {
+      return Response.error(404, "unknown node: " + nodeName);
     }
     StoreSnapshot snapshot = xds.store().snapshot();
-    List<Message> all = new ArrayList<>();
-    Map<String, List<Message>> byType = new LinkedHashMap<>();
-    byType.put("listeners", lookup(snapshot, ResourceType.LISTENER, names.listeners()));
-    byType.put("clusters", lookup(snapshot, ResourceType.CLUSTER, names.clusters()));
-    byType.put("endpoints", lookup(snapshot, ResourceType.ENDPOINT, names.endpoints()));
-    byType.put("routes", lookup(snapshot, ResourceType.ROUTE, names.routes()));
-    byType.values().forEach(all::addAll);
-    JsonFormat.Printer printer = EnvoyTypes.jsonPrinter(all).omittingInsignificantWhitespace();
-    StringBuilder json = new StringBuilder("{\"node\":").append(AdminServer.JSON.writeValueAsString(nodeName));
-    for (Map.Entry<String, List<Message>> entry : byType.entrySet()) {
-      json.append(",\"").append(entry.getKey()).append("\":[");
-      for (int i = 0; i < entry.getValue().size(); i++) {
-        json.append(i == 0 ? "" : ",").append(printer.print(entry.getValue().get(i)));
+    ListenersConfigDump.Builder listeners = ListenersConfigDump.newBuilder();
+    ClustersConfigDump.Builder clusters = ClustersConfigDump.newBuilder();
+    EndpointsConfigDump.Builder endpoints = EndpointsConfigDump.newBuilder();
+    RoutesConfigDump.Builder routes = RoutesConfigDump.newBuilder();
+    if (names != null) {
+      for (Resource listener : lookup(snapshot, ResourceType.LISTENER, names.listeners())) {
+        DynamicListenerState.Builder state = DynamicListenerState.newBuilder()
+            .setVersionInfo(listener.version()).setListener(listener.any());
+        lastUpdated(listener).ifPresent(state::setLastUpdated);
+        listeners.addDynamicListeners(DynamicListener.newBuilder().setName(listener.name()).setActiveState(state));
       }
-      json.append(']');
+      for (Resource cluster : lookup(snapshot, ResourceType.CLUSTER, names.clusters())) {
+        DynamicCluster.Builder entry = DynamicCluster.newBuilder()
+            .setVersionInfo(cluster.version()).setCluster(cluster.any());
+        lastUpdated(cluster).ifPresent(entry::setLastUpdated);
+        clusters.addDynamicActiveClusters(entry);
+      }
+      for (Resource endpoint : lookup(snapshot, ResourceType.ENDPOINT, names.endpoints())) {
+        DynamicEndpointConfig.Builder entry = DynamicEndpointConfig.newBuilder()
+            .setVersionInfo(endpoint.version()).setEndpointConfig(endpoint.any());
+        lastUpdated(endpoint).ifPresent(entry::setLastUpdated);
+        endpoints.addDynamicEndpointConfigs(entry);
+      }
+      for (Resource route : lookup(snapshot, ResourceType.ROUTE, names.routes())) {
+        DynamicRouteConfig.Builder entry = DynamicRouteConfig.newBuilder()
+            .setVersionInfo(route.version()).setRouteConfig(route.any());
+        lastUpdated(route).ifPresent(entry::setLastUpdated);
+        routes.addDynamicRouteConfigs(entry);
+      }
     }
-    return Response.rawJson(json.append('}').toString());
+    ConfigDump dump = ConfigDump.newBuilder()
+        .addConfigs(Any.pack(listeners.build()))
+        .addConfigs(Any.pack(clusters.build()))
+        .addConfigs(Any.pack(endpoints.build()))
+        .addConfigs(Any.pack(routes.build()))
+        .build();
+    return Response.rawJson(EnvoyTypes.jsonPrinter(List.of(dump)).omittingInsignificantWhitespace().print(dump));
   }
 
-  private static List<Message> lookup(StoreSnapshot snapshot, ResourceType type, Set<String> names) {
-    List<Message> found = new ArrayList<>();
+  private Optional<Timestamp> lastUpdated(Resource resource) {
+    return convergence.observedAtMillis(resource.generation()).map(Timestamps::fromMillis);
+  }
+
+  private static List<Resource> lookup(StoreSnapshot snapshot, ResourceType type, Set<String> names) {
+    List<Resource> found = new ArrayList<>();
     for (String name : names) {
-      snapshot.get(type, name).map(Resource::message).ifPresent(found::add);
+      snapshot.get(type, name).ifPresent(found::add);
     }
     return found;
   }
@@ -251,7 +299,36 @@ public final class AdminEndpoints {
     if (found.isEmpty()) {
       return Response.error(404, "unknown pod: " + key);
     }
-    PodInfo pod = found.get();
+    return proto(podStatus(found.get(), view, xds.store().snapshot(), xds.quarantine().all()));
+  }
+
+  /** Pods on a node and/or in a namespace (both optional), at most {@link #MAX_LISTED_PODS}. */
+  private Response pods(Map<String, String> query) throws IOException {
+    String node = query.getOrDefault("node", "");
+    String namespace = query.getOrDefault("namespace", "");
+    TranslationPipeline.View view = pipeline.view();
+    if (!node.isEmpty() && view.state().node(node).isEmpty() && view.state().podsOnNode(node).isEmpty()) {
+      return Response.error(404, "unknown node: " + node);
+    }
+    StoreSnapshot snapshot = xds.store().snapshot();
+    List<Quarantine.Entry> quarantined = xds.quarantine().all();
+    Iterable<PodInfo> candidates = node.isEmpty() ? view.state().pods().values() : view.state().podsOnNode(node);
+    PodList.Builder list = PodList.newBuilder();
+    int matched = 0;
+    for (PodInfo pod : candidates) {
+      if (!namespace.isEmpty() && !pod.namespace().equals(namespace)) {
+        continue;
+      }
+      if (++matched <= MAX_LISTED_PODS) {
+        list.addPods(podStatus(pod, view, snapshot, quarantined));
+      }
+    }
+    return proto(list.setMatched(matched).setTruncated(matched > MAX_LISTED_PODS).build());
+  }
+
+  private PodStatus podStatus(PodInfo pod, TranslationPipeline.View view, StoreSnapshot snapshot,
+      List<Quarantine.Entry> quarantined) {
+    ObjectKey key = ObjectKey.of(pod.namespace(), pod.name());
     PodStatus.Builder status = PodStatus.newBuilder()
         .setNamespace(pod.namespace())
         .setName(pod.name())
@@ -260,11 +337,14 @@ public final class AdminEndpoints {
         .setReason(view.podProblems().containsKey(key)
             ? pod.mesh().reason() + "; " + view.podProblems().get(key) : pod.mesh().reason())
         .setNetnsPath(pod.mesh().netnsPath().orElse(""));
-    NodeNames node = pod.nodeName().map(view.nodes()::get).orElse(null);
-    if (node == null || !pod.mesh().meshed()) {
-      return proto(status.build());
+    if (!pod.mesh().meshed()) {
+      return status.setNotAckedReason("not meshed").build();
     }
-    StoreSnapshot snapshot = xds.store().snapshot();
+    NodeNames node = pod.nodeName().map(view.nodes()::get).orElse(null);
+    if (node == null) {
+      return status.setNotAckedReason(pod.nodeName().isEmpty() ? "not scheduled on a node yet"
+          : "no configuration for node " + pod.nodeName().get() + " yet").build();
+    }
     String listener = "pod/" + pod.namespace() + "/" + pod.name() + "/outbound";
     String clusterPrefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
     long listenerGeneration = 0;
@@ -283,10 +363,13 @@ public final class AdminEndpoints {
     List<ClientStatus> clients = xds.clientsOfNode(pod.nodeName().get());
     boolean acked = !clients.isEmpty() && !status.getListenersList().isEmpty();
     for (ClientStatus client : clients) {
-      acked &= ackedAtLeast(client, ResourceType.LISTENER, listenerGeneration)
+      boolean clientAcked = ackedAtLeast(client, ResourceType.LISTENER, listenerGeneration)
           && ackedAtLeast(client, ResourceType.CLUSTER, clusterGeneration);
+      status.addEnvoys(EnvoyAck.newBuilder()
+          .setNodeId(client.getNodeId()).setStreamId(client.getStreamId()).setAcked(clientAcked));
+      acked &= clientAcked;
     }
-    for (Quarantine.Entry entry : xds.quarantine().all()) {
+    for (Quarantine.Entry entry : quarantined) {
       boolean podsOwn = entry.name().equals(listener) || entry.name().startsWith(clusterPrefix);
       boolean stillThatVersion = snapshot.get(entry.type(), entry.name())
           .map(resource -> resource.version().equals(entry.version())).orElse(false);
@@ -300,8 +383,16 @@ public final class AdminEndpoints {
     if (acked) {
       convergence.listenerConvergenceMillis(pod.nodeName().get(), listenerGeneration)
           .ifPresent(status::setConvergenceMillis);
+    } else if (clients.isEmpty()) {
+      status.setNotAckedReason("no Envoy connected for node " + pod.nodeName().get());
+    } else if (status.getListenersList().isEmpty()) {
+      status.setNotAckedReason("no listener for the pod yet (see reason)");
+    } else if (status.getQuarantinedCount() > 0) {
+      status.setNotAckedReason("an Envoy of the node rejected the pod's configuration (see quarantined)");
+    } else {
+      status.setNotAckedReason("waiting for the node's Envoys to ACK (see envoys)");
     }
-    return proto(status.build());
+    return status.build();
   }
 
   private static boolean ackedAtLeast(ClientStatus client, ResourceType type, long generation) {

@@ -1,7 +1,12 @@
 package io.nodemesh.admin;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.google.common.collect.ImmutableList;
 import io.nodemesh.admin.DebugAccess.Outcome;
 import io.nodemesh.admin.DebugAccess.Verdict;
@@ -56,7 +61,16 @@ import org.slf4j.LoggerFactory;
 public final class AdminServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
-  static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /**
+   * The admin API's one JSON style: snake_case names, RFC 3339 timestamps, absent rather than empty for
+   * unknown optionals, no HTML escaping (Jackson never escapes; protobuf's printer does, hence {@link #render}).
+   */
+  static final ObjectMapper JSON = new ObjectMapper()
+      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+      .registerModule(new Jdk8Module().configureAbsentsAsNulls(true))
+      .registerModule(new JavaTimeModule())
+      .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+      .setSerializationInclusion(JsonInclude.Include.NON_ABSENT);
   /** Longest request line: the longest admin path (a pod's namespace and name) is far below it. */
   static final int MAX_REQUEST_LINE_BYTES = 4096;
   /** All headers together: room for a bearer token (service account tokens are ~1-2 KiB). */
@@ -404,14 +418,31 @@ public final class AdminServer implements AutoCloseable {
   private Response respond(HttpServerRequest request) {
     String path = request.path();
     try {
-      return route(path, query(request.query()))
-          .orElseGet(() -> Response.error(404, "no such endpoint: " + path + " (see /debug on the debug port)"));
+      Map<String, String> query = query(request.query());
+      return render(route(path, query)
+          .orElseGet(() -> Response.error(404, "no such endpoint: " + path + " (see /debug on the debug port)")),
+          query.containsKey("pretty"));
     } catch (BadRequest e) {
       return Response.error(400, e.getMessage());
     } catch (Exception e) {
       log.warn("{} endpoint: {} failed", name, SafeText.of(request.uri()), e);
       return Response.error(500, "internal error: " + e.getClass().getSimpleName());
     }
+  }
+
+  /**
+   * Every JSON answer in one form: compact, or indented with {@code ?pretty}; a document rendered elsewhere
+   * (protobuf's printer escapes {@code = ' < > &} as {@code \\uXXXX}) is read back and written by Jackson, which
+   * escapes only what JSON requires.
+   */
+  static Response render(Response response, boolean pretty) throws IOException {
+    if (!response.contentType().startsWith("application/json")) {
+      return response;
+    }
+    JsonNode document = JSON.readTree(response.body());
+    byte[] body = pretty ? JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(document)
+        : JSON.writeValueAsBytes(document);
+    return new Response(response.status(), response.contentType(), body);
   }
 
   /** The content type with {@code charset=utf-8}, added once (Prometheus' text format names it already). */

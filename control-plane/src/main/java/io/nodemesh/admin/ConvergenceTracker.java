@@ -73,6 +73,15 @@ public final class ConvergenceTracker implements XdsEventListener {
     }
   }
 
+  /**
+   * When the Kubernetes change that produced store {@code generation} was observed (wall clock); empty once the
+   * history no longer reaches back (the latest {@value #MAX_GENERATIONS} generations are kept).
+   */
+  public synchronized Optional<Long> observedAtMillis(long generation) {
+    Event event = eventsByGeneration.get(generation);
+    return event == null ? Optional.empty() : Optional.of(event.wallMillis());
+  }
+
   /** Nodes with remembered LDS ACKs (bounded by {@link #MAX_NODES}). */
   public synchronized int trackedNodes() {
     return listenerAcksByNode.size();

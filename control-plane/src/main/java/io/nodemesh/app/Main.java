@@ -50,9 +50,10 @@ public final class Main {
       System.exit(2);
       return;
     } catch (IOException e) {
-      // a port that cannot be opened: the message names the port and its flags; a stack trace would not help
+      // a port that cannot be opened: the message names the port and its flags; a stack trace would not help.
+      // Exit 2 like a bad flag: the configuration cannot work as given, retrying it unchanged will not help
       System.err.println("nodemesh: " + e.getMessage());
-      System.exit(1);
+      System.exit(2);
       return;
     }
     AtomicInteger exitCode = new AtomicInteger();
@@ -61,7 +62,7 @@ public final class Main {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         System.err.println("nodemesh: the xDS port " + settings.get(Settings.XDS_PORT)
             + " could not be opened (--xds-port): " + cause.getMessage());
-        exitCode.set(1);
+        exitCode.set(2);
         stop.countDown();
       }
     });

@@ -1,6 +1,7 @@
 package io.nodemesh.xds;
 
 import com.google.common.collect.Iterables;
+import com.google.protobuf.util.Timestamps;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -940,7 +941,7 @@ abstract class AdsStream<ReqT, RespT> {
             .setKind(kind())
             .setProtocol(protocol())
             .setPeer(peer)
-            .setConnectedUnixMillis(connectedAtMillis)
+            .setConnectedAt(Timestamps.fromMillis(connectedAtMillis))
             .setAuthorization(authorization)
             .setClaimedNodeName(claimedNode)
             .setPrincipal(who == null ? "" : who.principal());
@@ -961,7 +962,7 @@ abstract class AdsStream<ReqT, RespT> {
       } else {
         sync = SyncState.SYNCED;
       }
-      status.addTypes(
+      TypeStatus.Builder typeStatus =
           TypeStatus.newBuilder()
               .setTypeUrl(state.type.typeUrl())
               .setSentVersion(p.sentVersion())
@@ -969,15 +970,20 @@ abstract class AdsStream<ReqT, RespT> {
               .setAckedVersion(p.ackedVersion())
               .setNackError(p.nackError())
               .setState(sync)
-              .setLastPushUnixMillis(p.sentAtMillis())
-              .setLastAckUnixMillis(p.ackedAtMillis())
               .setSentGeneration(p.sentGeneration())
               .setAckedGeneration(p.ackedGeneration())
               .setWildcard(p.wildcard())
               .setSubscribedNames(p.subscribedNames())
               .setResourceCount(p.heldResources())
               .setIsolating(p.isolating())
-              .addAllQuarantined(withheld.stream().map(XdsServer::quarantinedStatus).toList()));
+              .addAllQuarantined(withheld.stream().map(XdsServer::quarantinedStatus).toList());
+      if (p.sentAtMillis() > 0) {
+        typeStatus.setLastPush(Timestamps.fromMillis(p.sentAtMillis()));
+      }
+      if (p.ackedAtMillis() > 0) {
+        typeStatus.setLastAck(Timestamps.fromMillis(p.ackedAtMillis()));
+      }
+      status.addTypes(typeStatus);
     }
     return status.build();
   }

@@ -6,6 +6,7 @@ import com.google.common.collect.Interner;
 import com.google.common.collect.Interners;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import com.google.protobuf.util.Timestamps;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
@@ -194,7 +195,7 @@ public final class XdsServer implements AutoCloseable {
         .setNackError(entry.error())
         .setNodeId(entry.nodeId())
         .setPrincipal(entry.principal())
-        .setQuarantinedUnixMillis(entry.atMillis())
+        .setQuarantinedAt(Timestamps.fromMillis(entry.atMillis()))
         .build();
   }
 

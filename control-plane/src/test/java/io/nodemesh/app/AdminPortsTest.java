@@ -64,7 +64,7 @@ class AdminPortsTest {
       assertThat(withoutToken.statusCode()).isEqualTo(401);
       assertThat(withoutToken.body()).doesNotContain("listeners");
       assertThat(withToken.statusCode()).isEqualTo(200);
-      assertThat(withToken.body()).contains("\"listeners\"");
+      assertThat(withToken.body()).contains("\"dynamic_listeners\"");
       assertThat(index.body()).contains("/debug/pods/{namespace}/{name}", "/healthz", "/readyz", "/metrics");
       for (Flag<?> flag : List.of(Settings.DEBUG_PORT, Settings.DEBUG_ADDRESS, Settings.DEBUG_AUTH,
           Settings.DEBUG_TOKEN_FILE, Settings.ADMIN_READ_TIMEOUT, Settings.ADMIN_MAX_CONNECTIONS,

@@ -250,7 +250,8 @@ class SotwProtocolTest {
       ClientStatus client = server.client("envoy-1").orElseThrow();
       assertThat(client.getNodeName()).isEqualTo("node-1");
       assertThat(client.getPeer()).isNotEmpty();
-      assertThat(client.getConnectedUnixMillis()).isPositive();
+      assertThat(client.hasConnectedAt()).isTrue();
+      assertThat(client.getConnectedAt().getSeconds()).isPositive();
       assertThat(server.xds.metrics().acks().get(ResourceType.CLUSTER)).isEqualTo(1);
     }
   }

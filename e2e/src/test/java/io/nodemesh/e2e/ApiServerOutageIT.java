@@ -78,7 +78,7 @@ class ApiServerOutageIT {
     // outage: the API server stops answering; its state lives on (moved to a port nobody watches)
     api = api.moveTo(0);
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-        assertThat(plane.json("/readyz").path("apiServer").asText())
+        assertThat(plane.json("/readyz").path("api_server").asText())
             .startsWith("unreachable: serving the last good config"));
     assertThat(plane.status("/readyz")).isEqualTo(200);
     assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners"))
@@ -105,7 +105,7 @@ class ApiServerOutageIT {
     convergence.record("API server back", "API reachable again -> changes at the node's Envoy", back,
         envoy.history().stream().mapToLong(SimulatedEnvoy.Delivery::nanos).max().orElseThrow());
     await().atMost(CONVERGE).untilAsserted(() -> {
-      assertThat(plane.json("/readyz").path("apiServer").asText()).isEqualTo("reachable");
+      assertThat(plane.json("/readyz").path("api_server").asText()).isEqualTo("reachable");
       assertThat(plane.json("/debug/pods/shop/web-c").path("acked").asBoolean()).isTrue();
     });
     System.out.printf("[outage] informer lists before %d, after %d%n", listsBefore, lists(plane));

@@ -46,7 +46,7 @@ class ControlPlaneAppIT {
       JsonNode state = demo.json("/debug/state");
       assertThat(state.at("/model/nodes").asInt()).isEqualTo(3);
       assertThat(state.at("/model/services").asInt()).isEqualTo(6);
-      assertThat(state.at("/model/meshedPods").asInt()).isGreaterThanOrEqualTo(15);
+      assertThat(state.at("/model/meshed_pods").asInt()).isGreaterThanOrEqualTo(15);
       assertThat(state.at("/watchers/synced").asBoolean()).isTrue();
 
       JsonNode nodes = demo.json("/debug/nodes");
@@ -75,8 +75,9 @@ class ControlPlaneAppIT {
         System.out.println("[syncz] " + demo.text("/debug/syncz"));
 
         JsonNode config = demo.json("/debug/nodes/node-a/config");
-        assertThat(config.get("listeners").size()).isEqualTo(envoy.names(SimulatedEnvoy.LDS).size());
-        String podListener = config.get("listeners").get(0).get("name").asText();
+        List<String> configListeners = EnvoyResources.configNames(config, "listeners");
+        assertThat(configListeners).hasSize(envoy.names(SimulatedEnvoy.LDS).size());
+        String podListener = configListeners.get(0);
         String[] parts = podListener.split("/"); // pod/{ns}/{name}/outbound
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
           JsonNode pod = demo.json("/debug/pods/" + parts[1] + "/" + parts[2]);
@@ -163,11 +164,11 @@ class ControlPlaneAppIT {
         k8s.close();
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
           JsonNode ready = plane.json("/readyz");
-          assertThat(ready.get("apiServer").asText()).startsWith("unreachable");
-          assertThat(plane.json("/debug/state").at("/watchers/apiServerReachable").asBoolean()).isFalse();
+          assertThat(ready.get("api_server").asText()).startsWith("unreachable");
+          assertThat(plane.json("/debug/state").at("/watchers/api_server_reachable").asBoolean()).isFalse();
         });
         assertThat(plane.status("/readyz")).isEqualTo(200);
-        assertThat(plane.json("/debug/nodes/node-1/config").get("listeners")).hasSize(1);
+        assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners")).hasSize(1);
         assertThat(envoy.names(SimulatedEnvoy.LDS)).contains("pod/shop/client/outbound");
         assertThat(envoy.error()).isNull();
       } finally {
@@ -184,7 +185,7 @@ class ControlPlaneAppIT {
     }
     try (ControlPlaneProcess plane = ControlPlaneProcess.start("no-api", "http://127.0.0.1:" + closed)) {
       await().atMost(STARTUP).ignoreExceptions().untilAsserted(() ->
-          assertThat(plane.json("/readyz").path("apiServer").asText())
+          assertThat(plane.json("/readyz").path("api_server").asText())
               .startsWith("unreachable and never synced: there is no config to serve yet"));
       assertThat(plane.status("/readyz")).isEqualTo(503);
     }
@@ -196,14 +197,14 @@ class ControlPlaneAppIT {
       int port = taken.getLocalPort();
       try (ControlPlaneProcess admin = ControlPlaneProcess.start("admin-port-in-use", null, "--demo",
           "--admin-port=" + port)) {
-        assertThat(admin.awaitExit(STARTUP)).isEqualTo(1);
+        assertThat(admin.awaitExit(STARTUP)).isEqualTo(2);
         assertThat(admin.output()).anySatisfy(line -> assertThat(line).startsWith("nodemesh: probe port ")
             .contains(":" + port + " could not be opened").endsWith("(--admin-port)"));
         assertThat(admin.output()).noneMatch(line -> line.startsWith("\tat "));
       }
       try (ControlPlaneProcess xds = ControlPlaneProcess.start("xds-port-in-use", null, "--demo",
           "--xds-port=" + port)) {
-        assertThat(xds.awaitExit(STARTUP)).isEqualTo(1);
+        assertThat(xds.awaitExit(STARTUP)).isEqualTo(2);
         assertThat(xds.output()).anySatisfy(line -> assertThat(line)
             .startsWith("nodemesh: the xDS port " + port + " could not be opened (--xds-port)"));
         assertThat(xds.output()).noneMatch(line -> line.startsWith("\tat "));

@@ -126,13 +126,34 @@ public final class EnvoyResources {
     throw new AssertionError("no node " + name + " in " + nodes);
   }
 
-  /** The names of one kind ("listeners", "clusters", ...) in {@code /debug/nodes/{node}/config}. */
+  /**
+   * The names of one kind ("listeners", "clusters", "endpoints", "routes") in {@code /debug/nodes/{node}/config},
+   * which has Envoy's config_dump shape.
+   */
   public static List<String> configNames(JsonNode config, String kind) {
+    String dumpType = switch (kind) {
+      case "listeners" -> "ListenersConfigDump";
+      case "clusters" -> "ClustersConfigDump";
+      case "endpoints" -> "EndpointsConfigDump";
+      case "routes" -> "RoutesConfigDump";
+      default -> throw new IllegalArgumentException(kind);
+    };
     List<String> names = new ArrayList<>();
-    String field = kind.equals("endpoints") ? "cluster_name" : "name";
-    for (JsonNode resource : config.path(kind)) {
-      names.add(resource.path(field).asText(resource.path("clusterName").asText()));
+    for (JsonNode dump : config.path("configs")) {
+      if (!dump.path("@type").asText().endsWith("envoy.admin.v3." + dumpType)) {
+        continue;
+      }
+      switch (kind) {
+        case "listeners" -> dump.path("dynamic_listeners").forEach(l -> names.add(l.path("name").asText()));
+        case "clusters" -> dump.path("dynamic_active_clusters")
+            .forEach(c -> names.add(c.path("cluster").path("name").asText()));
+        case "endpoints" -> dump.path("dynamic_endpoint_configs")
+            .forEach(e -> names.add(e.path("endpoint_config").path("cluster_name").asText()));
+        default -> dump.path("dynamic_route_configs")
+            .forEach(r -> names.add(r.path("route_config").path("name").asText()));
+      }
     }
     return names;
   }
+
 }

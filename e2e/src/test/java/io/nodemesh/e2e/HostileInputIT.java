@@ -174,7 +174,7 @@ class HostileInputIT {
     assertThat(EnvoyResources.configNames(plane.json("/debug/nodes/node-1/config"), "listeners"))
         .noneMatch(name -> name.contains("evil"));
     JsonNode node = EnvoyResources.node(plane.json("/debug/nodes"), "node-1");
-    assertThat(node.path("pods").asInt() - node.path("meshedPods").asInt()).isEqualTo(hostile.size() + 1);
+    assertThat(node.path("pods").asInt() - node.path("meshed_pods").asInt()).isEqualTo(hostile.size() + 1);
     baseline.assertGoodPodsUntouched();
   }
 
@@ -211,7 +211,7 @@ class HostileInputIT {
     assertThat(sample.getUpstreamBindConfig().getSourceAddress().getNetworkNamespaceFilepath())
         .isEqualTo("/var/run/netns/cni-wide-caller");
     JsonNode state = plane.json("/debug/state");
-    assertThat(state.path("translationProblems").toString()).doesNotContain("wide");
+    assertThat(state.path("translation_problems").toString()).doesNotContain("wide");
     // node-1 has no caller of wide: nothing of it reaches node-1
     assertThat(node1.names(CDS)).noneMatch(name -> name.contains("wide"));
     baseline.assertGoodPodsUntouched();
@@ -253,7 +253,7 @@ class HostileInputIT {
 
     assertThat(node1.names(LDS)).noneMatch(name -> name.contains(tooLong));
     assertThat(node1.history()).noneMatch(d -> d.name().contains(tooLong));
-    JsonNode problems = plane.json("/debug/state").path("inputProblems");
+    JsonNode problems = plane.json("/debug/state").path("input_problems");
     assertThat(problems.toString()).contains("DNS-1123 subdomain");
     System.out.println("[hostile] input problems: " + problems);
     baseline.assertGoodPodsUntouched();

@@ -113,7 +113,9 @@ public final class EnvoyTypes {
   private static void collectAnyTypes(Message message, Map<String, Descriptor> seen) {
     if (message instanceof Any any) {
       Optional<Descriptor> descriptor = descriptorFor(any.getTypeUrl());
-      if (descriptor.isPresent() && seen.putIfAbsent(any.getTypeUrl(), descriptor.get()) == null) {
+      if (descriptor.isPresent()) {
+        // every Any is opened, not only the first of its type: two listeners carry different filters
+        seen.putIfAbsent(any.getTypeUrl(), descriptor.get());
         try {
           collectAnyTypes(unpack(any), seen);
         } catch (InvalidProtocolBufferException e) {
