@@ -29,6 +29,7 @@ import io.nodemesh.security.TokenReviewer;
 import io.nodemesh.security.XdsTls;
 import io.nodemesh.xds.XdsEventListener;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -136,6 +137,10 @@ public final class ControlPlane implements AutoCloseable {
     DemoCluster demo = settings.get(Settings.DEMO) ? DemoCluster.start() : null;
     // fabric8 auto-configuration: in-cluster service account, KUBECONFIG, KUBERNETES_MASTER
     KubernetesClient client = demo != null ? demo.client() : new KubernetesClientBuilder().build();
+    if (demo == null) {
+      log.info("Kubernetes API: {}", ApiConfigurationMessage.describe(client.getConfiguration(), System.getenv(),
+          Path.of(System.getProperty("user.home"), ".kube", "config")));
+    }
     ControlPlane plane = new ControlPlane(settings, demo, client);
     plane.startAll();
     return plane;
