@@ -222,6 +222,22 @@ class ControlPlaneAppIT {
   }
 
   @Test
+  void sigtermDuringStartupWhileTheApiServerCannotBeReachedStopsTheProcessWithExitCodeZero() throws Exception {
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    try (ControlPlaneProcess plane = ControlPlaneProcess.start("sigterm-startup", "http://127.0.0.1:" + closedPort)) {
+      await().atMost(STARTUP).until(() -> plane.output().stream()
+          .anyMatch(line -> line.contains("informer list/watch failed")));
+      assertThat(plane.terminate(Duration.ofSeconds(20))).isZero();
+      assertThat(plane.output()).anyMatch(line -> line.contains("Kubernetes API: http://127.0.0.1:" + closedPort))
+          .anyMatch(line -> line.contains("shut down"))
+          .noneMatch(line -> line.startsWith("\tat "));
+    }
+  }
+
+  @Test
   void unknownFlagsAndInvalidValuesFailFastNamingTheFlag() throws Exception {
     assertThat(run("--bogus=1")).startsWith("2:").contains("unknown flag --bogus");
     assertThat(run("--upstream-binding=sideways")).startsWith("2:")
