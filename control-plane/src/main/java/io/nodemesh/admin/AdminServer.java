@@ -63,7 +63,8 @@ public final class AdminServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
   /**
    * The admin API's one JSON style: snake_case names, RFC 3339 timestamps, absent rather than empty for
-   * unknown optionals, no HTML escaping (Jackson never escapes; protobuf's printer does, hence {@link #render}).
+   * unknown optionals, no HTML escaping (Jackson never escapes; protobuf's printer does, hence
+   * {@link Response#rawJson}).
    */
   static final ObjectMapper JSON = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -118,9 +119,16 @@ public final class AdminServer implements AutoCloseable {
       }
     }
 
-    /** A pre-rendered JSON document (e.g. from protobuf's JsonFormat). */
+    /**
+     * A JSON document rendered elsewhere (protobuf's printer, which escapes {@code = ' < > &} as
+     * {@code \\uXXXX}), rewritten once by Jackson, which escapes only what JSON requires.
+     */
     public static Response rawJson(String json) {
-      return new Response(200, "application/json", json.getBytes(StandardCharsets.UTF_8));
+      try {
+        return new Response(200, "application/json", JSON.writeValueAsBytes(JSON.readTree(json)));
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
     }
 
     public static Response text(String contentType, String text) {
@@ -430,19 +438,14 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
-  /**
-   * Every JSON answer in one form: compact, or indented with {@code ?pretty}; a document rendered elsewhere
-   * (protobuf's printer escapes {@code = ' < > &} as {@code \\uXXXX}) is read back and written by Jackson, which
-   * escapes only what JSON requires.
-   */
+  /** JSON answers are compact as built; {@code ?pretty} indents them. */
   static Response render(Response response, boolean pretty) throws IOException {
-    if (!response.contentType().startsWith("application/json")) {
+    if (!pretty || !response.contentType().startsWith("application/json")) {
       return response;
     }
     JsonNode document = JSON.readTree(response.body());
-    byte[] body = pretty ? JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(document)
-        : JSON.writeValueAsBytes(document);
-    return new Response(response.status(), response.contentType(), body);
+    return new Response(response.status(), response.contentType(),
+        JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(document));
   }
 
   /** The content type with {@code charset=utf-8}, added once (Prometheus' text format names it already). */

@@ -179,11 +179,7 @@ class ControlPlaneAppIT {
 
   @Test
   void withoutAReachableApiServerReadyzSaysThereIsNoConfigYet() throws Exception {
-    int closed;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closed = socket.getLocalPort();
-    }
-    try (ControlPlaneProcess plane = ControlPlaneProcess.start("no-api", "http://127.0.0.1:" + closed)) {
+    try (ControlPlaneProcess plane = ControlPlaneProcess.start("no-api", unreachableApiUrl())) {
       await().atMost(STARTUP).ignoreExceptions().untilAsserted(() ->
           assertThat(plane.json("/readyz").path("api_server").asText())
               .startsWith("unreachable and never synced: there is no config to serve yet"));
@@ -223,15 +219,12 @@ class ControlPlaneAppIT {
 
   @Test
   void sigtermDuringStartupWhileTheApiServerCannotBeReachedStopsTheProcessWithExitCodeZero() throws Exception {
-    int closedPort;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      closedPort = socket.getLocalPort();
-    }
-    try (ControlPlaneProcess plane = ControlPlaneProcess.start("sigterm-startup", "http://127.0.0.1:" + closedPort)) {
+    String api = unreachableApiUrl();
+    try (ControlPlaneProcess plane = ControlPlaneProcess.start("sigterm-startup", api)) {
       await().atMost(STARTUP).until(() -> plane.output().stream()
           .anyMatch(line -> line.contains("informer list/watch failed")));
       assertThat(plane.terminate(Duration.ofSeconds(20))).isZero();
-      assertThat(plane.output()).anyMatch(line -> line.contains("Kubernetes API: http://127.0.0.1:" + closedPort))
+      assertThat(plane.output()).anyMatch(line -> line.contains("Kubernetes API: " + api))
           .anyMatch(line -> line.contains("shut down"))
           .noneMatch(line -> line.startsWith("\tat "));
     }
@@ -245,6 +238,13 @@ class ControlPlaneAppIT {
     assertThat(run("--xds-port=70000")).startsWith("2:").contains("--xds-port").contains("0-65535");
     assertThat(run("--debounce-quiet=soon")).startsWith("2:").contains("--debounce-quiet").contains("duration");
     assertThat(run("--help")).startsWith("0:").contains("--upstream-binding", "NODEMESH_XDS_PORT");
+  }
+
+  /** An API server address where nothing listens: a port that was free a moment ago. */
+  private static String unreachableApiUrl() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return "http://127.0.0.1:" + socket.getLocalPort();
+    }
   }
 
   private static String run(String... args) throws IOException, InterruptedException {
