@@ -319,7 +319,10 @@ class HostileClientsTest {
         await().until(() -> server.xds.metrics().badRequests().get(XdsMetrics.BadRequest.UNKNOWN_NONCE) == 50L);
       }
       List<String> lines = new ArrayList<>();
-      captured.list.forEach(event -> lines.add(event.getFormattedMessage()));
+      // streams still log while closing; AppenderBase.doAppend holds the appender's lock, so copy under it
+      synchronized (captured) {
+        captured.list.forEach(event -> lines.add(event.getFormattedMessage()));
+      }
       assertThat(lines).noneMatch(line -> line.contains("\n")).allMatch(line -> line.length() < 4_000);
       Set<String> nonceWarnings = new LinkedHashSet<>();
       lines.stream().filter(line -> line.contains("never sent")).forEach(nonceWarnings::add);
