@@ -382,7 +382,7 @@ public final class AdminEndpoints {
     status.setAcked(acked);
     if (acked) {
       convergence.listenerConvergenceMillis(pod.nodeName().get(), listenerGeneration)
-          .ifPresent(status::setConvergenceMillis);
+          .ifPresent(millis -> status.setConvergenceMillis((int) Math.min(millis, Integer.MAX_VALUE)));
     } else if (clients.isEmpty()) {
       status.setNotAckedReason("no Envoy connected for node " + pod.nodeName().get());
     } else if (status.getListenersList().isEmpty()) {

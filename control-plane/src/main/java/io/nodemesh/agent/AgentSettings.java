@@ -250,10 +250,6 @@ public final class AgentSettings {
             + "outbound redirect inside them), reconciles and garbage-collects pins. install-cni installs the plugin\n"
             + "and chains it into the node's conflist, then exits (the chart's init container); uninstall removes\n"
             + "plugin, rules and pins, then exits.\n\nFlags:\n");
-    for (Flag<?> flag : ALL) {
-      help.append(String.format("  --%-22s %s%n  %-24s default %s; env %s; %s%n",
-          flag.name(), flag.description(), "", flag.defaultValue(), flag.env(), flag.accepts()));
-    }
-    return help.toString();
+    return help.append(Flag.describe(ALL)).toString();
   }
 }

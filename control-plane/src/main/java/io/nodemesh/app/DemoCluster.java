@@ -1,9 +1,12 @@
 package io.nodemesh.app;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodIPBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.ServicePort;
@@ -13,35 +16,50 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
-import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code --demo}: an embedded Kubernetes API (fabric8's mock server in CRUD mode) seeded with a small cluster —
- * 3 nodes, 6 services (one gRPC), ~20 pods — and a gentle churn (a pod comes or goes every few seconds). The mock
- * has no controllers, so this class also plays the EndpointSlice controller for its services.
+ * {@code --demo}: an embedded Kubernetes API (fabric8's mock server in CRUD mode, with the discovery documents kubectl
+ * needs) seeded with a small cluster — 3 nodes, 6 services (one gRPC), ~20 pods — and a gentle churn (a pod comes or
+ * goes every few seconds). The mock has no controllers, so this class also plays the scheduler and kubelet (a pod
+ * without a node is placed on a demo node, given an IP and marked Running) and the EndpointSlice controller (one
+ * slice per Service with a selector), for every pod and Service, including those a user creates with kubectl.
  */
 public final class DemoCluster implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(DemoCluster.class);
   static final String NAMESPACE = "demo";
   static final List<String> NODES = List.of("node-a", "node-b", "node-c");
+  private static final String MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
+  private static final String CONTROLLER_NAME = "demo.nodemesh.io";
   private static final Duration CHURN_PERIOD = Duration.ofSeconds(4);
   /** The mock logs every request through java.util.logging; held strongly so the level sticks. */
   private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
@@ -58,14 +76,18 @@ public final class DemoCluster implements AutoCloseable {
 
   private final KubernetesMockServer server;
   private final KubernetesClient client;
-  private final ScheduledExecutorService churn =
+  /** The demo's one thread: churn and controllers both write through it, so they never race each other. */
+  private final ScheduledExecutorService executor =
       Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "nodemesh-demo-churn");
+        Thread thread = new Thread(runnable, "nodemesh-demo");
         thread.setDaemon(true);
         return thread;
       });
   private final AtomicInteger podCounter = new AtomicInteger();
   private final AtomicInteger churnStep = new AtomicInteger();
+  private final AtomicBoolean reconcilePending = new AtomicBoolean();
+  private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+  private Path kubeconfig;
 
   private DemoCluster(KubernetesMockServer server) {
     this.server = server;
@@ -76,11 +98,12 @@ public final class DemoCluster implements AutoCloseable {
   public static DemoCluster start() throws Exception {
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
     KubernetesMockServer server = new KubernetesMockServer(
-        new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(List.of()), false);
+        new Context(), new MockWebServer(), new HashMap<>(), new DemoApiDispatcher(), false);
     server.init(InetAddress.getLoopbackAddress(), 0);
     DemoCluster demo = new DemoCluster(server);
     demo.seed();
-    demo.churn.scheduleWithFixedDelay(demo::churnOnce, CHURN_PERIOD.toMillis(), CHURN_PERIOD.toMillis(),
+    demo.startControllers();
+    demo.executor.scheduleWithFixedDelay(demo::churnOnce, CHURN_PERIOD.toMillis(), CHURN_PERIOD.toMillis(),
         TimeUnit.MILLISECONDS);
     return demo;
   }
@@ -90,9 +113,39 @@ public final class DemoCluster implements AutoCloseable {
     return client;
   }
 
-  /** The embedded API's URL, for a kubectl-like look (e.g. {@code curl <url>/api/v1/pods}). */
+  /**
+   * A kubeconfig for the embedded API (context namespace {@code demo}), written once into a private temporary
+   * directory and removed on close: {@code export KUBECONFIG=<it>} and plain kubectl commands reach the demo.
+   */
+  public synchronized Path kubeconfig() throws IOException {
+    if (kubeconfig == null) {
+      Path dir = Files.createTempDirectory("nodemesh-demo-");
+      kubeconfig = Files.writeString(dir.resolve("kubeconfig"), String.join("\n",
+          "apiVersion: v1",
+          "kind: Config",
+          "clusters:",
+          "- name: nodemesh-demo",
+          "  cluster:",
+          "    server: " + url(),
+          "users:",
+          "- name: nodemesh-demo",
+          "  user: {}",
+          "contexts:",
+          "- name: nodemesh-demo",
+          "  context:",
+          "    cluster: nodemesh-demo",
+          "    user: nodemesh-demo",
+          "    namespace: " + NAMESPACE,
+          "current-context: nodemesh-demo",
+          ""), StandardCharsets.UTF_8);
+    }
+    return kubeconfig;
+  }
+
+  /** The embedded API's URL without a trailing slash, for {@code kubectl --server=<url>} or {@code curl <url>/api/v1/pods}. */
   public String url() {
-    return client.getMasterUrl().toString();
+    String url = client.getMasterUrl().toString();
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
   }
 
   private void seed() {
@@ -121,8 +174,8 @@ public final class DemoCluster implements AutoCloseable {
       for (int r = 0; r < app.replicas(); r++) {
         createPod(app);
       }
-      reconcileSlice(app);
     }
+    reconcile();
     log.info("demo cluster seeded: {} nodes, {} services, {} pods in namespace {}", NODES.size(), APPS.size(),
         podCounter.get(), NAMESPACE);
   }
@@ -158,15 +211,15 @@ public final class DemoCluster implements AutoCloseable {
         createPod(app);
         log.info("demo churn: added a pod to {}", app.name());
       } else {
-        List<Pod> pods = new ArrayList<>(client.pods().inNamespace(NAMESPACE).withLabel("app", app.name()).list()
-            .getItems());
-        pods.sort((a, b) -> Integer.compare(ordinal(b), ordinal(a)));
+        // only the demo's own pods (name-ordinal): pods a user applied with kubectl stay until the user deletes them
+        List<Pod> pods = client.pods().inNamespace(NAMESPACE).withLabel("app", app.name()).list().getItems().stream()
+            .filter(pod -> pod.getMetadata().getName().matches(Pattern.quote(app.name()) + "-\\d+"))
+            .sorted(Comparator.comparingInt(DemoCluster::ordinal).reversed()).toList();
         if (pods.size() > app.replicas()) {
           client.pods().inNamespace(NAMESPACE).withName(pods.get(0).getMetadata().getName()).delete();
           log.info("demo churn: removed pod {}", pods.get(0).getMetadata().getName());
         }
       }
-      reconcileSlice(app);
     } catch (RuntimeException e) {
       log.warn("demo churn step failed; trying again next time", e);
     }
@@ -177,36 +230,162 @@ public final class DemoCluster implements AutoCloseable {
     return Integer.parseInt(name.substring(name.lastIndexOf('-') + 1));
   }
 
-  /** What the EndpointSlice controller would do: one slice with every running pod of the app. */
-  private void reconcileSlice(App app) {
-    Service service = client.services().inNamespace(NAMESPACE).withName(app.name()).get();
-    ServicePort port = service.getSpec().getPorts().get(0);
-    EndpointSliceBuilder slice = new EndpointSliceBuilder()
-        .withNewMetadata().withName(app.name() + "-demo").withNamespace(NAMESPACE)
-            .addToLabels("kubernetes.io/service-name", app.name()).endMetadata()
-        .withAddressType("IPv4")
-        .withPorts(new EndpointPortBuilder().withName(port.getName()).withPort(app.port()).withProtocol("TCP")
-            .withAppProtocol(app.appProtocol()).build());
-    for (Pod pod : client.pods().inNamespace(NAMESPACE).withLabel("app", app.name()).list().getItems()) {
-      if (pod.getStatus() == null || pod.getStatus().getPodIP() == null) {
+  /** Watches pods and services; any change schedules one reconcile pass on the demo's thread. */
+  private void startControllers() {
+    ResourceEventHandler<HasMetadata> onChange = new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(HasMetadata object) {
+        requestReconcile();
+      }
+
+      @Override
+      public void onUpdate(HasMetadata before, HasMetadata after) {
+        requestReconcile();
+      }
+
+      @Override
+      public void onDelete(HasMetadata object, boolean finalStateUnknown) {
+        requestReconcile();
+      }
+    };
+    informers.add(client.pods().inAnyNamespace().inform(cast(onChange)));
+    informers.add(client.services().inAnyNamespace().inform(cast(onChange)));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends HasMetadata> ResourceEventHandler<T> cast(ResourceEventHandler<HasMetadata> handler) {
+    return (ResourceEventHandler<T>) handler;
+  }
+
+  private void requestReconcile() {
+    if (reconcilePending.compareAndSet(false, true)) {
+      executor.execute(() -> {
+        reconcilePending.set(false);
+        try {
+          reconcile();
+        } catch (RuntimeException e) {
+          log.warn("demo controllers: reconcile failed ({}); trying again on the next change", e.toString());
+        }
+      });
+    }
+  }
+
+  /** One pass of scheduler, kubelet and EndpointSlice controller over the whole demo cluster. */
+  private void reconcile() {
+    List<Pod> pods = client.pods().inAnyNamespace().list().getItems();
+    List<Pod> running = new ArrayList<>();
+    for (Pod pod : pods) {
+      Pod placed = startIfUnscheduled(pod, pods);
+      if (placed.getStatus() != null && placed.getStatus().getPodIP() != null
+          && placed.getMetadata().getDeletionTimestamp() == null) {
+        running.add(placed);
+      }
+    }
+    Set<String> wantedSlices = new HashSet<>();
+    for (Service service : client.services().inAnyNamespace().list().getItems()) {
+      Map<String, String> selector = service.getSpec() == null ? null : service.getSpec().getSelector();
+      if (selector == null || selector.isEmpty() || service.getSpec().getPorts() == null) {
         continue;
       }
-      String node = pod.getSpec().getNodeName();
-      slice.addToEndpoints(new EndpointBuilder().withAddresses(pod.getStatus().getPodIP())
-          .withNewConditions().withReady(true).withServing(true).withTerminating(false).endConditions()
-          .withNodeName(node).withZone("zone-" + (char) ('a' + NODES.indexOf(node)))
-          .withNewTargetRef().withKind("Pod").withName(pod.getMetadata().getName()).withNamespace(NAMESPACE)
-              .endTargetRef()
-          .build());
+      EndpointSlice slice = sliceFor(service, running);
+      wantedSlices.add(slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName());
+      EndpointSlice existing = client.discovery().v1().endpointSlices().inNamespace(slice.getMetadata().getNamespace())
+          .withName(slice.getMetadata().getName()).get();
+      if (existing == null || !Objects.equals(existing.getEndpoints(), slice.getEndpoints())
+          || !Objects.equals(existing.getPorts(), slice.getPorts())) {
+        client.resource(slice).createOr(NonDeletingOperation::update);
+      }
     }
-    EndpointSlice built = slice.build();
-    client.resource(built).createOr(NonDeletingOperation::update);
+    for (EndpointSlice slice : client.discovery().v1().endpointSlices().inAnyNamespace()
+        .withLabel(MANAGED_BY, CONTROLLER_NAME).list().getItems()) {
+      if (!wantedSlices.contains(slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName())) {
+        client.resource(slice).delete();
+      }
+    }
+  }
+
+  /**
+   * The scheduler and kubelet for a pod nobody placed: the demo node with the fewest pods, a fresh IP, Running.
+   * Pods on nodes the demo does not run (tests add their own) are left alone, as their kubelet would.
+   */
+  private Pod startIfUnscheduled(Pod pod, List<Pod> all) {
+    String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+    boolean needsNode = node == null || node.isEmpty();
+    boolean needsIp = pod.getStatus() == null || pod.getStatus().getPodIP() == null;
+    if (pod.getMetadata().getDeletionTimestamp() != null || !(needsNode || needsIp && NODES.contains(node))) {
+      return pod;
+    }
+    String placedOn = needsNode ? leastLoadedNode(all) : node;
+    String namespace = pod.getMetadata().getNamespace();
+    String name = pod.getMetadata().getName();
+    var resource = client.pods().inNamespace(namespace).withName(name);
+    if (needsNode) {
+      resource.edit(current -> new PodBuilder(current).editOrNewSpec().withNodeName(placedOn).endSpec().build());
+    }
+    String ip = podIp(podCounter.incrementAndGet());
+    Pod started = resource.editStatus(current -> new PodBuilder(current).editOrNewStatus().withPhase("Running")
+        .withPodIP(ip).withPodIPs(new PodIPBuilder().withIp(ip).build()).endStatus().build());
+    log.info("demo kubelet: started pod {}/{} on {} with IP {}", namespace, name, placedOn, ip);
+    return started;
+  }
+
+  private static String leastLoadedNode(List<Pod> pods) {
+    Map<String, Long> load = new HashMap<>();
+    NODES.forEach(node -> load.put(node, 0L));
+    pods.stream().map(pod -> pod.getSpec() == null ? null : pod.getSpec().getNodeName())
+        .filter(load::containsKey).forEach(node -> load.merge(node, 1L, Long::sum));
+    return NODES.stream().min(Comparator.comparingLong(load::get)).orElseThrow();
+  }
+
+  /** What the EndpointSlice controller would write: one slice with every running pod the service selects. */
+  private static EndpointSlice sliceFor(Service service, List<Pod> running) {
+    String namespace = service.getMetadata().getNamespace();
+    Map<String, String> selector = service.getSpec().getSelector();
+    EndpointSliceBuilder slice = new EndpointSliceBuilder()
+        .withNewMetadata().withName(service.getMetadata().getName() + "-demo").withNamespace(namespace)
+            .addToLabels("kubernetes.io/service-name", service.getMetadata().getName())
+            .addToLabels(MANAGED_BY, CONTROLLER_NAME).endMetadata()
+        .withAddressType("IPv4");
+    for (ServicePort port : service.getSpec().getPorts()) {
+      IntOrString target = port.getTargetPort();
+      int number = target != null && target.getIntVal() != null ? target.getIntVal() : port.getPort();
+      slice.addToPorts(new EndpointPortBuilder().withName(port.getName()).withPort(number)
+          .withProtocol(port.getProtocol() == null ? "TCP" : port.getProtocol())
+          .withAppProtocol(port.getAppProtocol()).build());
+    }
+    running.stream()
+        .filter(pod -> namespace.equals(pod.getMetadata().getNamespace()))
+        .filter(pod -> pod.getMetadata().getLabels() != null
+            && pod.getMetadata().getLabels().entrySet().containsAll(selector.entrySet()))
+        .sorted(Comparator.comparing(pod -> pod.getMetadata().getName()))
+        .forEach(pod -> {
+          String node = pod.getSpec().getNodeName();
+          int zone = NODES.indexOf(node);
+          slice.addToEndpoints(new EndpointBuilder().withAddresses(pod.getStatus().getPodIP())
+              .withNewConditions().withReady(true).withServing(true).withTerminating(false).endConditions()
+              .withNodeName(node).withZone(zone < 0 ? null : "zone-" + (char) ('a' + zone))
+              .withNewTargetRef().withKind("Pod").withName(pod.getMetadata().getName()).withNamespace(namespace)
+                  .endTargetRef()
+              .build());
+        });
+    return slice.build();
   }
 
   @Override
   public void close() {
-    churn.shutdownNow();
+    informers.forEach(SharedIndexInformer::close);
+    executor.shutdownNow();
     client.close();
     server.destroy();
+    synchronized (this) {
+      if (kubeconfig != null) {
+        try {
+          Files.deleteIfExists(kubeconfig);
+          Files.deleteIfExists(kubeconfig.getParent());
+        } catch (IOException e) {
+          log.debug("demo kubeconfig {} not removed: {}", kubeconfig, e.toString());
+        }
+      }
+    }
   }
 }

@@ -123,6 +123,16 @@ public final class Flag<T> {
     return accepts;
   }
 
+  /** The flag list of a {@code --help}: each flag with its description, default, environment variable and values. */
+  public static String describe(List<Flag<?>> flags) {
+    StringBuilder text = new StringBuilder();
+    for (Flag<?> flag : flags) {
+      text.append(String.format("  --%-22s %s%n  %-24s default %s; env %s; %s%n",
+          flag.name(), flag.description(), "", flag.defaultValue(), flag.env(), flag.accepts()));
+    }
+    return text.toString();
+  }
+
   /** Parses a value; the exception names the flag and what it accepts. */
   public T parse(String text) {
     return parse(text, "flag");

@@ -2,6 +2,7 @@ package io.nodemesh.app;
 
 import ch.qos.logback.classic.Level;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
@@ -11,7 +12,7 @@ import sun.misc.Signal;
 
 /**
  * Entry point of {@code nodemesh-control-plane.jar}: parses flags, runs the control plane until SIGTERM/SIGINT;
- * {@code node-agent ...} runs the node agent instead.
+ * {@code node-agent ...} runs the node agent instead, {@code status} and {@code config <node>} the operator's CLI.
  */
 public final class Main {
 
@@ -21,6 +22,11 @@ public final class Main {
     if (args.length > 0 && args[0].equals("node-agent")) {
       // the same jar runs the node agent (DaemonSet) with its own flags
       System.exit(io.nodemesh.agent.NodeAgentMain.run(Arrays.copyOfRange(args, 1, args.length)));
+      return;
+    }
+    if (args.length > 0 && io.nodemesh.cli.Cli.COMMANDS.contains(args[0])) {
+      // status and config read a running control plane's debug port, like istioctl proxy-status / proxy-config
+      System.exit(io.nodemesh.cli.Cli.run(args, System.getenv(), System.out, System.err));
       return;
     }
     if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
@@ -82,20 +88,40 @@ public final class Main {
     plane.xdsStarted().thenAccept(xdsPort -> {
       String probe = "http://127.0.0.1:" + plane.adminPort();
       String debug = "http://" + plane.debugAddress() + ":" + plane.debugPort();
+      String kubeconfig;
+      try {
+        kubeconfig = plane.demo().kubeconfig().toString();
+      } catch (IOException e) {
+        kubeconfig = "(not written: " + e.getMessage() + "; use kubectl --server=" + plane.demo().url() + ")";
+      }
+      String cli = "java -jar " + jarPath();
+      String debugFlag = plane.debugPort() == 15015 ? "" : " --debug-url=" + debug;
       System.out.printf("%n=== nodemesh demo is running ===%n"
-          + "  embedded Kubernetes API : %s%n"
+          + "  embedded Kubernetes API : %s   (kubectl works: export KUBECONFIG=%s)%n"
           + "  xDS (ADS) for Envoys    : 127.0.0.1:%d   (node.metadata.node_name = node-a | node-b | node-c)%n"
-          + "  demo Envoys             : one simulated Envoy per node is connected: see /debug/syncz%n"
+          + "  demo Envoys             : one simulated Envoy per node is connected%n"
           + "  probe port              : %s/healthz, /readyz, /metrics%n"
           + "  debug port              : %s/debug   (loopback only unless --debug-address/--debug-auth say otherwise)%n"
-          + "  try                     : curl %s/debug/syncz%n"
-          + "                            curl %s/debug/nodes%n"
-          + "                            curl %s/debug/pods/demo/frontend-1%n"
+          + "  try                     : %s status%s%n"
+          + "                            %s config node-a%s --type listeners%n"
+          + "                            kubectl run web --image=nginx --labels=app=frontend; kubectl get pods -o wide%n"
+          + "                            curl %s/debug/pods?namespace=demo%n"
           + "                            curl %s/debug/nodes/node-a/config%n"
           + "                            curl %s/metrics%n"
           + "  a pod comes or goes every few seconds; Ctrl-C stops the demo%n%n",
-          plane.demo().url(), xdsPort, probe, debug, debug, debug, debug, debug, probe);
+          plane.demo().url(), kubeconfig, xdsPort, probe, debug, cli, debugFlag, cli, debugFlag, debug, debug, probe);
     });
+  }
+
+  /** How this jar was started, relative to the working directory when it lies below it: what to type again. */
+  private static String jarPath() {
+    try {
+      Path jar = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      Path here = Path.of("").toAbsolutePath();
+      return jar.startsWith(here) ? here.relativize(jar).toString() : jar.toString();
+    } catch (Exception e) {
+      return "nodemesh-control-plane.jar";
+    }
   }
 
   private static void setLogLevel(LogLevel level) {

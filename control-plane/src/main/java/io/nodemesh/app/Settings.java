@@ -348,13 +348,11 @@ public final class Settings {
     StringBuilder help = new StringBuilder(
         "Usage: java -jar nodemesh-control-plane.jar [--flag=value ...]\n"
             + "       java -jar nodemesh-control-plane.jar node-agent [install-cni | uninstall] [--flag=value ...]"
-            + "   (the node agent: node-agent --help)\n\n"
+            + "   (the node agent: node-agent --help)\n"
+            + "       java -jar nodemesh-control-plane.jar status | config <node>"
+            + "   (what each Envoy has: status --help)\n\n"
             + "nodemesh: xDS control plane for node-level Envoy on Kubernetes. Kubernetes access uses fabric8's\n"
             + "auto-configuration (in-cluster service account, KUBECONFIG, KUBERNETES_MASTER).\n\nFlags:\n");
-    for (Flag<?> flag : ALL) {
-      help.append(String.format("  --%-22s %s%n  %-24s default %s; env %s; %s%n",
-          flag.name(), flag.description(), "", flag.defaultValue(), flag.env(), flag.accepts()));
-    }
-    return help.toString();
+    return help.append(Flag.describe(ALL)).toString();
   }
 }

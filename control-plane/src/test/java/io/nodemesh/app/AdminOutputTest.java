@@ -150,6 +150,7 @@ class AdminOutputTest {
         assertThat(envoy.path("node_id").asText()).isNotEmpty();
       });
       assertThat(pod.has("not_acked_reason")).as("absent when acked").isFalse();
+      assertThat(pod.path("convergence_millis").isNumber()).as("a number, not a string of digits").isTrue();
     }
     assertThat(MAPPER.readTree(get("/debug/pods?namespace=no-such-namespace")).path("matched").asInt()).isZero();
 
