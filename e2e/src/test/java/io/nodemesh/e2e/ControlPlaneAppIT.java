@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.nodemesh.app.Flag;
@@ -16,6 +20,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** The control plane jar as a user runs it: demo mode, a real (mock) API server, flags, signals. */
@@ -226,6 +232,52 @@ class ControlPlaneAppIT {
       assertThat(plane.terminate(Duration.ofSeconds(20))).isZero();
       assertThat(plane.output()).anyMatch(line -> line.contains("Kubernetes API: " + api))
           .anyMatch(line -> line.contains("shut down"))
+          .noneMatch(line -> line.startsWith("\tat "));
+    }
+  }
+
+  @Test
+  void sigtermDuringChurnStopsTheProcessWithExitCodeZeroAndNoStackTrace() throws Exception {
+    // the demo: its API server, controllers, churn and simulated Envoys all run inside the process, so they are
+    // all busy when the signal comes, and none of their threads may keep the JVM alive
+    try (ControlPlaneProcess demo = ControlPlaneProcess.start("sigterm-churn", null, "--demo").awaitReady(STARTUP)) {
+      String api = await().atMost(STARTUP).until(() -> demo.output().stream()
+          .map(line -> line.replaceFirst(".*embedded Kubernetes API : (\\S+).*", "$1"))
+          .filter(line -> line.startsWith("http://")).findFirst().orElse(null), url -> url != null);
+      AtomicBoolean churning = new AtomicBoolean(true);
+      AtomicInteger changes = new AtomicInteger();
+      try (KubernetesClient client = new KubernetesClientBuilder().withConfig(new ConfigBuilder()
+          .withMasterUrl(api).withRequestTimeout(5_000).withRequestRetryBackoffLimit(0).build()).build()) {
+        Thread churn = new Thread(() -> {
+          for (int i = 0; churning.get(); i++) {
+            try {
+              client.pods().inNamespace("demo").resource(new PodBuilder().withNewMetadata().withName("churn-" + i)
+                  .addToLabels("app", "frontend").endMetadata().withNewSpec().addNewContainer().withName("app")
+                  .withImage("app").endContainer().endSpec().build()).create();
+              if (i >= 5) {
+                client.pods().inNamespace("demo").withName("churn-" + (i - 5)).delete();
+              }
+              changes.incrementAndGet();
+            } catch (RuntimeException stopped) {
+              // the API server is part of the process being stopped
+            }
+          }
+        }, "sigterm-churn");
+        churn.start();
+        try {
+          await().atMost(Duration.ofSeconds(30)).until(() -> changes.get() >= 50
+              && demo.json("/debug/pods?namespace=demo").toString().contains("churn-"));
+          long sent = System.nanoTime();
+          int exitCode = demo.terminate(Duration.ofSeconds(20));
+          System.out.printf("[sigterm] exit %d after %d ms, %d API changes made%n", exitCode,
+              TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent), changes.get());
+          assertThat(exitCode).isZero();
+        } finally {
+          churning.set(false);
+          churn.join(30_000);
+        }
+      }
+      assertThat(demo.output()).anyMatch(line -> line.contains("shut down"))
           .noneMatch(line -> line.startsWith("\tat "));
     }
   }
