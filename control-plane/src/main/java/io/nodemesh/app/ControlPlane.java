@@ -274,6 +274,9 @@ public final class ControlPlane implements AutoCloseable {
   @Override
   public void close() {
     log.info("shutting down: no new xDS streams, finishing in-flight responses (up to {} s)", GRACE_SECONDS);
+    if (demo != null) {
+      demo.stopWriting();
+    }
     DemoEnvoys envoys = demoEnvoys.get();
     if (envoys != null) {
       envoys.close();

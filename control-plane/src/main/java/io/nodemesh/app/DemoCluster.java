@@ -97,6 +97,11 @@ public final class DemoCluster implements AutoCloseable {
   /** Starts the mock API on 127.0.0.1 (a free port), seeds it, and starts the churn. */
   public static DemoCluster start() throws Exception {
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+    // The mock's vert.x event loop blocks for seconds closing a watch while events are queued for it (fabric8's
+    // WatchEventsListener.onClosed awaits its sender), and vert.x then logs stack traces: the demo's API, not the
+    // control plane, so demo mode keeps vert.x's blocked-thread warnings to errors.
+    ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.vertx.core.impl.BlockedThreadChecker"))
+        .setLevel(ch.qos.logback.classic.Level.ERROR);
     KubernetesMockServer server = new KubernetesMockServer(
         new Context(), new MockWebServer(), new HashMap<>(), new DemoApiDispatcher(), false);
     server.init(InetAddress.getLoopbackAddress(), 0);
@@ -371,10 +376,18 @@ public final class DemoCluster implements AutoCloseable {
     return slice.build();
   }
 
-  @Override
-  public void close() {
+  /**
+   * Stops the demo's own writers (churn, controllers) so that no watch event is in flight when the control plane's
+   * watches close: fabric8's mock blocks its event loop closing a watch with events queued (WatchEventsListener).
+   */
+  public void stopWriting() {
     informers.forEach(SharedIndexInformer::close);
     executor.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    stopWriting();
     client.close();
     server.destroy();
     synchronized (this) {
