@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -269,6 +270,9 @@ public final class DemoCluster implements AutoCloseable {
         try {
           reconcile();
         } catch (RuntimeException e) {
+          if (executor.isShutdown()) {
+            return; // interrupted by stopWriting(): nothing failed
+          }
           log.warn("demo controllers: reconcile failed ({}); trying again on the next change", e.toString());
         }
       });
@@ -280,7 +284,16 @@ public final class DemoCluster implements AutoCloseable {
     List<Pod> pods = client.pods().inAnyNamespace().list().getItems();
     List<Pod> running = new ArrayList<>();
     for (Pod pod : pods) {
-      Pod placed = startIfUnscheduled(pod, pods);
+      Pod placed;
+      try {
+        placed = startIfUnscheduled(pod, pods);
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 404 && e.getCode() != 409) {
+          throw e;
+        }
+        // deleted or changed since the list (kubectl is faster than this loop): the change's event brings us back
+        continue;
+      }
       if (placed.getStatus() != null && placed.getStatus().getPodIP() != null
           && placed.getMetadata().getDeletionTimestamp() == null) {
         running.add(placed);
