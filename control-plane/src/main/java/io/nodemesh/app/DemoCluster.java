@@ -62,6 +62,7 @@ public final class DemoCluster implements AutoCloseable {
   private static final String MANAGED_BY = "endpointslice.kubernetes.io/managed-by";
   private static final String CONTROLLER_NAME = "demo.nodemesh.io";
   private static final Duration CHURN_PERIOD = Duration.ofSeconds(4);
+  private static final Duration API_STOP_WAIT = Duration.ofSeconds(1);
   /** The mock logs every request through java.util.logging; held strongly so the level sticks. */
   private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
 
@@ -402,7 +403,16 @@ public final class DemoCluster implements AutoCloseable {
   public void close() {
     stopWriting();
     client.close();
-    server.destroy();
+    // the mock waits up to 10 s for its clients' open connections (kubectl get -w, keep-alive) to go; the demo
+    // is ending, so it gets a short while and the rest happens (or the JVM exits) without us
+    Thread destroy = new Thread(server::destroy, "nodemesh-demo-api-stop");
+    destroy.setDaemon(true);
+    destroy.start();
+    try {
+      destroy.join(API_STOP_WAIT.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     synchronized (this) {
       if (kubeconfig != null) {
         try {
