@@ -6,16 +6,16 @@ import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
-import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
 import io.envoyproxy.envoy.admin.v3.ClustersConfigDump.DynamicCluster;
+import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
 import io.envoyproxy.envoy.admin.v3.ConfigDump;
-import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump;
 import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig;
-import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
+import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump;
 import io.envoyproxy.envoy.admin.v3.ListenersConfigDump.DynamicListener;
 import io.envoyproxy.envoy.admin.v3.ListenersConfigDump.DynamicListenerState;
-import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
+import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
 import io.envoyproxy.envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig;
+import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
 import io.nodemesh.admin.AdminServer.Response;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.EnvoyAck;
@@ -26,10 +26,9 @@ import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.api.config.v1.ControlPlaneConfig;
 import io.nodemesh.api.config.v1.Setting;
 import io.nodemesh.api.envoy.EnvoyTypes;
-import io.nodemesh.app.Flag;
 import io.nodemesh.app.Settings;
 import io.nodemesh.app.TranslationPipeline;
-import io.nodemesh.translate.NodeNames;
+import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.WatchHealth;
 import io.nodemesh.model.ClusterState;
@@ -37,6 +36,8 @@ import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
+import io.nodemesh.translate.NodeNames;
+import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceType;
@@ -345,8 +346,8 @@ public final class AdminEndpoints {
       return status.setNotAckedReason(pod.nodeName().isEmpty() ? "not scheduled on a node yet"
           : "no configuration for node " + pod.nodeName().get() + " yet").build();
     }
-    String listener = "pod/" + pod.namespace() + "/" + pod.name() + "/outbound";
-    String clusterPrefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
+    ObjectKey podKey = ObjectKey.of(pod.namespace(), pod.name());
+    String listener = ResourceNames.outboundListener(podKey);
     long listenerGeneration = 0;
     long clusterGeneration = 0;
     if (node.listeners().contains(listener)) {
@@ -354,7 +355,7 @@ public final class AdminEndpoints {
       listenerGeneration = snapshot.get(ResourceType.LISTENER, listener).map(Resource::generation).orElse(0L);
     }
     for (String cluster : node.clusters()) {
-      if (cluster.startsWith(clusterPrefix)) {
+      if (ResourceNames.isOwnedBy(cluster, podKey)) {
         status.addClusters(cluster);
         clusterGeneration = Math.max(clusterGeneration,
             snapshot.get(ResourceType.CLUSTER, cluster).map(Resource::generation).orElse(0L));
@@ -370,7 +371,7 @@ public final class AdminEndpoints {
       acked &= clientAcked;
     }
     for (Quarantine.Entry entry : quarantined) {
-      boolean podsOwn = entry.name().equals(listener) || entry.name().startsWith(clusterPrefix);
+      boolean podsOwn = ResourceNames.isOwnedBy(entry.name(), podKey);
       boolean stillThatVersion = snapshot.get(entry.type(), entry.name())
           .map(resource -> resource.version().equals(entry.version())).orElse(false);
       if (podsOwn && stillThatVersion) {

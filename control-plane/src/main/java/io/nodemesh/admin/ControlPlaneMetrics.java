@@ -2,6 +2,7 @@ package io.nodemesh.admin;
 
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.ResourceKind;
+import io.nodemesh.xds.ClientKind;
 import io.nodemesh.xds.ResourceType;
 import io.nodemesh.xds.XdsMetrics;
 import io.nodemesh.xds.XdsServer;
@@ -62,7 +63,10 @@ public final class ControlPlaneMetrics {
     GaugeWithCallback.builder()
         .name("nodemesh_xds_connected_clients").help("Connected xDS streams by client kind").labelNames("kind")
         .callback(cb -> {
-          Map<String, Long> byKind = new java.util.TreeMap<>(Map.of("envoy", 0L, "proxyless", 0L));
+          Map<String, Long> byKind = new java.util.TreeMap<>();
+          for (ClientKind kind : ClientKind.values()) {
+            byKind.put(kind.toString(), 0L);
+          }
           xds.clients().forEach(client -> byKind.merge(client.getKind(), 1L, Long::sum));
           byKind.forEach((kind, count) -> cb.call(count, kind));
         })

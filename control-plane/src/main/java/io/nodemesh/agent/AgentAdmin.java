@@ -1,8 +1,8 @@
 package io.nodemesh.agent;
 
-import io.nodemesh.admin.AdminServer;
 import io.nodemesh.admin.AdminServer.Response;
-import io.nodemesh.app.Flag;
+import io.nodemesh.admin.AdminServer;
+import io.nodemesh.flags.Flag;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -3,6 +3,7 @@ package io.nodemesh.agent;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedSet;
 import com.google.common.net.InetAddresses;
+import io.nodemesh.log.SafeText;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.List;
@@ -141,7 +142,6 @@ public record OutboundExclusions(
 
   /** Keeps hostile values out of logs and answers: no control characters, quotes or backslashes, bounded. */
   static String printable(String value) {
-    String printable = value.replaceAll("[^\\x20-\\x7e]|[\"\\\\]", "?");
-    return printable.length() <= 40 ? printable : printable.substring(0, 37) + "...";
+    return SafeText.printable(value, 40);
   }
 }

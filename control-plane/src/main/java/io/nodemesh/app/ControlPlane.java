@@ -6,19 +6,17 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.nodemesh.admin.AdminEndpoints;
-import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.ControlPlaneMetrics;
 import io.nodemesh.admin.ConvergenceTracker;
+import io.nodemesh.api.agent.v1.Pin;
+import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.ClusterStateStore;
 import io.nodemesh.k8s.Debouncer;
 import io.nodemesh.k8s.KubernetesWatchers;
-import io.nodemesh.xds.ResourceStore;
-import io.nodemesh.xds.XdsServer;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
-import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
 import io.nodemesh.security.NodeAuthMode;
@@ -27,24 +25,27 @@ import io.nodemesh.security.PeerBinding;
 import io.nodemesh.security.QuarantineEvents;
 import io.nodemesh.security.TokenReviewer;
 import io.nodemesh.security.XdsTls;
+import io.nodemesh.translate.ResourceNames;
+import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.XdsEventListener;
+import io.nodemesh.xds.XdsServer;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
-import java.util.function.Supplier;
-import java.net.InetSocketAddress;
-import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -117,11 +118,12 @@ public final class ControlPlane implements AutoCloseable {
         System.getenv().getOrDefault("HOSTNAME", ""));
     this.xds = XdsServer.create(resourceStore, XdsEventListener.all(convergence, events), Clock.systemUTC(),
         settings.xdsServerOptions(authorizer));
-    this.pipeline = new TranslationPipeline(resourceStore, settings.translatorOptions(), outcome -> {
-      convergence.generationApplied(outcome.generation(), outcome.earliestEventNanos());
-      metricsRef.get().observeTranslation(outcome.translateNanos() / 1e9, outcome.services(), outcome.nodes());
-      firstTranslation.complete(null);
-    });
+    // the event time of a generation is recorded before streams can push it, so no ACK misses its sample
+    this.pipeline = new TranslationPipeline(resourceStore, settings.translatorOptions(),
+        convergence::generationApplied, outcome -> {
+          metricsRef.get().observeTranslation(outcome.translateNanos() / 1e9, outcome.services(), outcome.nodes());
+          firstTranslation.complete(null);
+        });
     pipelineRef.set(pipeline);
     this.metrics = new ControlPlaneMetrics(xds, watchers::get, pipeline::queueDepth);
     metrics.registerEventCounters(events::created, events::failed, events::suppressed);

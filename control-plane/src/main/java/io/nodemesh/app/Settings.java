@@ -5,10 +5,12 @@ import com.google.common.collect.ImmutableMap;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
 import io.nodemesh.security.NodeAuthMode;
+import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.translate.UpstreamBinding;
 import io.nodemesh.xds.ClientAuthorizer;
@@ -293,13 +295,15 @@ public final class Settings {
   public XdsServerOptions xdsServerOptions(ClientAuthorizer authorizer) {
     return XdsServerOptions.DEFAULTS
         .withAuthorizer(authorizer)
+        .withNodePrivateName(ResourceNames::isPerPod)
         .withStreamsPerAddress(get(XDS_MAX_STREAMS_PER_ADDRESS), get(TRUST_LOOPBACK_CLIENTS))
         .withMaxSubscribedNames(get(XDS_MAX_SUBSCRIBED_NAMES))
         .withRequestRate(get(XDS_MAX_REQUEST_RATE), get(XDS_REQUEST_BURST))
         .withIsolation(get(XDS_NACK_ISOLATION_MAX_PROBES), XdsServerOptions.DEFAULTS.quarantineMaxPerClient())
         .withServerLimits(get(XDS_MAX_STREAMS), get(XDS_FIRST_REQUEST_TIMEOUT).toMillis())
         .withNameBytesPerAddress(get(XDS_MAX_NAME_BYTES_PER_ADDRESS))
-        .withQuarantineBounds(get(XDS_QUARANTINE_MAX_ENTRIES), get(XDS_QUARANTINE_FORGET_AFTER).toMillis());
+        .withQuarantineBounds(get(XDS_QUARANTINE_MAX_ENTRIES), get(XDS_QUARANTINE_FORGET_AFTER).toMillis())
+        .withMaxResponseBytes(get(MAX_MESSAGE_BYTES));
   }
 
   public <T> T get(Flag<T> flag) {

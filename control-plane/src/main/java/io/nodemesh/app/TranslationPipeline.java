@@ -19,6 +19,7 @@ import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.OutboundService;
 import io.nodemesh.translate.PodResources;
 import io.nodemesh.translate.PodTranslator;
+import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.translate.ServicePortResources;
 import io.nodemesh.translate.ServiceTranslator;
 import io.nodemesh.translate.SharedResources;
@@ -81,6 +82,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
 
   private final ResourceStore store;
   private final TranslatorOptions options;
+  private final GenerationCauses causes;
   private final Consumer<Outcome> outcomes;
   private final ExecutorService executor = Executors.newSingleThreadExecutor(runnable -> {
     Thread thread = new Thread(runnable, "nodemesh-translator");
@@ -118,9 +120,21 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
       ImmutableList<Resource> podClusters,
       NodeAssembler.PodPart part) {}
 
+  /** Told of each store generation with the earliest Kubernetes event behind it, before any stream sees it. */
+  @FunctionalInterface
+  public interface GenerationCauses {
+    void generationApplied(long generation, long earliestEventNanos);
+  }
+
   public TranslationPipeline(ResourceStore store, TranslatorOptions options, Consumer<Outcome> outcomes) {
+    this(store, options, (generation, eventNanos) -> {}, outcomes);
+  }
+
+  public TranslationPipeline(ResourceStore store, TranslatorOptions options, GenerationCauses causes,
+      Consumer<Outcome> outcomes) {
     this.store = store;
     this.options = options;
+    this.causes = causes;
     this.outcomes = outcomes;
   }
 
@@ -233,13 +247,14 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     }
     for (String name : maybeGone) {
       // a pod that moved nodes keeps its names: it is served by the other node now
-      if (isPerPod(name) && !stillServed.contains(name)) {
-        batch.remove(name.endsWith("/outbound") ? ResourceType.LISTENER : ResourceType.CLUSTER, name);
+      if (ResourceNames.isPerPod(name) && !stillServed.contains(name)) {
+        batch.remove(ResourceNames.isOutboundListener(name) ? ResourceType.LISTENER : ResourceType.CLUSTER, name);
       }
     }
     forgetGonePods(state, change, everything);
     long translated = System.nanoTime();
-    ApplyResult result = store.apply(batch.build()).join();
+    ApplyResult result = store.apply(batch.build(),
+        generation -> causes.generationApplied(generation, change.earliestEventNanos())).join();
     view = new View(state, ImmutableMap.copyOf(nodes), allPodProblems(), ImmutableSortedMap.copyOf(serviceProblems));
     Outcome outcome = new Outcome(result.generation(), change.earliestEventNanos(), touchedServices.size(),
         touchedNodes.size(), translated - start, result);
@@ -430,17 +445,12 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     return ImmutableSortedMap.copyOfSorted(all);
   }
 
-  /** Per-pod names carry their pod and are owned by one node; everything else is shared. */
-  private static boolean isPerPod(String name) {
-    return name.startsWith("pod/");
-  }
-
   /** The names of a pod's own resources, as the translator would give them now. */
   static ImmutableList<String> podResourceNames(PodInfo pod, NodeNames node) {
-    String prefix = "pod/" + pod.namespace() + "/" + pod.name() + "/";
+    ObjectKey key = ObjectKey.of(pod.namespace(), pod.name());
     ImmutableList.Builder<String> names = ImmutableList.builder();
-    node.own().listeners().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
-    node.own().clusters().stream().filter(n -> n.startsWith(prefix)).forEach(names::add);
+    node.own().listeners().stream().filter(n -> ResourceNames.isOwnedBy(n, key)).forEach(names::add);
+    node.own().clusters().stream().filter(n -> ResourceNames.isOwnedBy(n, key)).forEach(names::add);
     return names.build();
   }
 

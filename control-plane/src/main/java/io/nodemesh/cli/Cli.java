@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.google.common.collect.ImmutableList;
-import io.nodemesh.app.Flag;
+import io.nodemesh.flags.Flag;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;

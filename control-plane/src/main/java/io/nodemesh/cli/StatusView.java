@@ -7,6 +7,7 @@ import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.SyncStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
+import io.nodemesh.log.SafeText;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -84,8 +85,8 @@ final class StatusView {
     return version.length() > VERSION_CHARS ? version.substring(0, VERSION_CHARS) : version;
   }
 
+  /** An Envoy's message on one line: whitespace runs become one space, the rest is escaped like a log line. */
   private static String shorten(String text) {
-    String oneLine = text.replaceAll("\\s+", " ").replaceAll("\\p{Cntrl}", "?").strip();
-    return oneLine.length() > NACK_CHARS ? oneLine.substring(0, NACK_CHARS) + "..." : oneLine;
+    return SafeText.of(text.replaceAll("\\s+", " ").strip(), NACK_CHARS);
   }
 }

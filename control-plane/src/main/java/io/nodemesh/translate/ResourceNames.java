@@ -9,6 +9,8 @@ import io.nodemesh.model.ServicePort;
 /** The stable, readable resource names of DESIGN §5, used by the xDS store, tests and the admin API. */
 public final class ResourceNames {
 
+  private static final String POD_PREFIX = "pod/";
+  private static final String OUTBOUND_SUFFIX = "/outbound";
   public static final String PASSTHROUGH = "passthrough";
   public static final String BLACKHOLE = "blackhole";
   public static final String CLUSTER_DOMAIN = "svc.cluster.local";
@@ -17,7 +19,7 @@ public final class ResourceNames {
 
   /** {@code pod/{ns}/{pod}/outbound}: the pod's outbound listener. */
   public static String outboundListener(ObjectKey pod) {
-    return podPrefix(pod) + "/outbound";
+    return podPrefix(pod) + OUTBOUND_SUFFIX;
   }
 
   /** {@code svc/{ns}/{svc}/{port}}: shared cluster, ClusterLoadAssignment and route config of a service port. */
@@ -91,7 +93,22 @@ public final class ResourceNames {
     return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-';
   }
 
+  /** Whether a name is one pod's own (its listener, its per-pod clusters): owned by that pod's node only. */
+  public static boolean isPerPod(String name) {
+    return name.startsWith(POD_PREFIX);
+  }
+
+  /** Whether a name is one of {@code pod}'s own resources. */
+  public static boolean isOwnedBy(String name, ObjectKey pod) {
+    return name.startsWith(podPrefix(pod) + "/");
+  }
+
+  /** Whether a per-pod name is the pod's outbound listener (else it is one of its clusters). */
+  public static boolean isOutboundListener(String perPodName) {
+    return perPodName.endsWith(OUTBOUND_SUFFIX);
+  }
+
   private static String podPrefix(ObjectKey pod) {
-    return "pod/" + pod.namespace() + "/" + pod.name();
+    return POD_PREFIX + pod.namespace() + "/" + pod.name();
   }
 }

@@ -101,8 +101,8 @@ abstract class AdsStream<ReqT, RespT> {
     }
   }
 
-  /** "sotw" or "delta". */
-  abstract String protocol();
+  /** Which ADS variant this stream speaks. */
+  abstract XdsProtocol protocol();
 
   /** Handles one request on the stream executor; the stream is identified and authorized by then. */
   abstract void handle(ReqT request);
@@ -773,11 +773,11 @@ abstract class AdsStream<ReqT, RespT> {
       log.debug("node={} stream={} dropped a {} push: stream closed", nodeId(), id, state.type.shortName());
       return false;
     }
-    if (bytes > XdsTunables.MAX_RESPONSE_BYTES) {
+    if (bytes > server.options().maxResponseBytes()) {
       server.metricsInternal().oversizeResponse();
       log.warn(
           "node={} stream={} type={} response of {} bytes exceeds the {} byte limit; the client may reject it",
-          nodeId(), id, state.type.shortName(), bytes, XdsTunables.MAX_RESPONSE_BYTES);
+          nodeId(), id, state.type.shortName(), bytes, server.options().maxResponseBytes());
     }
     try {
       observer.onNext(response);
@@ -921,13 +921,13 @@ abstract class AdsStream<ReqT, RespT> {
     return identity;
   }
 
-  /** "proxyless" for a client without node_name metadata that asks for listeners by name, else "envoy". */
-  final String kind() {
+  /** Proxyless for a client without node_name metadata that asks for listeners by name, else Envoy. */
+  final ClientKind kind() {
     NodeIdentity who = identity;
     TypeState.Published listeners = state(ResourceType.LISTENER).published;
     boolean proxyless =
         who != null && !who.nodeNameFromMetadata() && listeners.requested() && !listeners.wildcard();
-    return proxyless ? "proxyless" : "envoy";
+    return proxyless ? ClientKind.PROXYLESS : ClientKind.ENVOY;
   }
 
   /** The stream's status for the admin layer; safe from any thread. */
@@ -938,8 +938,8 @@ abstract class AdsStream<ReqT, RespT> {
             .setStreamId(Long.toString(id))
             .setNodeId(who == null ? "" : who.nodeId())
             .setNodeName(who == null ? "" : who.nodeName())
-            .setKind(kind())
-            .setProtocol(protocol())
+            .setKind(kind().toString())
+            .setProtocol(protocol().toString())
             .setPeer(peer)
             .setConnectedAt(Timestamps.fromMillis(connectedAtMillis))
             .setAuthorization(authorization)

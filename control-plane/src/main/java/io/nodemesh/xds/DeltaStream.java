@@ -63,8 +63,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   }
 
   @Override
-  String protocol() {
-    return "delta";
+  XdsProtocol protocol() {
+    return XdsProtocol.DELTA;
   }
 
   @Override
@@ -200,7 +200,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         outgoing.pollFirst();
         if (next.parts > 1) {
           log.info("node={} stream={} type={} push split into {} responses to stay under {} bytes",
-              nodeId(), id, next.state.type.shortName(), next.parts, XdsTunables.MAX_RESPONSE_BYTES);
+              nodeId(), id, next.state.type.shortName(), next.parts, server.options().maxResponseBytes());
         }
         if (!outgoing.isEmpty() && !observer.isReady()) {
           server.metricsInternal().pausedSend();
@@ -377,7 +377,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
    * message size. A single resource larger than the limit still goes out, alone, with a warning.
    */
   private boolean sendPart(Outgoing push) {
-    int budget = XdsTunables.MAX_RESPONSE_BYTES - XdsTunables.RESPONSE_ENVELOPE_BYTES;
+    int budget = server.options().maxResponseBytes() - XdsTunables.RESPONSE_ENVELOPE_BYTES;
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder();
     int bytes = 0;
     int from = push.nextUpsert;

@@ -2,6 +2,7 @@ package io.nodemesh.xds;
 
 import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
+import io.nodemesh.log.SafeText;
 
 /**
  * Who is on the other end of a stream: {@code node.id} (the Envoy pod, or any id a proxyless client
@@ -50,7 +51,7 @@ public record NodeIdentity(
     }
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
-      if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+      if (SafeText.isControl(c)) {
         return field + " contains a control character (at index " + i + ")";
       }
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongConsumer;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,11 +72,20 @@ public final class ResourceStore {
    * published and listeners were told. Batches apply in the order their calls entered the context.
    */
   public CompletableFuture<ApplyResult> apply(UpdateBatch batch) {
+    return apply(batch, generation -> {});
+  }
+
+  /**
+   * {@link #apply(UpdateBatch)}, calling {@code beforePublish} with the new generation before any reader or stream
+   * can see it: what must be known about a generation when the first response carrying it goes out (e.g. the
+   * Kubernetes event time that convergence is measured from) is recorded there, not after the streams woke.
+   */
+  public CompletableFuture<ApplyResult> apply(UpdateBatch batch, LongConsumer beforePublish) {
     CompletableFuture<ApplyResult> result = new CompletableFuture<>();
     context.execute(
         () -> {
           try {
-            result.complete(applyInContext(batch));
+            result.complete(applyInContext(batch, beforePublish));
           } catch (RuntimeException e) {
             result.completeExceptionally(e);
             log.error("failed to apply {}", batch, e);
@@ -84,7 +94,7 @@ public final class ResourceStore {
     return result;
   }
 
-  private ApplyResult applyInContext(UpdateBatch batch) {
+  private ApplyResult applyInContext(UpdateBatch batch, LongConsumer beforePublish) {
     context.throwIfNotInThisSynchronizationContext();
     StoreSnapshot previous = current;
     long generation = previous.generation() + 1;
@@ -143,6 +153,7 @@ public final class ResourceStore {
       return new ApplyResult(previous.generation(), 0, 0, 0);
     }
     StoreSnapshot next = new StoreSnapshot(generation, tables, ImmutableMap.copyOf(nodes));
+    beforePublish.accept(generation);
     // publish before notifying: a stream that subscribes concurrently either reads this snapshot or is
     // seen by the listener with its new subscription (both sides write, then read, a volatile)
     current = next;

@@ -24,8 +24,8 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   }
 
   @Override
-  String protocol() {
-    return "sotw";
+  XdsProtocol protocol() {
+    return XdsProtocol.SOTW;
   }
 
   @Override

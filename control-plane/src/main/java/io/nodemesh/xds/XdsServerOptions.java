@@ -26,6 +26,8 @@ import java.util.function.Predicate;
  *     (0: unlimited)
  * @param quarantineMaxTotal quarantined resources remembered over all clients
  * @param quarantineForgetMillis how long the quarantine of a client without a stream is kept
+ * @param maxResponseBytes largest response sent: delta pushes are split under it, a SotW response over it (which
+ *     cannot be split) is sent with a warning and counted
  */
 public record XdsServerOptions(
     ClientAuthorizer authorizer,
@@ -41,18 +43,22 @@ public record XdsServerOptions(
     long firstRequestTimeoutMillis,
     long maxNameBytesPerAddress,
     int quarantineMaxTotal,
-    long quarantineForgetMillis) {
+    long quarantineForgetMillis,
+    int maxResponseBytes) {
 
-  /** The names the translator gives per-pod resources (DESIGN §5): {@code pod/{ns}/{pod}/...}. */
+  /**
+   * The translator's per-pod names ({@code pod/{ns}/{pod}/...}) for the library default; the application passes
+   * {@code ResourceNames::isPerPod}, which owns the scheme (xds does not depend on the translator).
+   */
   public static final Predicate<String> PER_POD_NAMES = name -> name.startsWith("pod/");
 
   /**
    * No authorization, no per-client limits, NACK isolation with 64 probes, a bounded quarantine (256 per
-   * client, 10,000 in all, forgotten 10 minutes after a client's last stream closed).
+   * client, 10,000 in all, forgotten 10 minutes after a client's last stream closed), 4 MiB responses.
    */
   public static final XdsServerOptions DEFAULTS =
       new XdsServerOptions(ClientAuthorizer.ALLOW_ALL, PER_POD_NAMES, 0, true, 0, 0, 0, 64, 256, 0, 0, 0, 10_000,
-          10 * 60 * 1000);
+          10 * 60 * 1000, XdsTunables.DEFAULT_MAX_RESPONSE_BYTES);
 
   public XdsServerOptions {
     Objects.requireNonNull(authorizer, "authorizer");
@@ -62,54 +68,114 @@ public record XdsServerOptions(
         || maxNameBytesPerAddress < 0 || quarantineMaxTotal < 0 || quarantineForgetMillis < 0) {
       throw new IllegalArgumentException("limits must not be negative");
     }
+    if (maxResponseBytes < 2 * XdsTunables.RESPONSE_ENVELOPE_BYTES) {
+      throw new IllegalArgumentException("maxResponseBytes must leave room for a resource after the envelope");
+    }
   }
 
   public XdsServerOptions withAuthorizer(ClientAuthorizer value) {
-    return new XdsServerOptions(value, nodePrivateName, maxStreamsPerAddress, loopbackExempt, maxSubscribedNames,
-        requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> c.authorizer = value);
   }
 
   public XdsServerOptions withStreamsPerAddress(int max, boolean exemptLoopback) {
-    return new XdsServerOptions(authorizer, nodePrivateName, max, exemptLoopback, maxSubscribedNames,
-        requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> {
+      c.maxStreamsPerAddress = max;
+      c.loopbackExempt = exemptLoopback;
+    });
   }
 
   public XdsServerOptions withMaxSubscribedNames(int max) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt, max,
-        requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> c.maxSubscribedNames = max);
   }
 
   public XdsServerOptions withRequestRate(double perSecond, int burst) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
-        maxSubscribedNames, perSecond, burst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> {
+      c.requestsPerSecond = perSecond;
+      c.requestBurst = burst;
+    });
   }
 
   public XdsServerOptions withIsolation(int maxProbes, int maxQuarantinedPerClient) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
-        maxSubscribedNames, requestsPerSecond, requestBurst, maxProbes, maxQuarantinedPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> {
+      c.isolationMaxProbes = maxProbes;
+      c.quarantineMaxPerClient = maxQuarantinedPerClient;
+    });
   }
 
   /** At most {@code max} streams in all, each authorized within {@code firstRequestMillis} of opening. */
   public XdsServerOptions withServerLimits(int max, long firstRequestMillis) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
-        maxSubscribedNames, requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, max,
-        firstRequestMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> {
+      c.maxStreams = max;
+      c.firstRequestTimeoutMillis = firstRequestMillis;
+    });
   }
 
   public XdsServerOptions withNameBytesPerAddress(long max) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
-        maxSubscribedNames, requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, max, quarantineMaxTotal, quarantineForgetMillis);
+    return copy(c -> c.maxNameBytesPerAddress = max);
   }
 
   public XdsServerOptions withQuarantineBounds(int maxTotal, long forgetAfterMillis) {
-    return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
-        maxSubscribedNames, requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
-        firstRequestTimeoutMillis, maxNameBytesPerAddress, maxTotal, forgetAfterMillis);
+    return copy(c -> {
+      c.quarantineMaxTotal = maxTotal;
+      c.quarantineForgetMillis = forgetAfterMillis;
+    });
+  }
+
+  public XdsServerOptions withNodePrivateName(Predicate<String> value) {
+    return copy(c -> c.nodePrivateName = value);
+  }
+
+  public XdsServerOptions withMaxResponseBytes(int max) {
+    return copy(c -> c.maxResponseBytes = max);
+  }
+
+  private XdsServerOptions copy(java.util.function.Consumer<Copy> change) {
+    Copy copy = new Copy(this);
+    change.accept(copy);
+    return copy.build();
+  }
+
+  /** The one place a changed copy is built, so each {@code with} names only what it changes. */
+  private static final class Copy {
+    ClientAuthorizer authorizer;
+    Predicate<String> nodePrivateName;
+    int maxStreamsPerAddress;
+    boolean loopbackExempt;
+    int maxSubscribedNames;
+    double requestsPerSecond;
+    int requestBurst;
+    int isolationMaxProbes;
+    int quarantineMaxPerClient;
+    int maxStreams;
+    long firstRequestTimeoutMillis;
+    long maxNameBytesPerAddress;
+    int quarantineMaxTotal;
+    long quarantineForgetMillis;
+    int maxResponseBytes;
+
+    Copy(XdsServerOptions from) {
+      authorizer = from.authorizer;
+      nodePrivateName = from.nodePrivateName;
+      maxStreamsPerAddress = from.maxStreamsPerAddress;
+      loopbackExempt = from.loopbackExempt;
+      maxSubscribedNames = from.maxSubscribedNames;
+      requestsPerSecond = from.requestsPerSecond;
+      requestBurst = from.requestBurst;
+      isolationMaxProbes = from.isolationMaxProbes;
+      quarantineMaxPerClient = from.quarantineMaxPerClient;
+      maxStreams = from.maxStreams;
+      firstRequestTimeoutMillis = from.firstRequestTimeoutMillis;
+      maxNameBytesPerAddress = from.maxNameBytesPerAddress;
+      quarantineMaxTotal = from.quarantineMaxTotal;
+      quarantineForgetMillis = from.quarantineForgetMillis;
+      maxResponseBytes = from.maxResponseBytes;
+    }
+
+    XdsServerOptions build() {
+      return new XdsServerOptions(authorizer, nodePrivateName, maxStreamsPerAddress, loopbackExempt,
+          maxSubscribedNames, requestsPerSecond, requestBurst, isolationMaxProbes, quarantineMaxPerClient, maxStreams,
+          firstRequestTimeoutMillis, maxNameBytesPerAddress, quarantineMaxTotal, quarantineForgetMillis,
+          maxResponseBytes);
+    }
   }
 }

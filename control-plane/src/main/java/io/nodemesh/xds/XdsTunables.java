@@ -6,14 +6,15 @@ public final class XdsTunables {
   private XdsTunables() {}
 
   /**
-   * Largest response the server builds, in bytes. 4 MiB is grpc-java's and the common client default for
-   * the maximum inbound message; Envoy accepts more, but a proxyless client would reject the stream.
+   * Largest response the server builds by default ({@code --max-message-bytes}), in bytes. 4 MiB is
+   * grpc-java's and the common client default for the maximum inbound message; Envoy accepts more, but a
+   * proxyless client would reject the stream.
    */
-  public static final int MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+  public static final int DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
   /**
    * Room kept free in each delta response for its envelope (type URL, nonce, system version, removed
-   * names are counted separately), so a split response stays under {@link #MAX_RESPONSE_BYTES}.
+   * names are counted separately), so a split response stays under the largest response size.
    */
   public static final int RESPONSE_ENVELOPE_BYTES = 1024;
 

@@ -3,8 +3,8 @@ package io.nodemesh.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.app.Flag;
 import io.nodemesh.app.Settings;
+import io.nodemesh.flags.Flag;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Map;

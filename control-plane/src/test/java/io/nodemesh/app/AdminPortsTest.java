@@ -2,6 +2,7 @@ package io.nodemesh.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.flags.Flag;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.flags.Flag;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.XdsServerOptions;

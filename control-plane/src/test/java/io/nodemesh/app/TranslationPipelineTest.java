@@ -1,11 +1,11 @@
 package io.nodemesh.app;
 
-import io.nodemesh.translate.NodeNames;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.protobuf.Message;
+import io.nodemesh.admin.ConvergenceTracker;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.AddressType;
@@ -22,6 +22,7 @@ import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.NodeResources;
 import io.nodemesh.translate.NodeTranslator;
 import io.nodemesh.translate.TranslatorOptions;
@@ -30,12 +31,15 @@ import io.nodemesh.xds.Resource;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.ResourceType;
 import io.nodemesh.xds.StoreSnapshot;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -117,6 +121,28 @@ class TranslationPipelineTest {
         .podNode("node-2").podNode("node-0").build());
     assertMatchesFreshTranslation();
     assertThat(store.snapshot().get(ResourceType.LISTENER, "pod/apps/pod-5/outbound")).isEmpty();
+  }
+
+  @Test
+  void aGenerationsEventTimeIsRecordedBeforeAnyStreamIsWokenForIt() throws Exception {
+    // a stream woken for a generation can push, and its client ACK, before the translator thread goes on: the
+    // event time must already be there, or the ACK's convergence sample is lost
+    ConvergenceTracker convergence = new ConvergenceTracker((type, seconds) -> {});
+    List<Boolean> knownWhenStreamsWake = new CopyOnWriteArrayList<>();
+    store.addListener((snapshot, change) ->
+        knownWhenStreamsWake.add(convergence.observedAtMillis(change.generation()).isPresent()));
+    options = TranslatorOptions.DEFAULTS;
+    pipeline = new TranslationPipeline(store, options, convergence::generationApplied, outcomes::add);
+    model.putNamespace(new NamespaceInfo("apps", ImmutableSortedMap.of("nodemesh.io/mesh", "enabled")));
+    model.putNode(NodeInfo.of("node-0", "zone-0"));
+    model.putService(service(0, false));
+    model.putEndpointSlice(slice(0, 3));
+    model.putPod(pod(0, "node-0", null));
+    apply(Change.full(System.nanoTime()));
+    model.putPod(pod(1, "node-0", null));
+    apply(Change.builder().pod(ObjectKey.of("apps", "pod-1")).podNode("node-0").build());
+
+    assertThat(knownWhenStreamsWake).hasSize(2).containsOnly(true);
   }
 
   private void apply(Change change) throws InterruptedException {

@@ -150,7 +150,7 @@ class CliTest {
     assertThat(table.lines()).containsExactly(
         "NODE       CLIENT    KIND    CDS   LDS               EDS   RDS   CONNECTED",
         "worker-1   envoy-1   envoy   -     NACKED 01234567   -     -     -",
-        "envoy-1 LDS NACK: Error adding/updating listener(s) pod/a/b/outbound: unknown? filter");
+        "envoy-1 LDS NACK: Error adding/updating listener(s) pod/a/b/outbound: unknown\\u0007 filter");
   }
 
   @Test

@@ -289,8 +289,8 @@ class DeltaProtocolTest {
 
       DeltaDiscoveryResponse first = envoy.awaitResponse(ResourceType.ENDPOINT);
       DeltaDiscoveryResponse second = envoy.awaitResponse(ResourceType.ENDPOINT);
-      assertThat(first.getSerializedSize()).isLessThanOrEqualTo(XdsTunables.MAX_RESPONSE_BYTES);
-      assertThat(second.getSerializedSize()).isLessThanOrEqualTo(XdsTunables.MAX_RESPONSE_BYTES);
+      assertThat(first.getSerializedSize()).isLessThanOrEqualTo(XdsTunables.DEFAULT_MAX_RESPONSE_BYTES);
+      assertThat(second.getSerializedSize()).isLessThanOrEqualTo(XdsTunables.DEFAULT_MAX_RESPONSE_BYTES);
       Set<String> all = new HashSet<>(resourceNames(first));
       all.addAll(resourceNames(second));
       assertThat(all).containsExactlyInAnyOrder("big-0", "big-1", "big-2", "big-3", "big-4");
@@ -306,10 +306,36 @@ class DeltaProtocolTest {
   }
 
   @Test
+  void theMaxMessageSizeIsTheOneConfiguredNotTheDefault() {
+    int limit = 256 * 1024;
+    try (XdsTestServer small = new XdsTestServer(XdsEventListener.NONE, java.time.Clock.systemUTC(),
+        XdsServerOptions.DEFAULTS.withMaxResponseBytes(limit))) {
+      UpdateBatch.Builder batch = UpdateBatch.builder();
+      for (int i = 0; i < 8; i++) {
+        batch.put(bigEndpoints("mid-" + i, 100 * 1024));
+      }
+      small.apply(batch.build());
+      try (var envoy = AdsTestClient.Delta.connect(small.channel, envoyNode("envoy-1", "node-1"))) {
+        envoy.subscribe(ResourceType.ENDPOINT, "mid-0", "mid-1", "mid-2", "mid-3", "mid-4", "mid-5", "mid-6",
+            "mid-7");
+        Set<String> all = new HashSet<>();
+        while (all.size() < 8) {
+          DeltaDiscoveryResponse part = envoy.awaitResponse(ResourceType.ENDPOINT);
+          assertThat(part.getSerializedSize()).as("each part under --max-message-bytes").isLessThanOrEqualTo(limit);
+          all.addAll(resourceNames(part));
+        }
+        // ~800 KiB: one response under the 4 MiB default, at least four under 256 KiB
+        assertThat(small.xds.metrics().splitResponses()).isEqualTo(1);
+        assertThat(small.xds.metrics().oversizeResponses()).isZero();
+      }
+    }
+  }
+
+  @Test
   void aSingleResourceAboveTheLimitIsSentAloneWithAWarningAndCounted() {
     server.apply(
         UpdateBatch.builder()
-            .put(bigEndpoints("huge", XdsTunables.MAX_RESPONSE_BYTES + 1024))
+            .put(bigEndpoints("huge", XdsTunables.DEFAULT_MAX_RESPONSE_BYTES + 1024))
             .put(endpoints("small", "10.0.0.1", 80))
             .build());
     try (var envoy = envoy("envoy-1")) {

@@ -18,7 +18,7 @@ import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.nodemesh.agent.AgentSettings;
-import io.nodemesh.app.Flag;
+import io.nodemesh.flags.Flag;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;

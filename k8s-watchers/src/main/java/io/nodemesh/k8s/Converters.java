@@ -20,6 +20,7 @@ import io.fabric8.kubernetes.api.model.ServiceSpec;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.nodemesh.log.SafeText;
 import io.nodemesh.model.AddressType;
 import io.nodemesh.model.EndpointInfo;
 import io.nodemesh.model.EndpointPort;
@@ -406,11 +407,7 @@ public final class Converters {
 
   /** Keeps hostile values from flooding logs and problem reports. */
   static String printable(String value) {
-    if (value == null) {
-      return "<none>";
-    }
-    String printable = value.replaceAll("\\p{Cntrl}", "?");
-    return printable.length() <= 80 ? printable : printable.substring(0, 77) + "...";
+    return SafeText.printable(value, 80);
   }
 
   private static String nullToEmpty(String value) {

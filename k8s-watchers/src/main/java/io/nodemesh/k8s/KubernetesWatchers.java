@@ -32,8 +32,10 @@ public final class KubernetesWatchers implements AutoCloseable {
   private final ClusterStateStore store;
   private final ImmutableList<KindWatch<?>> watches;
   private final AtomicLong watchErrors = new AtomicLong();
-  private volatile String lastError;
-  private volatile Instant lastErrorAt;
+  /** The last list/watch failure and when, published together so a reader never pairs one error with another's time. */
+  private volatile LastError lastError;
+
+  private record LastError(String message, Instant at) {}
 
   private KubernetesWatchers(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
     this.store = Objects.requireNonNull(store, "store");
@@ -91,8 +93,10 @@ public final class KubernetesWatchers implements AutoCloseable {
       kinds.put(watch.kind, new WatchHealth.KindStatus(
           watch.informer.hasSynced(), watch.informer.isWatching(), watch.lists.get(), watch.events.get()));
     }
+    LastError last = lastError;
     return new WatchHealth(isSynced(), isApiServerReachable(), watchErrors.get(),
-        Optional.ofNullable(lastError), Optional.ofNullable(lastErrorAt), kinds.buildOrThrow());
+        Optional.ofNullable(last).map(LastError::message), Optional.ofNullable(last).map(LastError::at),
+        kinds.buildOrThrow());
   }
 
   /** Stops every informer; the store keeps its last state. */
@@ -103,8 +107,7 @@ public final class KubernetesWatchers implements AutoCloseable {
 
   private void recordError(ResourceKind kind, Throwable error) {
     watchErrors.incrementAndGet();
-    lastError = kind.kindName() + ": " + error;
-    lastErrorAt = Instant.now();
+    lastError = new LastError(kind.kindName() + ": " + error, Instant.now());
     log.warn("{} informer list/watch failed, retrying: {}", kind.kindName(), error.toString());
   }
 

@@ -28,7 +28,7 @@ public final class SafeText {
     StringBuilder safe = null;
     for (int i = 0; i < bounded.length(); i++) {
       char c = bounded.charAt(i);
-      if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+      if (isControl(c)) {
         if (safe == null) {
           safe = new StringBuilder(bounded.length() + 16).append(bounded, 0, i);
         }
@@ -39,6 +39,25 @@ public final class SafeText {
     }
     String result = safe == null ? bounded : safe.toString();
     return cut ? result + "...(" + text.length() + " chars)" : result;
+  }
+
+  /**
+   * {@code text} for a problem report that quotes it: everything but printable ASCII (control characters,
+   * non-ASCII, quotes, backslashes) becomes {@code ?} and more than {@code maxChars} characters are cut with
+   * "...". Kubernetes names, ports and addresses are ASCII, so what is readable stays readable; null is
+   * {@code <none>}.
+   */
+  public static String printable(String text, int maxChars) {
+    if (text == null) {
+      return "<none>";
+    }
+    String printable = text.replaceAll("[^\\x20-\\x7e]|[\"'\\\\]", "?");
+    return printable.length() <= maxChars ? printable : printable.substring(0, maxChars - 3) + "...";
+  }
+
+  /** Whether {@code c} must not reach a log line or an identity as it is (it could break or forge a line). */
+  public static boolean isControl(char c) {
+    return Character.isISOControl(c) || c == '\u2028' || c == '\u2029';
   }
 
   /**

@@ -2,6 +2,7 @@ package io.nodemesh.model;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.net.InetAddresses;
+import io.nodemesh.log.SafeText;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -94,10 +95,6 @@ public final class ModelValidation {
 
   /** Keeps hostile values from flooding problem reports. */
   static String truncate(String value) {
-    if (value == null) {
-      return "<null>";
-    }
-    String printable = value.replaceAll("\\p{Cntrl}", "?");
-    return printable.length() <= 80 ? printable : printable.substring(0, 77) + "...";
+    return SafeText.printable(value, 80);
   }
 }

@@ -45,4 +45,12 @@ class SafeTextTest {
     assertThat(LogThrottle.suppressedNote(2)).isEqualTo(" (2 similar suppressed)");
     assertThat(LogThrottle.suppressedNote(0)).isEmpty();
   }
+
+  @Test
+  void printableKeepsReadableAsciiAndReplacesWhatCouldBreakAQuotedReport() {
+    assertThat(SafeText.printable("http-web:8080", 80)).isEqualTo("http-web:8080");
+    assertThat(SafeText.printable("a\nb\u001b[31m'\"\\é", 80)).isEqualTo("a?b?[31m????");
+    assertThat(SafeText.printable("x".repeat(100), 40)).hasSize(40).endsWith("...");
+    assertThat(SafeText.printable(null, 40)).isEqualTo("<none>");
+  }
 }

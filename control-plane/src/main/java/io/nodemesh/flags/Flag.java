@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.flags;
 
 import com.google.common.collect.ImmutableMap;
 import java.time.Duration;
