@@ -55,7 +55,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * The admin endpoints of DESIGN §7, each answering from immutable snapshots: the pipeline's view, the store's
+ * The admin endpoints of ARCHITECTURE.md §7, each answering from immutable snapshots: the pipeline's view, the store's
  * snapshot, the xDS server's per-stream status and the watchers' health. Unknown nodes and pods give 404.
  */
 public final class AdminEndpoints {

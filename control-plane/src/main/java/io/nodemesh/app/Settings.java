@@ -21,7 +21,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Every configuration knob of the control plane, declared once (DESIGN §8). Flags win over environment
+ * Every configuration knob of the control plane, declared once (ARCHITECTURE.md §8). Flags win over environment
  * variables, which win over defaults. {@code GET /debug/config} and {@code --help} are generated from here.
  */
 public final class Settings {

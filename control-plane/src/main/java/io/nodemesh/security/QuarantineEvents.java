@@ -161,7 +161,7 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
         .build();
   }
 
-  /** The pod or Service a resource name was generated for (DESIGN §5 names), if it is in the model. */
+  /** The pod or Service a resource name was generated for (ARCHITECTURE.md §5 names), if it is in the model. */
   static Optional<ObjectReference> involvedObject(String resourceName, ClusterState state) {
     String[] parts = resourceName.split("/", -1);
     if (parts.length >= 4 && parts[0].equals("pod")) {

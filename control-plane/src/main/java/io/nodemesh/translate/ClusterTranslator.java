@@ -20,7 +20,7 @@ import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.nodemesh.model.PodInfo;
 import java.time.Duration;
 
-/** Builds clusters: shared per service port, per (pod, service port), passthrough and blackhole (DESIGN §5). */
+/** Builds clusters: shared per service port, per (pod, service port), passthrough and blackhole (ARCHITECTURE.md §5). */
 public final class ClusterTranslator {
 
   static final String HTTP_PROTOCOL_OPTIONS_KEY = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";

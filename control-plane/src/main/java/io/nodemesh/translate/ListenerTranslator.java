@@ -28,7 +28,7 @@ import java.util.List;
  * {@code dst/{ip}/{port}} from the original destination, and a default chain to the passthrough cluster. Its
  * size does not depend on the number of services. A pod scoped by {@code nodemesh.io/upstreams} gets one such
  * chain per service port in its scope instead. Per-pod binding: a filter chain per service port with the pod's
- * own clusters (DESIGN §5, O(pods x ports)).
+ * own clusters (ARCHITECTURE.md §5, O(pods x ports)).
  */
 public final class ListenerTranslator {
 

@@ -10,7 +10,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 
 /**
  * Builds what a proxyless gRPC client ({@code xds:///svc.ns.svc.cluster.local:port}) asks for first: an
- * ApiListener whose HttpConnectionManager points at the shared route config over RDS (DESIGN §4).
+ * ApiListener whose HttpConnectionManager points at the shared route config over RDS (ARCHITECTURE.md §4).
  */
 public final class ProxylessTranslator {
 

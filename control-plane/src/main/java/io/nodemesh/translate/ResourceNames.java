@@ -6,7 +6,7 @@ import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 
-/** The stable, readable resource names of DESIGN §5, used by the xDS store, tests and the admin API. */
+/** The stable, readable resource names of ARCHITECTURE.md §5, used by the xDS store, tests and the admin API. */
 public final class ResourceNames {
 
   private static final String POD_PREFIX = "pod/";

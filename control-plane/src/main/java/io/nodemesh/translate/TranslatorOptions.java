@@ -5,7 +5,7 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * The knobs that shape generated Envoy resources. Defaults follow DESIGN §5; the app layer exposes each one
+ * The knobs that shape generated Envoy resources. Defaults follow ARCHITECTURE.md §5; the app layer exposes each one
  * as a flag.
  *
  * @param upstreamBinding shared clusters with per-connection netns, or per-pod clusters

@@ -1,6 +1,6 @@
 package io.nodemesh.translate;
 
-/** How upstream connections are made to leave from the calling pod's network namespace (DESIGN §5). */
+/** How upstream connections are made to leave from the calling pod's network namespace (ARCHITECTURE.md §5). */
 public enum UpstreamBinding {
   /**
    * The shared service layer (docs/TRANSLATOR.md): clusters, internal listeners and routes per service port,

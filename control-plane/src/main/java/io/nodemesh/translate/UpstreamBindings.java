@@ -17,7 +17,7 @@ import java.util.List;
 
 /**
  * Makes Envoy's upstream connections originate from the calling pod's network namespace, in either binding
- * mode of DESIGN §5, and marks them (SO_MARK) so the pod's redirect rule does not capture them again.
+ * mode of ARCHITECTURE.md §5, and marks them (SO_MARK) so the pod's redirect rule does not capture them again.
  */
 final class UpstreamBindings {
 

@@ -3,7 +3,7 @@ package io.nodemesh.xds;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Decides which node's configuration a client may receive (DESIGN §4, issue 9 item 1). Called once per
+ * Decides which node's configuration a client may receive (ARCHITECTURE.md §4, issue 9 item 1). Called once per
  * stream, on the stream's executor, when the first request names the node; a slow check (an API call)
  * returns an incomplete future and the stream reads nothing more until it completes.
  *

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Golden files (DESIGN §9): {@code golden/<case>.in.yaml} (the model) translates to exactly
+ * Golden files (ARCHITECTURE.md §9): {@code golden/<case>.in.yaml} (the model) translates to exactly
  * {@code golden/<case>.out.yaml}, and every generated resource, including what sits in its typed_config,
  * passes Envoy's PGV rules. Run with {@code -Dgolden.update=true} to rewrite the outputs; review the diff.
  */

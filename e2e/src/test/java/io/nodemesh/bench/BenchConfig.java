@@ -11,7 +11,7 @@ import java.util.Set;
 
 /**
  * The benchmark's knobs, read from {@code -Dbench.*} system properties (Maven passes {@code -D} user
- * properties through to the forked JVM). Every default is the DESIGN §10 scale except where noted.
+ * properties through to the forked JVM). Every default is the ARCHITECTURE.md §10 scale except where noted.
  */
 record BenchConfig(
     int nodes,

@@ -11,7 +11,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The benchmark (DESIGN §10, docs/BENCHMARKS.md). Runs only in the {@code bench} Maven profile:
+ * The benchmark (ARCHITECTURE.md §10, docs/BENCHMARKS.md). Runs only in the {@code bench} Maven profile:
  * <pre>
  *   mvn -Pbench -pl e2e -am verify -DskipTests -Dbench.nodes=1000 -Dbench.pods=30000 -Dbench.services=1000
  * </pre>

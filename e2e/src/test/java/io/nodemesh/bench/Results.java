@@ -10,7 +10,7 @@ import java.util.Map;
 /** Named measurements of one run (one control plane), in the order they were taken, and the report table. */
 final class Results {
 
-  /** One measurement; NaN when not measured. {@code target}: the DESIGN §10 limit, or NaN. */
+  /** One measurement; NaN when not measured. {@code target}: the ARCHITECTURE.md §10 limit, or NaN. */
   record Metric(String key, String label, double value, String unit, double target, String note) {}
 
   final String name;

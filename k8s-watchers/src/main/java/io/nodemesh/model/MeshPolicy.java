@@ -1,7 +1,7 @@
 package io.nodemesh.model;
 
 /**
- * Decides whether a pod is meshed (DESIGN §3): it must be on a node, have an IP, not use the host network,
+ * Decides whether a pod is meshed (ARCHITECTURE.md §3): it must be on a node, have an IP, not use the host network,
  * not be in a terminal phase, be opted in (namespace or pod label, or mesh-all) and not opted out, and
  * have a valid network namespace path. Terminating pods stay meshed: they still talk during shutdown.
  */
