@@ -26,8 +26,7 @@ import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.api.config.v1.ControlPlaneConfig;
 import io.nodemesh.api.config.v1.Setting;
 import io.nodemesh.api.envoy.EnvoyTypes;
-import io.nodemesh.app.Settings;
-import io.nodemesh.app.TranslationPipeline;
+import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.WatchHealth;
@@ -36,6 +35,7 @@ import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
+import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.Quarantine;
@@ -66,7 +66,7 @@ public final class AdminEndpoints {
   private static final JsonFormat.Printer PROTO_JSON =
       JsonFormat.printer().includingDefaultValueFields().preservingProtoFieldNames();
 
-  private final Settings settings;
+  private final Configuration settings;
   private final Supplier<KubernetesWatchers> watchers;
   private final TranslationPipeline pipeline;
   private final XdsServer xds;
@@ -74,7 +74,7 @@ public final class AdminEndpoints {
   private final ConvergenceTracker convergence;
   private final ControlPlaneMetrics metrics;
 
-  public AdminEndpoints(Settings settings, Supplier<KubernetesWatchers> watchers, TranslationPipeline pipeline,
+  public AdminEndpoints(Configuration settings, Supplier<KubernetesWatchers> watchers, TranslationPipeline pipeline,
       XdsServer xds, BooleanSupplier xdsServing, ConvergenceTracker convergence, ControlPlaneMetrics metrics) {
     this.settings = settings;
     this.watchers = watchers;
@@ -144,7 +144,7 @@ public final class AdminEndpoints {
 
   private ControlPlaneConfig config() {
     ControlPlaneConfig.Builder config = ControlPlaneConfig.newBuilder();
-    for (Flag<?> flag : Settings.ALL) {
+    for (Flag<?> flag : settings.flags()) {
       config.addSettings(Setting.newBuilder()
           .setName(flag.name())
           .setValue(settings.text(flag))

@@ -6,11 +6,13 @@ import com.google.common.net.InetAddresses;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.app.Settings;
+import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsPaths;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -19,7 +21,7 @@ import java.util.Optional;
  * template, SO_MARK and capture port are the control plane's own {@link Settings} flags: the agent must decide
  * exactly as the control plane does, so the chart passes both the same values.
  */
-public final class AgentSettings {
+public final class AgentSettings implements Configuration {
 
   public static final Flag<String> NODE_NAME =
       Flag.text("node-name", "", "the Kubernetes node this agent serves (required; the chart sets it from spec.nodeName)");
@@ -192,11 +194,18 @@ public final class AgentSettings {
   }
 
   /** The text value in force for a flag, as given. */
+  @Override
+  public List<Flag<?>> flags() {
+    return ALL;
+  }
+
+  @Override
   public String text(Flag<?> flag) {
     return resolved.values().get(flag.name());
   }
 
   /** Where the value came from: "flag", "env NODEMESH_...", or "default". */
+  @Override
   public String source(Flag<?> flag) {
     return resolved.sources().get(flag.name());
   }

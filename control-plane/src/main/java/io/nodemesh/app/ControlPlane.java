@@ -17,6 +17,7 @@ import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
+import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
 import io.nodemesh.security.NodeAuthMode;

@@ -5,6 +5,7 @@ import com.google.common.collect.ImmutableMap;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
@@ -18,13 +19,14 @@ import io.nodemesh.xds.XdsServerOptions;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * Every configuration knob of the control plane, declared once (ARCHITECTURE.md §8). Flags win over environment
  * variables, which win over defaults. {@code GET /debug/config} and {@code --help} are generated from here.
  */
-public final class Settings {
+public final class Settings implements Configuration {
 
   public static final Flag<Integer> XDS_PORT =
       Flag.integer("xds-port", 15010, 0, 65535, "gRPC port serving ADS (SotW and Delta); 0 picks a free port");
@@ -311,11 +313,18 @@ public final class Settings {
   }
 
   /** The text value in force for a flag, as given. */
+  @Override
+  public List<Flag<?>> flags() {
+    return ALL;
+  }
+
+  @Override
   public String text(Flag<?> flag) {
     return raw.get(flag.name());
   }
 
   /** Where the value came from: "flag", "env NODEMESH_...", or "default". */
+  @Override
   public String source(Flag<?> flag) {
     return sources.get(flag.name());
   }

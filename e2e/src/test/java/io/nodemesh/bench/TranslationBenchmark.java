@@ -1,7 +1,7 @@
 package io.nodemesh.bench;
 
 import io.fabric8.kubernetes.api.model.Pod;
-import io.nodemesh.app.TranslationPipeline;
+import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.Converters;
 import io.nodemesh.k8s.StateUpdate;

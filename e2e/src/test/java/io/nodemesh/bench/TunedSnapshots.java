@@ -12,7 +12,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
-import io.nodemesh.app.TranslationPipeline;
+import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.TranslatorOptions;

@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.pipeline;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
@@ -445,14 +445,6 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     return ImmutableSortedMap.copyOfSorted(all);
   }
 
-  /** The names of a pod's own resources, as the translator would give them now. */
-  static ImmutableList<String> podResourceNames(PodInfo pod, NodeNames node) {
-    ObjectKey key = ObjectKey.of(pod.namespace(), pod.name());
-    ImmutableList.Builder<String> names = ImmutableList.builder();
-    node.own().listeners().stream().filter(n -> ResourceNames.isOwnedBy(n, key)).forEach(names::add);
-    node.own().clusters().stream().filter(n -> ResourceNames.isOwnedBy(n, key)).forEach(names::add);
-    return names.build();
-  }
 
   @Override
   public void close() {
