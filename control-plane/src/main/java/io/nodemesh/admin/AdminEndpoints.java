@@ -100,7 +100,7 @@ public final class AdminEndpoints {
             (p, q) -> Response.json(state()))
         .register("/debug/syncz", "every connected xDS client: node, kind, authorization, per type sent/ACKed version, NACK, quarantined"
                 + " resources, state",
-            (p, q) -> proto(xds.syncStatus()))
+            (p, q) -> proto(SyncStatusMessages.of(xds.clients())))
         .register("/debug/nodes", "every node: zone, pods (meshed/total), resource counts, clients and sync state",
             (p, q) -> Response.json(nodes()))
         .register("/debug/nodes/{node}/config", "one node's listeners, clusters, endpoints and routes in Envoy's"
@@ -153,6 +153,10 @@ public final class AdminEndpoints {
           .setDescription(flag.description() + " [" + settings.source(flag) + "; accepts " + flag.accepts() + "]"));
     }
     return config.build();
+  }
+
+  private List<ClientStatus> clientsOfNode(String nodeName) {
+    return xds.clientsOfNode(nodeName).stream().map(SyncStatusMessages::client).toList();
   }
 
   private Map<String, Object> state() {
@@ -222,7 +226,7 @@ public final class AdminEndpoints {
       NodeNames resources = view.nodes().get(name);
       node.put("listeners", resources == null ? 0 : resources.listeners().size());
       node.put("clusters", resources == null ? 0 : resources.clusters().size());
-      List<ClientStatus> clients = xds.clientsOfNode(name);
+      List<ClientStatus> clients = clientsOfNode(name);
       node.put("clients", clients.size());
       node.put("state", clients.isEmpty() ? "NO_CLIENT" : worst(clients).name());
       nodes.add(node);
@@ -361,7 +365,7 @@ public final class AdminEndpoints {
             snapshot.get(ResourceType.CLUSTER, cluster).map(Resource::generation).orElse(0L));
       }
     }
-    List<ClientStatus> clients = xds.clientsOfNode(pod.nodeName().get());
+    List<ClientStatus> clients = clientsOfNode(pod.nodeName().get());
     boolean acked = !clients.isEmpty() && !status.getListenersList().isEmpty();
     for (ClientStatus client : clients) {
       boolean clientAcked = ackedAtLeast(client, ResourceType.LISTENER, listenerGeneration)
@@ -376,7 +380,7 @@ public final class AdminEndpoints {
           .map(resource -> resource.version().equals(entry.version())).orElse(false);
       if (podsOwn && stillThatVersion) {
         // the node's Envoy rejected this pod's resource and does not have it: not converged
-        status.addQuarantined(XdsServer.quarantinedStatus(entry));
+        status.addQuarantined(SyncStatusMessages.quarantined(entry));
         acked = false;
       }
     }

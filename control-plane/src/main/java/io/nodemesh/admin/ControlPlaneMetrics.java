@@ -67,7 +67,7 @@ public final class ControlPlaneMetrics {
           for (ClientKind kind : ClientKind.values()) {
             byKind.put(kind.toString(), 0L);
           }
-          xds.clients().forEach(client -> byKind.merge(client.getKind(), 1L, Long::sum));
+          xds.clients().forEach(client -> byKind.merge(client.kind().toString(), 1L, Long::sum));
           byKind.forEach((kind, count) -> cb.call(count, kind));
         })
         .register(registry);

@@ -1,14 +1,12 @@
 package io.nodemesh.xds;
 
+import com.google.common.collect.ImmutableList;
+
 import com.google.common.collect.Iterables;
-import com.google.protobuf.util.Timestamps;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.nodemesh.api.admin.v1.ClientStatus;
-import io.nodemesh.api.admin.v1.SyncState;
-import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.log.LogThrottle;
 import io.nodemesh.log.SafeText;
 import io.nodemesh.xds.TypeState.AckMatch;
@@ -931,61 +929,32 @@ abstract class AdsStream<ReqT, RespT> {
   }
 
   /** The stream's status for the admin layer; safe from any thread. */
-  final ClientStatus status() {
+  final StreamStatus status() {
     NodeIdentity who = identity;
-    ClientStatus.Builder status =
-        ClientStatus.newBuilder()
-            .setStreamId(Long.toString(id))
-            .setNodeId(who == null ? "" : who.nodeId())
-            .setNodeName(who == null ? "" : who.nodeName())
-            .setKind(kind().toString())
-            .setProtocol(protocol().toString())
-            .setPeer(peer)
-            .setConnectedAt(Timestamps.fromMillis(connectedAtMillis))
-            .setAuthorization(authorization)
-            .setClaimedNodeName(claimedNode)
-            .setPrincipal(who == null ? "" : who.principal());
     Quarantine quarantine = server.quarantine();
     int pending = dirty.get();
-    for (TypeState state : types) {
+    ImmutableList.Builder<StreamStatus.TypeSync> types = ImmutableList.builder();
+    for (TypeState state : this.types) {
       TypeState.Published p = state.published;
       if (!p.requested()) {
         continue;
       }
-      List<Quarantine.Entry> withheld =
-          who == null ? List.of() : quarantine.of(who, state.type);
-      SyncState sync;
+      ImmutableList<Quarantine.Entry> withheld = who == null ? ImmutableList.of() : quarantine.of(who, state.type);
+      StreamStatus.Verdict verdict;
       if (p.awaitingAck() || p.isolating() || (pending & bit(state.type)) != 0) {
-        sync = SyncState.STALE;
+        verdict = StreamStatus.Verdict.STALE;
       } else if (p.lastResponseNacked() || !withheld.isEmpty()) {
-        sync = SyncState.NACKED;
+        verdict = StreamStatus.Verdict.NACKED;
       } else {
-        sync = SyncState.SYNCED;
+        verdict = StreamStatus.Verdict.SYNCED;
       }
-      TypeStatus.Builder typeStatus =
-          TypeStatus.newBuilder()
-              .setTypeUrl(state.type.typeUrl())
-              .setSentVersion(p.sentVersion())
-              .setSentNonce(p.sentNonce())
-              .setAckedVersion(p.ackedVersion())
-              .setNackError(p.nackError())
-              .setState(sync)
-              .setSentGeneration(p.sentGeneration())
-              .setAckedGeneration(p.ackedGeneration())
-              .setWildcard(p.wildcard())
-              .setSubscribedNames(p.subscribedNames())
-              .setResourceCount(p.heldResources())
-              .setIsolating(p.isolating())
-              .addAllQuarantined(withheld.stream().map(XdsServer::quarantinedStatus).toList());
-      if (p.sentAtMillis() > 0) {
-        typeStatus.setLastPush(Timestamps.fromMillis(p.sentAtMillis()));
-      }
-      if (p.ackedAtMillis() > 0) {
-        typeStatus.setLastAck(Timestamps.fromMillis(p.ackedAtMillis()));
-      }
-      status.addTypes(typeStatus);
+      types.add(new StreamStatus.TypeSync(state.type, verdict, p.sentVersion(), p.sentNonce(), p.ackedVersion(),
+          p.nackError(), p.sentGeneration(), p.ackedGeneration(), p.wildcard(), p.subscribedNames(),
+          p.heldResources(), p.isolating(), p.sentAtMillis(), p.ackedAtMillis(), withheld));
     }
-    return status.build();
+    return new StreamStatus(id, who == null ? "" : who.nodeId(), who == null ? "" : who.nodeName(), kind(),
+        protocol(), peer, connectedAtMillis, authorization, claimedNode, who == null ? "" : who.principal(),
+        types.build());
   }
 
   /** Names for one log line: the first few, each made safe (they may come from the client), then a count. */

@@ -6,7 +6,6 @@ import com.google.common.collect.Interner;
 import com.google.common.collect.Interners;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
-import com.google.protobuf.util.Timestamps;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
@@ -26,9 +25,6 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.nodemesh.api.agent.v1.Pin;
-import io.nodemesh.api.admin.v1.ClientStatus;
-import io.nodemesh.api.admin.v1.QuarantinedResource;
-import io.nodemesh.api.admin.v1.SyncStatus;
 import io.nodemesh.log.LogThrottle;
 import java.net.InetAddress;
 import java.net.SocketAddress;
@@ -56,7 +52,7 @@ import java.util.function.Function;
 /**
  * The ADS server: {@code StreamAggregatedResources} (SotW) and {@code DeltaAggregatedResources} (delta)
  * over one {@link ResourceStore}. Register {@link #service()} on a gRPC server; read per-stream status
- * with {@link #syncStatus()} and counters with {@link #metrics()}.
+ * with {@link #clients()} and counters with {@link #metrics()}.
  *
  * <p>Threading: each stream runs on its own sequential executor over a shared pool of
  * {@link XdsTunables#STREAM_THREADS} threads. Store changes arrive in the store's context and only mark
@@ -186,30 +182,12 @@ public final class XdsServer implements AutoCloseable {
     return quarantine;
   }
 
-  /** A quarantine entry as the admin API shows it. */
-  public static QuarantinedResource quarantinedStatus(Quarantine.Entry entry) {
-    return QuarantinedResource.newBuilder()
-        .setTypeUrl(entry.type().typeUrl())
-        .setName(entry.name())
-        .setVersion(entry.version())
-        .setNackError(entry.error())
-        .setNodeId(entry.nodeId())
-        .setPrincipal(entry.principal())
-        .setQuarantinedAt(Timestamps.fromMillis(entry.atMillis()))
-        .build();
-  }
-
   /** Every connected, identified stream, sorted by node id then stream id. */
-  public ImmutableList<ClientStatus> clients() {
+  public ImmutableList<StreamStatus> clients() {
     return streams.values().stream()
         .map(AdsStream::status)
-        .sorted(Comparator.comparing(ClientStatus::getNodeId).thenComparing(c -> Long.parseLong(c.getStreamId())))
+        .sorted(Comparator.comparing(StreamStatus::nodeId).thenComparingLong(StreamStatus::streamId))
         .collect(ImmutableList.toImmutableList());
-  }
-
-  /** {@link #clients()} as the admin API's message. */
-  public SyncStatus syncStatus() {
-    return SyncStatus.newBuilder().addAllClients(clients()).build();
   }
 
   /**
@@ -235,9 +213,9 @@ public final class XdsServer implements AutoCloseable {
   }
 
   /** The streams serving one Kubernetes node. */
-  public ImmutableList<ClientStatus> clientsOfNode(String nodeName) {
+  public ImmutableList<StreamStatus> clientsOfNode(String nodeName) {
     return clients().stream()
-        .filter(client -> client.getNodeName().equals(nodeName))
+        .filter(client -> client.nodeName().equals(nodeName))
         .collect(ImmutableList.toImmutableList());
   }
 

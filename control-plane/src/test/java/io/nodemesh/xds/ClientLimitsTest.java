@@ -92,7 +92,7 @@ class ClientLimitsTest {
       assertThat(status.getDescription()).isEqualTo(
           "subscribed to 6 resource names, more than the limit of 5 per stream (--xds-max-subscribed-names)");
       assertThat(limited(XdsMetrics.Limit.SUBSCRIBED_NAMES)).isEqualTo(1);
-      assertThat(server.xds.clients()).isEmpty();
+      assertThat(server.clients()).isEmpty();
     }
   }
 

@@ -21,6 +21,7 @@ import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
 import io.grpc.xds.XdsNameResolverProvider;
+import io.nodemesh.admin.SyncStatusMessages;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.envoy.EnvoyValidator;
@@ -136,7 +137,7 @@ class GrpcXdsClientTest {
 
     assertThat(ask()).isEqualTo("backend-a");
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      ClientStatus client = xds.clients().get(0);
+      ClientStatus client = SyncStatusMessages.of(xds.clients()).getClientsList().get(0);
       assertThat(client.getKind()).isEqualTo("proxyless");
       assertThat(client.getProtocol()).isEqualTo("sotw");
       assertThat(client.getTypesList()).hasSize(4).allSatisfy(t -> assertThat(t.getState()).isEqualTo(SyncState.SYNCED));

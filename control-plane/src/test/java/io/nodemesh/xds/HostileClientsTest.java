@@ -113,7 +113,7 @@ class HostileClientsTest {
       DeltaDiscoveryResponse routes =
           victim.subscribeResponseAck(ResourceType.ROUTE, serviceNames().toArray(String[]::new));
       assertThat(AdsTestClient.Delta.resourceNames(routes)).containsExactlyInAnyOrderElementsOf(serviceNames());
-      ClientStatus status = server.xds.clients().get(0);
+      ClientStatus status = server.clients().get(0);
       assertThat(status.getPrincipal()).isEqualTo("node:node-1");
       assertThat(status.getTypesList()).allSatisfy(type -> assertThat(type.getQuarantinedList()).isEmpty());
     }
@@ -127,7 +127,7 @@ class HostileClientsTest {
       attacker.subscribe(ResourceType.CLUSTER, serviceNames().get(0));
       attacker.nack(attacker.awaitResponse(ResourceType.CLUSTER), huge);
       await().until(() -> server.xds.quarantine().size() == 1);
-      TypeStatus clusters = server.xds.clients().get(0).getTypesList().stream()
+      TypeStatus clusters = server.clients().get(0).getTypesList().stream()
           .filter(type -> type.getTypeUrl().equals(ResourceType.CLUSTER.typeUrl())).findFirst().orElseThrow();
       assertThat(clusters.getNackError().length()).isLessThan(XdsTunables.MAX_NACK_CHARS + 32);
       assertThat(server.xds.quarantine().all().get(0).error())
@@ -263,7 +263,7 @@ class HostileClientsTest {
       }
     }
     // the server learns of the closed streams asynchronously (the clients' cancels)
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(server.xds.clients()).isEmpty());
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(server.clients()).isEmpty());
     try (var later = AdsTestClient.Delta.connect(server.channelFrom("127.0.0.97"), bareNode("c"))) {
       assertThat(later.subscribeResponseAck(ResourceType.ENDPOINT, serviceNames().get(0)).getResourcesCount())
           .as("places are given back when streams end").isEqualTo(1);

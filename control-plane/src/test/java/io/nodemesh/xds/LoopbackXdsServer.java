@@ -9,6 +9,8 @@ import io.grpc.ServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
+import io.nodemesh.admin.SyncStatusMessages;
+import io.nodemesh.api.admin.v1.ClientStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -90,6 +92,11 @@ public final class LoopbackXdsServer implements AutoCloseable {
     } catch (InterruptedException | ExecutionException | TimeoutException e) {
       throw new AssertionError("batch did not apply", e);
     }
+  }
+
+  /** Every stream's status as the admin API shows it. */
+  public List<ClientStatus> clients() {
+    return SyncStatusMessages.of(xds.clients()).getClientsList();
   }
 
   @Override

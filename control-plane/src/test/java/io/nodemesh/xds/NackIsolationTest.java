@@ -171,7 +171,7 @@ class NackIsolationTest {
       envoy.subscribe(ResourceType.LISTENER);
       answerLikeAStrictClient(envoy, new ArrayList<>());
     }
-    await().until(() -> server.xds.clients().isEmpty());
+    await().until(() -> server.clients().isEmpty());
 
     try (var again = AdsTestClient.Delta.connect(server.channel, envoyNode("envoy-1", "node-1"))) {
       again.subscribe(ResourceType.LISTENER);
@@ -208,7 +208,7 @@ class NackIsolationTest {
       assertThat(server.xds.metrics().isolationProbes()).isEqualTo(5);
       assertThat(server.xds.metrics().isolationsAbandoned()).isEqualTo(1);
       assertThat(listenerStatus().getState()).isEqualTo(SyncState.NACKED);
-      assertThat(server.xds.clients()).as("the stream stays open, parked").hasSize(1);
+      assertThat(server.clients()).as("the stream stays open, parked").hasSize(1);
     }
   }
 

@@ -95,8 +95,8 @@ class NodeAuthorizationTest {
   }
 
   private ClientStatus onlyClient() {
-    await().until(() -> server.xds.clients().size() == 1);
-    return server.xds.clients().get(0);
+    await().until(() -> server.clients().size() == 1);
+    return server.clients().get(0);
   }
 
   @Test
@@ -137,7 +137,7 @@ class NodeAuthorizationTest {
           .isEqualTo("peer 127.0.0.21 is neither an address of node node-2 [127.0.0.12] nor the IP of pod"
               + " nodemesh-system/envoy-a on that node");
       assertThat(thief.queued()).as("no response of any kind").isZero();
-      assertThat(server.xds.clients()).isEmpty();
+      assertThat(server.clients()).isEmpty();
       assertThat(server.xds.metrics().authDenied()).containsEntry("peer_mismatch", 1L);
     }
   }
@@ -308,7 +308,7 @@ class NodeAuthorizationTest {
     try (var envoy = AdsTestClient.Delta.connect(server.channelFrom(STRANGER, "slow"), envoyNode("envoy-a", "node-1"))) {
       envoy.subscribe(ResourceType.LISTENER);
       envoy.expectNoResponse();
-      assertThat(server.xds.clients()).isEmpty();
+      assertThat(server.clients()).isEmpty();
 
       slow.complete(FakeTokens.bound(ENVOY_NAMESPACE, "envoy-a", "node-1"));
 

@@ -18,6 +18,7 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import io.nodemesh.admin.SyncStatusMessages;
 import io.nodemesh.api.admin.v1.SyncState;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -155,7 +156,7 @@ class PushLatencyMeasurementTest {
       long connectMillis = (System.nanoTime() - connectStart) / 1_000_000;
       assertThat(xds.connectedStreams()).isEqualTo(STREAMS);
       long synced =
-          xds.clients().stream().filter(c -> c.getTypesList().stream().allMatch(t -> t.getState() == SyncState.SYNCED)).count();
+          SyncStatusMessages.of(xds.clients()).getClientsList().stream().filter(c -> c.getTypesList().stream().allMatch(t -> t.getState() == SyncState.SYNCED)).count();
       report.append(String.format("transport=%s streams=%d%n", inProcess ? "inprocess" : "netty-loopback(" + CHANNELS + " connections)", STREAMS));
       report.append(String.format("cold start: all %d streams received CDS+EDS+LDS in %d ms (%d fully SYNCED right after)%n", STREAMS, connectMillis, synced));
 

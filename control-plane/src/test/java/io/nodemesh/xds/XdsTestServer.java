@@ -7,12 +7,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.nodemesh.admin.SyncStatusMessages;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.api.envoy.EnvoyValidator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -68,9 +70,14 @@ final class XdsTestServer implements AutoCloseable {
     return apply(batch.build());
   }
 
+  /** Every stream's status as the admin API shows it. */
+  List<ClientStatus> clients() {
+    return SyncStatusMessages.of(xds.clients()).getClientsList();
+  }
+
   /** The status of the only stream of a node id. */
   Optional<ClientStatus> client(String nodeId) {
-    return xds.clients().stream().filter(c -> c.getNodeId().equals(nodeId)).findFirst();
+    return clients().stream().filter(c -> c.getNodeId().equals(nodeId)).findFirst();
   }
 
   /** The status of one type of the only stream of a node id. */

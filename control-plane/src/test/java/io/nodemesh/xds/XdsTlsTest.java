@@ -159,7 +159,7 @@ class XdsTlsTest {
     assertThat(fetch(plaintext, errors)).isNull();
 
     assertThat(errors).extracting(Status::getCode).containsOnly(Status.Code.UNAVAILABLE);
-    assertThat(server.xds.clients()).isEmpty();
+    assertThat(server.clients()).isEmpty();
   }
 
   @Test
