@@ -5,7 +5,7 @@ import com.google.common.net.HostAndPort;
 import com.google.common.net.InetAddresses;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
-import io.nodemesh.app.Settings;
+import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.model.MeshOptions;
@@ -104,17 +104,17 @@ public final class AgentSettings implements Configuration {
               + " restarted replica learns them within this time)");
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
-      NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS, DEBUG_PORT, Settings.DEBUG_ADDRESS, Settings.DEBUG_AUTH,
-      Settings.DEBUG_TOKEN_FILE, Settings.ADMIN_READ_TIMEOUT, Settings.ADMIN_MAX_CONNECTIONS,
-      Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS,
-      Settings.MESH_ALL_NAMESPACES, Settings.NETNS_MODE, Settings.NETNS_TEMPLATE, Settings.NETNS_ALLOWED_PREFIX,
-      Settings.SO_MARK, Settings.CAPTURE_PORT,
+      NODE_NAME, ADMIN_PORT, ADMIN_ADDRESS, DEBUG_PORT, SharedFlags.DEBUG_ADDRESS, SharedFlags.DEBUG_AUTH,
+      SharedFlags.DEBUG_TOKEN_FILE, SharedFlags.ADMIN_READ_TIMEOUT, SharedFlags.ADMIN_MAX_CONNECTIONS,
+      SharedFlags.ADMIN_MAX_CONNECTIONS_PER_ADDRESS,
+      SharedFlags.MESH_ALL_NAMESPACES, SharedFlags.NETNS_MODE, SharedFlags.NETNS_TEMPLATE, SharedFlags.NETNS_ALLOWED_PREFIX,
+      SharedFlags.SO_MARK, SharedFlags.CAPTURE_PORT,
       CNI_SPOOL_DIR, CNI_BIN_DIR, CNI_CONF_DIR, CNI_INSTALL, CNI_FAIL_POLICY, CNI_TIMEOUT, CNI_EXCLUDE_NAMESPACES,
       CNI_CONF_WAIT, RESYNC_INTERVAL, GC_GRACE, CNI_UNINSTALL, SELF_NAMESPACE, SELF_DAEMONSET,
       CONTROL_PLANE_ADDRESS, LISTENER_WAIT, CONTROL_PLANE_TOKEN_FILE, CONTROL_PLANE_CA_FILE,
       CONTROL_PLANE_CERT_FILE, CONTROL_PLANE_KEY_FILE,
       CONTROL_PLANE_SERVER_NAME, CONTROL_PLANE_SOURCE_ADDRESS, POD_NAME, PIN_REPORT_INTERVAL,
-      Settings.LOG_LEVEL);
+      SharedFlags.LOG_LEVEL);
 
   private final Flag.Resolved resolved;
 
@@ -145,7 +145,7 @@ public final class AgentSettings implements Configuration {
       }
     }
     settings.adminListeners();
-    if (settings.get(Settings.SO_MARK) == 0) {
+    if (settings.get(SharedFlags.SO_MARK) == 0) {
       throw new Flag.UsageException("--so-mark must not be 0 for the node agent: '--mark 0' matches every unmarked"
           + " packet, so nothing would be redirected");
     }
@@ -216,9 +216,9 @@ public final class AgentSettings implements Configuration {
    */
   public AdminListeners.Config adminListeners() {
     AdminListeners.Config config = new AdminListeners.Config(get(ADMIN_ADDRESS), get(ADMIN_PORT),
-        get(Settings.DEBUG_ADDRESS), get(DEBUG_PORT), get(Settings.DEBUG_AUTH), get(Settings.DEBUG_TOKEN_FILE),
-        new AdminServer.Limits(get(Settings.ADMIN_READ_TIMEOUT), get(Settings.ADMIN_MAX_CONNECTIONS),
-            get(Settings.ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
+        get(SharedFlags.DEBUG_ADDRESS), get(DEBUG_PORT), get(SharedFlags.DEBUG_AUTH), get(SharedFlags.DEBUG_TOKEN_FILE),
+        new AdminServer.Limits(get(SharedFlags.ADMIN_READ_TIMEOUT), get(SharedFlags.ADMIN_MAX_CONNECTIONS),
+            get(SharedFlags.ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
     try {
       config.check();
     } catch (IllegalArgumentException e) {
@@ -230,8 +230,8 @@ public final class AgentSettings implements Configuration {
   /** The mesh options, built from the same flags as the control plane's. */
   public MeshOptions meshOptions() {
     try {
-      return new MeshOptions(get(Settings.MESH_ALL_NAMESPACES), get(Settings.NETNS_MODE), get(Settings.NETNS_TEMPLATE),
-          get(Settings.NETNS_ALLOWED_PREFIX));
+      return new MeshOptions(get(SharedFlags.MESH_ALL_NAMESPACES), get(SharedFlags.NETNS_MODE), get(SharedFlags.NETNS_TEMPLATE),
+          get(SharedFlags.NETNS_ALLOWED_PREFIX));
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
     }
@@ -242,7 +242,7 @@ public final class AgentSettings implements Configuration {
    * pin after the pod UID and nothing else.
    */
   public Path pinDir() {
-    String template = get(Settings.NETNS_TEMPLATE);
+    String template = get(SharedFlags.NETNS_TEMPLATE);
     String suffix = "/" + NetnsPaths.POD_UID_PLACEHOLDER;
     if (!template.endsWith(suffix) || template.length() == suffix.length()) {
       throw new Flag.UsageException("--netns-template must be <absolute directory>/" + NetnsPaths.POD_UID_PLACEHOLDER

@@ -4,7 +4,7 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import io.nodemesh.api.agent.v1.Pin;
-import io.nodemesh.app.Settings;
+import io.nodemesh.common.SharedFlags;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.MeshPolicy;
 import io.nodemesh.model.MeshStatus;
@@ -159,8 +159,8 @@ public final class NodeAgent implements AutoCloseable {
       Clock clock) {
     this.nodeName = settings.get(AgentSettings.NODE_NAME);
     this.meshOptions = settings.meshOptions();
-    this.capturePort = settings.get(Settings.CAPTURE_PORT);
-    this.soMark = settings.get(Settings.SO_MARK);
+    this.capturePort = settings.get(SharedFlags.CAPTURE_PORT);
+    this.soMark = settings.get(SharedFlags.SO_MARK);
     this.pinDir = settings.pinDir();
     this.spool = new Spool(Path.of(settings.get(AgentSettings.CNI_SPOOL_DIR)));
     this.cniTimeout = settings.get(AgentSettings.CNI_TIMEOUT);

@@ -4,7 +4,7 @@ import ch.qos.logback.classic.Level;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.nodemesh.admin.AdminListeners;
-import io.nodemesh.app.Settings;
+import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.PodInfo;
@@ -52,7 +52,7 @@ public final class NodeAgentMain {
       return 2;
     }
     ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-        .setLevel(Level.toLevel(settings.get(Settings.LOG_LEVEL).name()));
+        .setLevel(Level.toLevel(settings.get(SharedFlags.LOG_LEVEL).name()));
     return switch (mode) {
       case "install-cni" -> installCni(settings);
       case "uninstall" -> uninstall(settings);

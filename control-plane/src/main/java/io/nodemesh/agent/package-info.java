@@ -1,4 +1,7 @@
 /**
+
+
+
  * The node agent ({@code node-agent} mode of the jar) and its side of the chained CNI plugin: spool handshake
  * ({@link io.nodemesh.agent.Spool}), the mesh decision shared with the control plane, the redirect rules inside
  * pod network namespaces ({@link io.nodemesh.agent.RedirectRules}), reconcile and garbage collection

@@ -1,6 +1,7 @@
 package io.nodemesh.app;
 
 import ch.qos.logback.classic.Level;
+import io.nodemesh.common.LogLevel;
 import io.nodemesh.flags.Flag;
 import java.io.IOException;
 import java.nio.file.Path;

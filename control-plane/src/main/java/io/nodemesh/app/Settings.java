@@ -5,6 +5,8 @@ import com.google.common.collect.ImmutableMap;
 import io.nodemesh.admin.AdminListeners;
 import io.nodemesh.admin.AdminServer;
 import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.common.LogLevel;
+import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.WatcherOptions;
@@ -37,29 +39,12 @@ public final class Settings implements Configuration {
   public static final Flag<Integer> DEBUG_PORT =
       Flag.integer("debug-port", 15015, 0, 65535,
           "HTTP port of the /debug endpoints (and /healthz, /readyz, /metrics again); 0 picks a free port");
-  public static final Flag<String> DEBUG_ADDRESS =
-      Flag.text("debug-address", "127.0.0.1",
-          "address the debug port binds: loopback is reached with kubectl port-forward; any other address needs"
-              + " --debug-auth");
-  public static final Flag<DebugAuthMode> DEBUG_AUTH =
-      Flag.choice("debug-auth", DebugAuthMode.NONE, DebugAuthMode.class,
-          "how debug requests authenticate: none (loopback only), token-review (a Kubernetes bearer token: TokenReview,"
-              + " then a SubjectAccessReview for get on the non-resource URL /debug/nodemesh), token-file (a token"
-              + " listed in --debug-token-file)");
-  public static final Flag<String> DEBUG_TOKEN_FILE =
-      Flag.text("debug-token-file", "",
-          "--debug-auth=token-file: file of static bearer tokens, one per line, at least 16 characters each; read"
-              + " again when it changes");
-  public static final Flag<Duration> ADMIN_READ_TIMEOUT =
-      Flag.duration("admin-read-timeout", "10s", Duration.ofMillis(100),
-          "admin and debug ports: a request must arrive complete within this (the connection is closed otherwise),"
-              + " and a connection without traffic for twice this long is closed");
-  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS =
-      Flag.integer("admin-max-connections", 256, 1, 65535,
-          "open connections allowed on each of the admin and debug ports; more are closed at once");
-  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS_PER_ADDRESS =
-      Flag.integer("admin-max-connections-per-address", 32, 1, 65535,
-          "open connections allowed from one client IP address on each of the admin and debug ports");
+  public static final Flag<String> DEBUG_ADDRESS = SharedFlags.DEBUG_ADDRESS;
+  public static final Flag<DebugAuthMode> DEBUG_AUTH = SharedFlags.DEBUG_AUTH;
+  public static final Flag<String> DEBUG_TOKEN_FILE = SharedFlags.DEBUG_TOKEN_FILE;
+  public static final Flag<Duration> ADMIN_READ_TIMEOUT = SharedFlags.ADMIN_READ_TIMEOUT;
+  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS = SharedFlags.ADMIN_MAX_CONNECTIONS;
+  public static final Flag<Integer> ADMIN_MAX_CONNECTIONS_PER_ADDRESS = SharedFlags.ADMIN_MAX_CONNECTIONS_PER_ADDRESS;
   public static final Flag<Duration> DEBOUNCE_QUIET =
       Flag.duration("debounce-quiet", WatcherOptions.DEFAULT_DEBOUNCE_QUIET_MS + "ms", Duration.ZERO, "push once the cluster was quiet this long");
   public static final Flag<Duration> DEBOUNCE_MAX =
@@ -67,17 +52,10 @@ public final class Settings implements Configuration {
   public static final Flag<Duration> INFORMER_RESYNC =
       Flag.duration("informer-resync", WatcherOptions.DEFAULT_RESYNC_PERIOD_S + "s", Duration.ZERO,
           "how often informers replay their cache (0 disables); unchanged content emits nothing");
-  public static final Flag<Boolean> MESH_ALL_NAMESPACES =
-      Flag.bool("mesh-all-namespaces", false, "mesh every pod, not only those opted in with nodemesh.io/mesh=enabled");
-  public static final Flag<NetnsMode> NETNS_MODE =
-      Flag.choice("netns-mode", NetnsMode.TEMPLATE, NetnsMode.class,
-          "where a pod's network namespace path comes from: the template, or the nodemesh.io/netns annotation");
-  public static final Flag<String> NETNS_TEMPLATE =
-      Flag.text("netns-template", MeshOptions.DEFAULT_NETNS_TEMPLATE,
-          "netns path template ({podUid} is replaced); the node's CNI plugin pins namespaces there");
-  public static final Flag<String> NETNS_ALLOWED_PREFIX =
-      Flag.text("netns-allowed-prefix", MeshOptions.DEFAULT_NETNS_ALLOWED_PREFIX,
-          "annotation mode: only paths under this directory are accepted");
+  public static final Flag<Boolean> MESH_ALL_NAMESPACES = SharedFlags.MESH_ALL_NAMESPACES;
+  public static final Flag<NetnsMode> NETNS_MODE = SharedFlags.NETNS_MODE;
+  public static final Flag<String> NETNS_TEMPLATE = SharedFlags.NETNS_TEMPLATE;
+  public static final Flag<String> NETNS_ALLOWED_PREFIX = SharedFlags.NETNS_ALLOWED_PREFIX;
   public static final Flag<UpstreamBinding> UPSTREAM_BINDING =
       Flag.choice("upstream-binding", UpstreamBinding.SHARED, UpstreamBinding.class,
           "shared: the service layer, a small listener per pod and the catalogue once per node (Envoy >= 1.38); per-pod: a cluster per pod"
@@ -85,12 +63,8 @@ public final class Settings implements Configuration {
   public static final Flag<Integer> BUFFER_LIMIT_BYTES =
       Flag.integer("buffer-limit-bytes", TranslatorOptions.DEFAULT_BUFFER_LIMIT_BYTES, 1024, 64 * 1024 * 1024,
           "per_connection_buffer_limit_bytes of every generated listener and cluster");
-  public static final Flag<Integer> SO_MARK =
-      Flag.integer("so-mark", TranslatorOptions.DEFAULT_SO_MARK, 0, Integer.MAX_VALUE,
-          "SO_MARK on Envoy's upstream sockets, so the pod's redirect rule skips them");
-  public static final Flag<Integer> CAPTURE_PORT =
-      Flag.integer("capture-port", TranslatorOptions.DEFAULT_CAPTURE_PORT, 1, 65535,
-          "port of the per-pod outbound listener that redirected traffic lands on");
+  public static final Flag<Integer> SO_MARK = SharedFlags.SO_MARK;
+  public static final Flag<Integer> CAPTURE_PORT = SharedFlags.CAPTURE_PORT;
   public static final Flag<String> SERVICE_CIDRS =
       Flag.text("service-cidrs", "",
           "comma list of the cluster's service CIDRs (kube-apiserver --service-cluster-ip-range, e.g."
@@ -198,8 +172,7 @@ public final class Settings implements Configuration {
       Flag.integer("xds-nack-isolation-max-probes", 64, 0, 10_000,
           "delta NACK isolation: subset responses re-sent to find the rejected resource(s) of one NACK before giving"
               + " up (0: off, a NACK only parks the type)");
-  public static final Flag<LogLevel> LOG_LEVEL =
-      Flag.choice("log-level", LogLevel.INFO, LogLevel.class, "root log level (push summaries are at debug)");
+  public static final Flag<LogLevel> LOG_LEVEL = SharedFlags.LOG_LEVEL;
   public static final Flag<Boolean> DEMO =
       Flag.bool("demo", false, "start an embedded Kubernetes API seeded with a small cluster and gentle churn");
 

@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.common;
 
 /** The root log level choices of {@code --log-level}. */
 public enum LogLevel {
