@@ -31,7 +31,8 @@ class PackageFloorsTest {
       Map.entry("app", 7));
   private static final Pattern REFERENCE = Pattern.compile("\\bio\\.nodemesh\\.([a-z0-9]+)\\.");
   private static final List<Path> SOURCES = List.of(Path.of("src", "main", "java", "io", "nodemesh"),
-      Path.of("..", "k8s-watchers", "src", "main", "java", "io", "nodemesh"));
+      Path.of("..", "k8s-watchers", "src", "main", "java", "io", "nodemesh"),
+      Path.of("..", "model", "src", "main", "java", "io", "nodemesh"));
 
   @Test
   void everyPackageRefersOnlyToLowerFloors() throws IOException {
