@@ -9,11 +9,6 @@ import io.nodemesh.xds.XdsServer;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
@@ -25,13 +20,11 @@ import java.util.function.Supplier;
  * The control plane's Prometheus metrics. Counters kept by the xDS and watcher layers are read at scrape time
  * (callbacks), so the hot paths only bump their own adders; histograms are recorded here.
  */
-public final class ControlPlaneMetrics {
+public final class ControlPlaneMetrics extends PrometheusMetrics {
 
   private static final double[] LATENCY_BOUNDS =
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 
-  private final PrometheusRegistry registry = new PrometheusRegistry();
-  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
   private final Histogram convergence = Histogram.builder()
       .name("nodemesh_convergence_seconds")
       .help("Time from a Kubernetes event being observed to a client ACKing a response that includes it")
@@ -192,16 +185,5 @@ public final class ControlPlaneMetrics {
     translation.observe(seconds);
     batchServices.observe(services);
     batchNodes.observe(nodes);
-  }
-
-  /** The Prometheus text exposition of every metric. */
-  public String scrape() throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    writer.write(out, registry.scrape());
-    return out.toString(StandardCharsets.UTF_8);
-  }
-
-  public String contentType() {
-    return writer.getContentType();
   }
 }

@@ -1,23 +1,17 @@
 package io.nodemesh.agent;
 
 import io.nodemesh.admin.AdminListeners;
+import io.nodemesh.admin.PrometheusMetrics;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
-import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 
 /** The node agent's Prometheus metrics. */
-public final class AgentMetrics {
+public final class AgentMetrics extends PrometheusMetrics {
 
-  private final PrometheusRegistry registry = new PrometheusRegistry();
-  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
   private final Counter cniRequests = Counter.builder()
       .name("nodemesh_agent_cni_requests").help("CNI plugin requests answered, by command and status")
       .labelNames("command", "status")
@@ -118,16 +112,5 @@ public final class AgentMetrics {
 
   public void cniConfigWritten() {
     cniConfigRepairs.inc();
-  }
-
-  /** The Prometheus text exposition of every metric. */
-  public String scrape() throws IOException {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    writer.write(out, registry.scrape());
-    return out.toString(StandardCharsets.UTF_8);
-  }
-
-  public String contentType() {
-    return writer.getContentType();
   }
 }

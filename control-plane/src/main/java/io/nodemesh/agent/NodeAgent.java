@@ -437,16 +437,12 @@ public final class NodeAgent implements AutoCloseable {
 
   /** The answer, or null when it waits for the node's Envoys (then {@link #onHoldings} or the deadline gives it). */
   private CniAnswer add(CniRequest request, Spool.Pending pending) {
-    Optional<PodInfo> pod;
-    NamespaceInfo namespace;
-    try {
-      pod = pods.lookup(request.podNamespace(), request.podName());
-      namespace = pod.isPresent() ? pods.namespace(request.podNamespace()).orElse(null) : null;
-    } catch (RuntimeException e) {
-      // never guess: fail-closed plugins turn this into "try again later"
-      return CniAnswer.error("cannot read pod " + request.podNamespace() + "/" + request.podName()
-          + " from the Kubernetes API: " + e.getMessage());
+    PodLookup found = lookUp(request);
+    if (found.error() != null) {
+      return found.error();
     }
+    Optional<PodInfo> pod = found.pod();
+    NamespaceInfo namespace = found.namespace();
     Optional<String> mismatch = identityProblem(request, pod);
     if (mismatch.isPresent()) {
       PinStatus status = ensure(request.podUid(), request.podNamespace(), request.podName(),
@@ -478,16 +474,27 @@ public final class NodeAgent implements AutoCloseable {
     return answerFor(status);
   }
 
-  private CniAnswer check(CniRequest request) {
-    Optional<PodInfo> pod;
-    NamespaceInfo namespace;
+  /** A CNI request's pod and namespace from the API's caches, or the error answer when they cannot be read. */
+  private record PodLookup(Optional<PodInfo> pod, NamespaceInfo namespace, CniAnswer error) {}
+
+  private PodLookup lookUp(CniRequest request) {
     try {
-      pod = pods.lookup(request.podNamespace(), request.podName());
-      namespace = pod.isPresent() ? pods.namespace(request.podNamespace()).orElse(null) : null;
+      Optional<PodInfo> pod = pods.lookup(request.podNamespace(), request.podName());
+      return new PodLookup(pod, pod.isPresent() ? pods.namespace(request.podNamespace()).orElse(null) : null, null);
     } catch (RuntimeException e) {
-      return CniAnswer.error("cannot read pod " + request.podNamespace() + "/" + request.podName()
-          + " from the Kubernetes API: " + e.getMessage());
+      // never guess: fail-closed plugins turn this into "try again later"
+      return new PodLookup(Optional.empty(), null, CniAnswer.error("cannot read pod " + request.podNamespace() + "/"
+          + request.podName() + " from the Kubernetes API: " + e.getMessage()));
     }
+  }
+
+  private CniAnswer check(CniRequest request) {
+    PodLookup found = lookUp(request);
+    if (found.error() != null) {
+      return found.error();
+    }
+    Optional<PodInfo> pod = found.pod();
+    NamespaceInfo namespace = found.namespace();
     Decision decision = identityProblem(request, pod).map(Decision::notMeshed)
         .orElseGet(() -> decide(pod.get(), namespace, cniIps.getOrDefault(request.podUid(), request.ips())));
     RedirectRules.NatState state;

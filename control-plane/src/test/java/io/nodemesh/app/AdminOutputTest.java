@@ -8,14 +8,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.envoyproxy.envoy.admin.v3.ClustersConfigDump;
 import io.envoyproxy.envoy.admin.v3.ConfigDump;
 import io.envoyproxy.envoy.admin.v3.EndpointsConfigDump;
 import io.envoyproxy.envoy.admin.v3.ListenersConfigDump;
 import io.envoyproxy.envoy.admin.v3.RoutesConfigDump;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.nodemesh.api.envoy.EnvoyTypes;
 import io.nodemesh.api.envoy.EnvoyValidator;
 import java.net.URI;
@@ -30,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,9 +47,7 @@ class AdminOutputTest {
 
   @BeforeAll
   static void startDemo() throws Exception {
-    plane = ControlPlane.start(Settings.parse(new String[] {"--demo", "--admin-port=0", "--debug-port=0",
-        "--xds-port=0"}, Map.of()));
-    plane.xdsStarted().get(60, TimeUnit.SECONDS);
+    plane = DemoPlanes.start();
   }
 
   @AfterAll

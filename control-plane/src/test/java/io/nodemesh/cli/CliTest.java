@@ -21,7 +21,7 @@ import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.SyncStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
 import io.nodemesh.app.ControlPlane;
-import io.nodemesh.app.Settings;
+import io.nodemesh.app.DemoPlanes;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,7 +29,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -47,9 +46,7 @@ class CliTest {
 
   @BeforeAll
   static void startDemo() throws Exception {
-    plane = ControlPlane.start(Settings.parse(new String[] {"--demo", "--admin-port=0", "--debug-port=0",
-        "--xds-port=0"}, Map.of()));
-    plane.xdsStarted().get(60, TimeUnit.SECONDS);
+    plane = DemoPlanes.start();
   }
 
   @AfterAll

@@ -151,14 +151,8 @@ public final class Converters {
       if (port == null) {
         continue;
       }
-      String label = "port " + printable(port.getName()) + ":" + port.getPort();
-      if (port.getPort() == null) {
-        problems.add(label + " has no port number, skipped");
-        continue;
-      }
-      Optional<Protocol> protocol = protocol(port.getProtocol());
+      Optional<Protocol> protocol = usablePort("port", port.getName(), port.getPort(), port.getProtocol(), problems);
       if (protocol.isEmpty()) {
-        problems.add(label + " has unknown protocol " + printable(port.getProtocol()) + ", skipped");
         continue;
       }
       ports.add(new ServicePort(
@@ -193,15 +187,9 @@ public final class Converters {
       if (port == null) {
         continue;
       }
-      String label = "endpoint port " + printable(port.getName()) + ":" + port.getPort();
-      if (port.getPort() == null) {
-        // the API allows it ("all ports"); a proxy cannot route to an unknown port
-        problems.add(label + " has no port number, skipped");
-        continue;
-      }
-      Optional<Protocol> protocol = protocol(port.getProtocol());
+      Optional<Protocol> protocol =
+          usablePort("endpoint port", port.getName(), port.getPort(), port.getProtocol(), problems);
       if (protocol.isEmpty()) {
-        problems.add(label + " has unknown protocol " + printable(port.getProtocol()) + ", skipped");
         continue;
       }
       ports.add(new EndpointPort(nullToEmpty(port.getName()), port.getPort(), protocol.get(),
@@ -403,6 +391,25 @@ public final class Converters {
       }
     }
     return copy.buildOrThrow();
+  }
+
+  /**
+   * The protocol of a service or slice port that has a number and a known protocol; otherwise empty, with the
+   * reason in {@code problems}. A slice port without a number is allowed by the API ("all ports"), but a proxy
+   * cannot route to an unknown port.
+   */
+  private static Optional<Protocol> usablePort(String what, String name, Integer number, String protocolText,
+      List<String> problems) {
+    String label = what + " " + printable(name) + ":" + number;
+    if (number == null) {
+      problems.add(label + " has no port number, skipped");
+      return Optional.empty();
+    }
+    Optional<Protocol> protocol = protocol(protocolText);
+    if (protocol.isEmpty()) {
+      problems.add(label + " has unknown protocol " + printable(protocolText) + ", skipped");
+    }
+    return protocol;
   }
 
   /** Keeps hostile values from flooding logs and problem reports. */
