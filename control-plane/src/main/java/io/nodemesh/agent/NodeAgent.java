@@ -73,8 +73,10 @@ public final class NodeAgent implements AutoCloseable {
   private static final String UNINSTALLING = "nodemesh is being uninstalled from this node; retry";
   /** DEL waits at most this long for the listener to go: the plugin's default delTimeoutSeconds is 5. */
   private static final long DEL_WAIT_MAX_MILLIS = 4_000;
-  /** Pace of reports while a pod waits for its listener. */
+  /** Pace of reports while a CNI request waits for its listener. */
   private static final long FAST_REPORT_MILLIS = 20;
+  /** Slowest pace of reports while started (fail-open) pods wait for their listener. */
+  private static final long AWAITING_REPORT_MAX_MILLIS = 1_000;
 
   /** Where a pinned pod stands. */
   public enum State {
@@ -119,8 +121,11 @@ public final class NodeAgent implements AutoCloseable {
   private final Thread reportThread;
   private final Semaphore reportKick = new Semaphore(0);
   private volatile ImmutableList<Pin> reportSnapshot = ImmutableList.of();
-  /** Report at the fast pace: a CNI request or a started pod waits for listeners. */
+  /** Report at the fast pace: a CNI request waits for listeners. */
   private volatile boolean fastReports;
+  /** Started (fail-open) pods wait for their listener: report at {@link #awaitingPace}. */
+  private volatile boolean podsAwaitListener;
+  private final ReportPace awaitingPace = new ReportPace(FAST_REPORT_MILLIS, AWAITING_REPORT_MAX_MILLIS);
   private volatile PinReporter.Holdings lastHoldings;
 
   private final AtomicLong sequence = new AtomicLong();
@@ -617,7 +622,8 @@ public final class NodeAgent implements AutoCloseable {
             // a redirect to a port nobody listens on refuses the pod's connections: it follows the listener
             announce(uid, namespace, name, decision.ips());
             awaitingListener.add(uid);
-            fastReports = true;
+            podsAwaitListener = true;
+            awaitingPace.reset();
             reportKick.release();
             PinStatus waiting = status(uid, namespace, name, State.WAITING_FOR_LISTENER,
                 "meshed; the redirect is installed once every Envoy of the node holds the pod's listener", "",
@@ -745,12 +751,14 @@ public final class NodeAgent implements AutoCloseable {
     while (!Thread.currentThread().isInterrupted()) {
       try {
         // an agent that just started reports once it knows its pins, not an empty set that would unpin them all
-        if (reconciledOnce || fastReports) {
+        if (reconciledOnce || fastReports || podsAwaitListener) {
           ImmutableList<Pin> snapshot = reportSnapshot;
           PinReporter.Holdings holdings = reporter.report(snapshot).get(10, TimeUnit.SECONDS);
           submit(PRIORITY_CNI, () -> onHoldings(holdings, snapshot));
         }
-        reportKick.tryAcquire(fastReports ? FAST_REPORT_MILLIS : pinReportInterval.toMillis(), TimeUnit.MILLISECONDS);
+        long pace = fastReports ? FAST_REPORT_MILLIS
+            : podsAwaitListener ? awaitingPace.next() : pinReportInterval.toMillis();
+        reportKick.tryAcquire(pace, TimeUnit.MILLISECONDS);
         reportKick.drainPermits();
       } catch (InterruptedException e) {
         return;
@@ -806,7 +814,8 @@ public final class NodeAgent implements AutoCloseable {
         reconcilePin(uid);
       }
     }
-    fastReports = !waits.isEmpty() || !awaitingListener.isEmpty();
+    fastReports = !waits.isEmpty();
+    podsAwaitListener = !awaitingListener.isEmpty();
     publish();
   }
 
@@ -839,6 +848,7 @@ public final class NodeAgent implements AutoCloseable {
     if (failPolicy == FailPolicy.OPEN) {
       // the plugin starts the pod with its pin; the redirect follows the listener
       awaitingListener.add(uid);
+      awaitingPace.reset();
       pins.put(uid, status(uid, request.podNamespace(), request.podName(), State.WAITING_FOR_LISTENER,
           "started without redirect (fail-open): " + message, "", ImmutableList.of()));
     } else {
@@ -846,7 +856,8 @@ public final class NodeAgent implements AutoCloseable {
       release(uid);
       pins.remove(uid);
     }
-    fastReports = !waits.isEmpty() || !awaitingListener.isEmpty();
+    fastReports = !waits.isEmpty();
+    podsAwaitListener = !awaitingListener.isEmpty();
     finish(wait.pending, request, CniAnswer.error(message));
   }
 
