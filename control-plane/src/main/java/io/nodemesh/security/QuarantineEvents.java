@@ -1,16 +1,17 @@
 package io.nodemesh.security;
 
+import com.google.common.cache.Cache;
+import com.google.common.cache.CacheBuilder;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import com.google.common.cache.Cache;
-import com.google.common.cache.CacheBuilder;
 import io.nodemesh.log.SafeText;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.ServiceInfo;
+import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.NodeIdentity;
 import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.XdsEventListener;
@@ -163,23 +164,11 @@ public final class QuarantineEvents implements XdsEventListener, AutoCloseable {
 
   /** The pod or Service a resource name was generated for (ARCHITECTURE.md §5 names), if it is in the model. */
   static Optional<ObjectReference> involvedObject(String resourceName, ClusterState state) {
-    String[] parts = resourceName.split("/", -1);
-    if (parts.length >= 4 && parts[0].equals("pod")) {
-      ObjectKey key = ObjectKey.of(parts[1], parts[2]);
-      return state.pod(key).map(pod -> reference("Pod", key, pod.uid()));
+    Optional<ObjectKey> pod = ResourceNames.podOf(resourceName);
+    if (pod.isPresent()) {
+      return state.pod(pod.get()).map(info -> reference("Pod", pod.get(), info.uid()));
     }
-    if (parts.length == 4 && parts[0].equals("svc")) {
-      return service(ObjectKey.of(parts[1], parts[2]), state);
-    }
-    // proxyless listener: {svc}.{ns}.svc.cluster.local:{port} or {svc}.{ns}:{port}
-    int colon = resourceName.lastIndexOf(':');
-    if (colon > 0 && parts.length == 1) {
-      String[] host = resourceName.substring(0, colon).split("\\.");
-      if (host.length >= 2) {
-        return service(ObjectKey.of(host[1], host[0]), state);
-      }
-    }
-    return Optional.empty();
+    return ResourceNames.serviceOf(resourceName).flatMap(service -> service(service, state));
   }
 
   private static Optional<ObjectReference> service(ObjectKey key, ClusterState state) {

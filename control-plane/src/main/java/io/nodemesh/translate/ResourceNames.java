@@ -5,6 +5,7 @@ import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import java.util.Optional;
 
 /** The stable, readable resource names of ARCHITECTURE.md §5, used by the xDS store, tests and the admin API. */
 public final class ResourceNames {
@@ -101,6 +102,32 @@ public final class ResourceNames {
   /** Whether a name is one of {@code pod}'s own resources. */
   public static boolean isOwnedBy(String name, ObjectKey pod) {
     return name.startsWith(podPrefix(pod) + "/");
+  }
+
+  /** The pod a per-pod name ({@code pod/{ns}/{pod}/...}) was generated for. */
+  public static Optional<ObjectKey> podOf(String name) {
+    String[] parts = name.split("/", -1);
+    return parts.length >= 4 && name.startsWith(POD_PREFIX) ? Optional.of(ObjectKey.of(parts[1], parts[2]))
+        : Optional.empty();
+  }
+
+  /**
+   * The service a service-port name ({@code svc/{ns}/{svc}/{port}}) or a proxyless listener name
+   * ({@code {svc}.{ns}.svc.cluster.local:{port}}, {@code {svc}.{ns}:{port}}) was generated for.
+   */
+  public static Optional<ObjectKey> serviceOf(String name) {
+    String[] parts = name.split("/", -1);
+    if (parts.length == 4 && parts[0].equals("svc")) {
+      return Optional.of(ObjectKey.of(parts[1], parts[2]));
+    }
+    int colon = name.lastIndexOf(':');
+    if (colon > 0 && parts.length == 1) {
+      String[] host = name.substring(0, colon).split("\\.");
+      if (host.length >= 2) {
+        return Optional.of(ObjectKey.of(host[1], host[0]));
+      }
+    }
+    return Optional.empty();
   }
 
   /** Whether a per-pod name is the pod's outbound listener (else it is one of its clusters). */
