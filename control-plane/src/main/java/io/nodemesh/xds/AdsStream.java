@@ -858,48 +858,21 @@ abstract class AdsStream<ReqT, RespT> {
     }
     // called for every stream on every store change: skip the types the change does not touch before any lookup
     boolean viewChanged = !change.changedViews().isEmpty() && change.changedViews().containsKey(current.nodeName());
-    NodeView view = null;
     int bits = 0;
     for (ResourceType type : ResourceType.all()) {
       Subscription subscription = current.subscriptions()[type.ordinal()];
-      if (subscription.isEmpty()) {
+      if (subscription.isEmpty() || change.changed(type).isEmpty() && !(viewChanged && type.fullState())) {
         continue;
       }
-      Collection<String> changed = change.changed(type);
-      if (changed.isEmpty() && !(viewChanged && type.fullState())) {
-        continue;
-      }
-      boolean affected;
-      if (subscription.wildcard() && type.fullState()) {
-        if (viewChanged && change.changedViews().containsEntry(current.nodeName(), type)) {
-          affected = true;
-        } else {
-          if (view == null) {
-            view = snapshot.viewOrEmpty(current.nodeName());
-          }
-          affected = intersects(view.names(type), changed) || intersects(view.sharedNames(type), changed);
-        }
-      } else {
-        affected = subscription.wildcard() && !changed.isEmpty();
-      }
-      if (affected || intersects(subscription.names(), changed)) {
+      boolean touched = Scope.touchedBy(type, subscription, change, snapshot, current.nodeName());
+      if (touched) {
         bits |= bit(type);
       }
     }
     return bits;
   }
 
-  private static boolean intersects(java.util.Set<String> names, Collection<String> changed) {
-    if (names.isEmpty() || changed.isEmpty()) {
-      return false;
-    }
-    for (String name : changed) {
-      if (names.contains(name)) {
-        return true;
-      }
-    }
-    return false;
-  }
+
 
   static int bit(ResourceType type) {
     return 1 << type.ordinal();

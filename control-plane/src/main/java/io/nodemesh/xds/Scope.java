@@ -1,6 +1,8 @@
 package io.nodemesh.xds;
 
 import com.google.common.collect.ImmutableSet;
+import java.util.Collection;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -44,6 +46,46 @@ final class Scope {
       return new Scope(true, false, view.names(type), view.sharedNames(type), subscription.names());
     }
     return new Scope(true, true, ImmutableSet.of(), ImmutableSet.of(), subscription.names());
+  }
+
+  /**
+   * Whether a store change touches the names {@link #resolve} would give for this subscription, without resolving
+   * them: the one rule streams use to decide which of their types a change wakes. The node's view is looked up
+   * only when the answer depends on it.
+   */
+  static boolean touchedBy(ResourceType type, Subscription subscription, StoreChange change, StoreSnapshot snapshot,
+      String nodeName) {
+    if (subscription.isEmpty()) {
+      return false;
+    }
+    Collection<String> changed = change.changed(type);
+    if (subscription.wildcard()) {
+      if (!type.fullState()) {
+        if (!changed.isEmpty()) {
+          return true;
+        }
+      } else if (change.changedViews().containsEntry(nodeName, type)) {
+        return true;
+      } else if (!changed.isEmpty()) {
+        NodeView current = snapshot.viewOrEmpty(nodeName);
+        if (intersects(current.names(type), changed) || intersects(current.sharedNames(type), changed)) {
+          return true;
+        }
+      }
+    }
+    return intersects(subscription.names(), changed);
+  }
+
+  private static boolean intersects(Set<String> names, Collection<String> changed) {
+    if (names.isEmpty() || changed.isEmpty()) {
+      return false;
+    }
+    for (String name : changed) {
+      if (names.contains(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   boolean contains(String name) {
