@@ -22,10 +22,6 @@ public final class TextTable {
     return this;
   }
 
-  boolean isEmpty() {
-    return rows.isEmpty();
-  }
-
   String render() {
     int[] widths = new int[headers.size()];
     for (int column = 0; column < widths.length; column++) {

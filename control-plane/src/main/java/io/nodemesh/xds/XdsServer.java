@@ -214,8 +214,10 @@ public final class XdsServer implements AutoCloseable {
 
   /** The streams serving one Kubernetes node. */
   public ImmutableList<StreamStatus> clientsOfNode(String nodeName) {
-    return clients().stream()
-        .filter(client -> client.nodeName().equals(nodeName))
+    // only that node's streams: /debug/pods asks once per listed pod
+    return streamsOfNode(nodeName).stream()
+        .map(AdsStream::status)
+        .sorted(Comparator.comparing(StreamStatus::nodeId).thenComparingLong(StreamStatus::streamId))
         .collect(ImmutableList.toImmutableList());
   }
 

@@ -1,5 +1,7 @@
 package io.nodemesh.log;
 
+import java.util.regex.Pattern;
+
 /**
  * Makes text that came from outside (xDS requests, Kubernetes objects, HTTP requests, CNI arguments) safe for
  * one log line or one admin field: at most {@link #MAX_LOG_CHARS} characters and every control character
@@ -10,6 +12,9 @@ public final class SafeText {
 
   /** Longest client-supplied value a log line carries, before the "...(N chars)" marker. */
   public static final int MAX_LOG_CHARS = 200;
+
+  /** What {@link #printable} replaces: anything but printable ASCII, and quotes and backslashes. */
+  private static final Pattern NOT_PRINTABLE = Pattern.compile("[^\\x20-\\x7e]|[\"'\\\\]");
 
   private SafeText() {}
 
@@ -51,7 +56,7 @@ public final class SafeText {
     if (text == null) {
       return "<none>";
     }
-    String printable = text.replaceAll("[^\\x20-\\x7e]|[\"'\\\\]", "?");
+    String printable = NOT_PRINTABLE.matcher(text).replaceAll("?");
     return printable.length() <= maxChars ? printable : printable.substring(0, maxChars - 3) + "...";
   }
 
