@@ -1,5 +1,7 @@
 package io.nodemesh.admin;
 
+import io.nodemesh.http.AdminListeners;
+import io.nodemesh.http.PrometheusMetrics;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.ResourceKind;
 import io.nodemesh.xds.ClientKind;

@@ -6,7 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.nodemesh.admin.AdminEndpoints;
-import io.nodemesh.admin.AdminListeners;
+import io.nodemesh.http.AdminListeners;
 import io.nodemesh.admin.ControlPlaneMetrics;
 import io.nodemesh.admin.ConvergenceTracker;
 import io.nodemesh.api.agent.v1.Pin;

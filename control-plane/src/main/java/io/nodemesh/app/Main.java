@@ -14,7 +14,7 @@ import sun.misc.Signal;
 
 /**
  * Entry point of {@code nodemesh-control-plane.jar}: parses flags, runs the control plane until SIGTERM/SIGINT;
- * {@code node-agent ...} runs the node agent instead, {@code status} and {@code config <node>} the operator's CLI.
+ * {@code status} and {@code config <node>} run the operator's CLI instead.
  */
 public final class Main {
 
@@ -22,8 +22,9 @@ public final class Main {
 
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("node-agent")) {
-      // the same jar runs the node agent (DaemonSet) with its own flags
-      System.exit(io.nodemesh.agent.NodeAgentMain.run(Arrays.copyOfRange(args, 1, args.length)));
+      System.err.println("nodemesh: the node agent is its own jar: java -jar node-agent/target/nodemesh-node-agent.jar"
+          + " [install-cni | uninstall] [flags] (in the image: nodemesh node-agent ...)");
+      System.exit(2);
       return;
     }
     if (args.length > 0 && io.nodemesh.cli.Cli.COMMANDS.contains(args[0])) {

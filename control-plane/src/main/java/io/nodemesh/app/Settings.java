@@ -2,9 +2,9 @@ package io.nodemesh.app;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
-import io.nodemesh.admin.AdminListeners;
-import io.nodemesh.admin.AdminServer;
-import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.http.AdminListeners;
+import io.nodemesh.http.AdminServer;
+import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.common.LogLevel;
 import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;

@@ -1,6 +1,7 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
+import io.nodemesh.model.TrafficRedirect;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -22,14 +23,12 @@ public record TranslatorOptions(
     ImmutableList<String> serviceCidrs) {
 
   public static final int DEFAULT_BUFFER_LIMIT_BYTES = 32 * 1024;
-  public static final int DEFAULT_SO_MARK = 1337;
-  public static final int DEFAULT_CAPTURE_PORT = 15001;
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
 
   public static final TranslatorOptions DEFAULTS =
       new TranslatorOptions(
-          UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, DEFAULT_SO_MARK, DEFAULT_CAPTURE_PORT,
-          DEFAULT_CONNECT_TIMEOUT, ImmutableList.of());
+          UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, TrafficRedirect.DEFAULT_SO_MARK,
+          TrafficRedirect.DEFAULT_CAPTURE_PORT, DEFAULT_CONNECT_TIMEOUT, ImmutableList.of());
 
   public TranslatorOptions {
     Objects.requireNonNull(upstreamBinding, "upstreamBinding");

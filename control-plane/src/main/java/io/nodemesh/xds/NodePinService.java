@@ -1,12 +1,11 @@
 package io.nodemesh.xds;
 
 import com.google.common.net.InetAddresses;
-import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
-import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.nodemesh.api.agent.NodePinsRpc;
 import io.nodemesh.api.agent.v1.EnvoyListeners;
 import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.api.agent.v1.PinReport;
@@ -38,17 +37,6 @@ import org.slf4j.LoggerFactory;
 public final class NodePinService {
 
   private static final Logger log = LoggerFactory.getLogger(NodePinService.class);
-  static final String SERVICE = "nodemesh.agent.v1.NodePins";
-  /** The unary method agents call; grpc-java needs no generated stub for it. */
-  public static final MethodDescriptor<PinReport, PinReportReply> REPORT =
-      MethodDescriptor.<PinReport, PinReportReply>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "Report"))
-          .setRequestMarshaller(ProtoUtils.marshaller(PinReport.getDefaultInstance()))
-          .setResponseMarshaller(ProtoUtils.marshaller(PinReportReply.getDefaultInstance()))
-          .build();
-  /** A node runs at most ~250 pods (kubelet maxPods); room for sandboxes being replaced. */
-  public static final int MAX_PINS = 1024;
   private static final int MAX_IPS = 8;
   private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -78,8 +66,8 @@ public final class NodePinService {
   }
 
   ServerServiceDefinition definition() {
-    return ServerServiceDefinition.builder(SERVICE)
-        .addMethod(REPORT, ServerCalls.asyncUnaryCall(this::report))
+    return ServerServiceDefinition.builder(NodePinsRpc.SERVICE)
+        .addMethod(NodePinsRpc.REPORT, ServerCalls.asyncUnaryCall(this::report))
         .build();
   }
 
@@ -166,8 +154,8 @@ public final class NodePinService {
 
   /** Why a report cannot be taken, or null: every field an agent sends is checked before anything is kept. */
   static String problem(List<Pin> pins) {
-    if (pins.size() > MAX_PINS) {
-      return pins.size() + " pins, more than the limit of " + MAX_PINS;
+    if (pins.size() > NodePinsRpc.MAX_PINS) {
+      return pins.size() + " pins, more than the limit of " + NodePinsRpc.MAX_PINS;
     }
     Set<String> seen = new HashSet<>();
     for (int i = 0; i < pins.size(); i++) {

@@ -3,8 +3,8 @@ package io.nodemesh.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.admin.AdminServer;
-import io.nodemesh.admin.DebugAuthMode;
+import io.nodemesh.http.AdminServer;
+import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.xds.ClientAuthorizer;

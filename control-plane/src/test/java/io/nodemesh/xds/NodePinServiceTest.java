@@ -16,6 +16,7 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
+import io.nodemesh.api.agent.NodePinsRpc;
 import io.nodemesh.api.agent.v1.EnvoyListeners;
 import io.nodemesh.api.agent.v1.Pin;
 import io.nodemesh.api.agent.v1.PinReport;
@@ -73,7 +74,7 @@ class NodePinServiceTest {
     headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
     return ClientCalls.blockingUnaryCall(
         io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers)),
-        NodePinService.REPORT, io.grpc.CallOptions.DEFAULT,
+        NodePinsRpc.REPORT, io.grpc.CallOptions.DEFAULT,
         PinReport.newBuilder().setNodeName(claimedNode).setAgentId("agent").addAllPins(List.of(reported)).build());
   }
 

@@ -42,7 +42,7 @@ class ContainerImageIT {
     Optional<String> missing = unavailableReason();
     Assumptions.assumeTrue(missing.isEmpty(), () -> "container image tests skipped: " + missing.orElse(""));
     Result built = run(Duration.ofMinutes(20), ROOT.resolve("images/build").toString(), "--jar",
-        ControlPlaneProcess.jar().toAbsolutePath().toString());
+        ControlPlaneProcess.jar().toAbsolutePath().toString(), "--agent-jar", agentJar());
     System.out.println("images/build:\n" + built.output());
     assertThat(built.exitCode()).as(built.output()).isZero();
     image = built.output().lines().filter(line -> line.startsWith("image ")).map(line -> line.substring(6))
@@ -116,7 +116,7 @@ class ContainerImageIT {
           HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
       Result pushed = run(Duration.ofMinutes(10), Map.of("NODEMESH_PUSH_TLS_VERIFY", "false"),
           ROOT.resolve("images/build").toString(), "--jar", ControlPlaneProcess.jar().toAbsolutePath().toString(),
-          "--push", "127.0.0.1:" + port + "/nodemesh");
+          "--agent-jar", agentJar(), "--push", "127.0.0.1:" + port + "/nodemesh");
       assertThat(pushed.exitCode()).as(pushed.output()).isZero();
       String digest = pushed.output().lines().filter(line -> line.startsWith("digest ")).map(line -> line.substring(7))
           .findFirst().orElseThrow();
@@ -131,6 +131,15 @@ class ContainerImageIT {
   }
 
   // ---- helpers ----
+
+  /** The node agent module's own jar (its classes; the image runs it on the control plane jar's classpath). */
+  private static String agentJar() throws IOException {
+    try (var jars = Files.list(ROOT.resolve("node-agent/target"))) {
+      return jars.filter(jar -> jar.getFileName().toString().matches("node-agent-[^/]*(?<!-tests)\\.jar"))
+          .findFirst().orElseThrow(() -> new IllegalStateException("node agent jar not built: run through 'mvn verify'"))
+          .toAbsolutePath().toString();
+    }
+  }
 
   private static String repository() throws IOException {
     return Files.readAllLines(ROOT.resolve("images/image.env")).stream()
