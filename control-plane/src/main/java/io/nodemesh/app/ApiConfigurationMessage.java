@@ -34,6 +34,6 @@ final class ApiConfigurationMessage {
     }
     return server + " (no kubeconfig found: KUBECONFIG is unset and " + defaultKubeconfig
         + " does not exist, and this is not a pod; fell back to the in-cluster address. Set KUBECONFIG, or run"
-        + " --demo to try nodemesh without a cluster)";
+        + " the demo (java -jar demo/target/nodemesh-demo.jar) to try nodemesh without a cluster)";
   }
 }

@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * complete state is translated, the xDS port — so no Envoy ever sees a partial snapshot. Close order: stop
  * accepting streams, let in-flight responses finish, then stop translation and informers.
  */
-public final class ControlPlane implements AutoCloseable {
+public final class ControlPlane implements Application {
 
   private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
   private static final long GRACE_SECONDS = 5;
@@ -70,8 +70,9 @@ public final class ControlPlane implements AutoCloseable {
   private static final int XDS_MAX_METADATA_BYTES = 32 * 1024;
 
   private final Settings settings;
-  private final DemoCluster demo;
   private final KubernetesClient client;
+  /** Whether closing the control plane closes the client: not when the caller brought it (and closes it). */
+  private final boolean ownsClient;
   private final ClusterStateStore stateStore;
   private final Debouncer debouncer;
   private final ResourceStore resourceStore = new ResourceStore();
@@ -82,7 +83,6 @@ public final class ControlPlane implements AutoCloseable {
   private final AdminListeners admin;
   private final AtomicReference<KubernetesWatchers> watchers = new AtomicReference<>();
   private final AtomicReference<Server> grpc = new AtomicReference<>();
-  private final AtomicReference<DemoEnvoys> demoEnvoys = new AtomicReference<>();
   private final NodeAuthorizer authorizer;
   private final QuarantineEvents events;
   private final ExecutorService tokenReviews;
@@ -90,10 +90,10 @@ public final class ControlPlane implements AutoCloseable {
   private final CompletableFuture<Void> firstTranslation = new CompletableFuture<>();
   private final CompletableFuture<Integer> xdsListening = new CompletableFuture<>();
 
-  private ControlPlane(Settings settings, DemoCluster demo, KubernetesClient client) throws IOException {
+  private ControlPlane(Settings settings, KubernetesClient client, boolean ownsClient) throws IOException {
     this.settings = settings;
-    this.demo = demo;
     this.client = client;
+    this.ownsClient = ownsClient;
     this.stateStore = new ClusterStateStore(settings.meshOptions());
     this.debouncer = Debouncer.create(settings.watcherOptions());
     AtomicReference<ControlPlaneMetrics> metricsRef = new AtomicReference<>();
@@ -135,16 +135,32 @@ public final class ControlPlane implements AutoCloseable {
         .registerOn(admin.probe(), admin.debug());
   }
 
-  /** Starts everything; returns once the probe and debug ports are up (xDS follows when the informers have synced). */
+  /**
+   * Starts everything against the Kubernetes API fabric8 finds (in-cluster service account, KUBECONFIG,
+   * KUBERNETES_MASTER); returns once the probe and debug ports are up (xDS follows when the informers have synced).
+   */
   public static ControlPlane start(Settings settings) throws Exception {
-    DemoCluster demo = settings.get(Settings.DEMO) ? DemoCluster.start() : null;
-    // fabric8 auto-configuration: in-cluster service account, KUBECONFIG, KUBERNETES_MASTER
-    KubernetesClient client = demo != null ? demo.client() : new KubernetesClientBuilder().build();
-    if (demo == null) {
-      log.info("Kubernetes API: {}", ApiConfigurationMessage.describe(client.getConfiguration(), System.getenv(),
-          Path.of(System.getProperty("user.home"), ".kube", "config")));
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    log.info("Kubernetes API: {}", ApiConfigurationMessage.describe(client.getConfiguration(), System.getenv(),
+        Path.of(System.getProperty("user.home"), ".kube", "config")));
+    return start(settings, client, true);
+  }
+
+  /** Starts everything against the API of {@code client}, which stays the caller's to close (e.g. the demo's). */
+  public static ControlPlane start(Settings settings, KubernetesClient client) throws Exception {
+    return start(settings, client, false);
+  }
+
+  private static ControlPlane start(Settings settings, KubernetesClient client, boolean ownsClient) throws Exception {
+    ControlPlane plane;
+    try {
+      plane = new ControlPlane(settings, client, ownsClient);
+    } catch (RuntimeException | IOException e) {
+      if (ownsClient) {
+        client.close();
+      }
+      throw e;
     }
-    ControlPlane plane = new ControlPlane(settings, demo, client);
     plane.startAll();
     return plane;
   }
@@ -206,11 +222,6 @@ public final class ControlPlane implements AutoCloseable {
           .start();
       grpc.set(server);
       log.info("xDS (ADS, SotW and Delta) listening on port {}{}", server.getPort(), settings.xdsTls() ? " (TLS)" : "");
-      if (demo != null && !settings.xdsTls()) {
-        demoEnvoys.set(new DemoEnvoys(server.getPort(), DemoCluster.NODES));
-      } else if (demo != null) {
-        log.info("demo Envoys speak plaintext: not started because the xDS port serves TLS");
-      }
       xdsListening.complete(server.getPort());
     } catch (IOException | GeneralSecurityException e) {
       log.error("xDS port {} could not be opened (--xds-port): {}", settings.get(Settings.XDS_PORT), e.getMessage());
@@ -244,7 +255,7 @@ public final class ControlPlane implements AutoCloseable {
     };
   }
 
-  /** Completes with the xDS port once the server is listening. */
+  @Override
   public CompletableFuture<Integer> xdsStarted() {
     return xdsListening;
   }
@@ -270,20 +281,9 @@ public final class ControlPlane implements AutoCloseable {
     return server == null ? -1 : server.getPort();
   }
 
-  public DemoCluster demo() {
-    return demo;
-  }
-
   @Override
   public void close() {
     log.info("shutting down: no new xDS streams, finishing in-flight responses (up to {} s)", GRACE_SECONDS);
-    if (demo != null) {
-      demo.stopWriting();
-    }
-    DemoEnvoys envoys = demoEnvoys.get();
-    if (envoys != null) {
-      envoys.close();
-    }
     Server server = grpc.get();
     if (server != null) {
       server.shutdown();
@@ -313,9 +313,7 @@ public final class ControlPlane implements AutoCloseable {
     pipeline.close();
     stateStore.close();
     admin.close();
-    if (demo != null) {
-      demo.close();
-    } else {
+    if (ownsClient) {
       client.close();
     }
     log.info("shut down");

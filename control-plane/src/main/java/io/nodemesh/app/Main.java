@@ -4,11 +4,11 @@ import ch.qos.logback.classic.Level;
 import io.nodemesh.common.LogLevel;
 import io.nodemesh.flags.Flag;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
@@ -36,6 +36,12 @@ public final class Main {
       System.out.print(Settings.help());
       return;
     }
+    if (Arrays.asList(args).contains("--demo")) {
+      System.err.println("nodemesh: the demo is its own jar (the production jar carries no embedded API):"
+          + " mvn -B -q package -DskipTests -pl demo -am && java -jar demo/target/nodemesh-demo.jar");
+      System.exit(2);
+      return;
+    }
     Settings settings;
     try {
       settings = Settings.parse(args, System.getenv());
@@ -44,29 +50,38 @@ public final class Main {
       System.exit(2);
       return;
     }
-    setLogLevel(settings.get(Settings.LOG_LEVEL));
+    // whatever close() met, the process ends: vert.x's event-loop threads are not daemons and would keep it up
+    System.exit(serve(settings, ControlPlane::start, plane -> { }));
+  }
 
+  /** Starts an {@link Application}; an {@link IOException} or usage error while starting means exit code 2. */
+  @FunctionalInterface
+  public interface Starter<T extends Application> {
+    T start(Settings settings) throws Exception;
+  }
+
+  /**
+   * Runs what {@code starter} starts until SIGTERM/SIGINT, then closes it; {@code started} sees it once started.
+   * Returns the process exit code: 0 after a clean shutdown, 2 when the configuration cannot work as given (a
+   * port that cannot be opened: retrying it unchanged will not help).
+   */
+  public static <T extends Application> int serve(Settings settings, Starter<T> starter, Consumer<T> started)
+      throws Exception {
+    setLogLevel(settings.get(Settings.LOG_LEVEL));
     CountDownLatch stop = new CountDownLatch(1);
     // handle the signals ourselves: a clean shutdown then exits 0 instead of the JVM's 143
     Signal.handle(new Signal("TERM"), signal -> stop.countDown());
     Signal.handle(new Signal("INT"), signal -> stop.countDown());
-
-    ControlPlane plane;
+    T application;
     try {
-      plane = ControlPlane.start(settings);
-    } catch (Flag.UsageException e) {
+      application = starter.start(settings);
+    } catch (Flag.UsageException | IOException e) {
+      // the message names the port or flag; a stack trace would not help
       System.err.println("nodemesh: " + e.getMessage());
-      System.exit(2);
-      return;
-    } catch (IOException e) {
-      // a port that cannot be opened: the message names the port and its flags; a stack trace would not help.
-      // Exit 2 like a bad flag: the configuration cannot work as given, retrying it unchanged will not help
-      System.err.println("nodemesh: " + e.getMessage());
-      System.exit(2);
-      return;
+      return 2;
     }
     AtomicInteger exitCode = new AtomicInteger();
-    plane.xdsStarted().whenComplete((port, error) -> {
+    application.xdsStarted().whenComplete((port, error) -> {
       if (error != null) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         System.err.println("nodemesh: the xDS port " + settings.get(Settings.XDS_PORT)
@@ -75,56 +90,15 @@ public final class Main {
         stop.countDown();
       }
     });
-    if (plane.demo() != null) {
-      printDemoGuide(plane);
-    }
+    started.accept(application);
     stop.await();
     try {
-      plane.close();
-    } finally {
-      // whatever close() met, the process ends: vert.x's event-loop threads are not daemons and would keep it up
-      System.exit(exitCode.get());
+      application.close();
+    } catch (RuntimeException e) {
+      LoggerFactory.getLogger(Main.class).error("shutdown did not finish cleanly", e);
+      return 1;
     }
-  }
-
-  private static void printDemoGuide(ControlPlane plane) {
-    plane.xdsStarted().thenAccept(xdsPort -> {
-      String probe = "http://127.0.0.1:" + plane.adminPort();
-      String debug = "http://" + plane.debugAddress() + ":" + plane.debugPort();
-      String kubeconfig;
-      try {
-        kubeconfig = plane.demo().kubeconfig().toString();
-      } catch (IOException e) {
-        kubeconfig = "(not written: " + e.getMessage() + "; use kubectl --server=" + plane.demo().url() + ")";
-      }
-      String cli = "java -jar " + jarPath();
-      String debugFlag = plane.debugPort() == 15015 ? "" : " --debug-url=" + debug;
-      System.out.printf("%n=== nodemesh demo is running ===%n"
-          + "  embedded Kubernetes API : %s   (kubectl works: export KUBECONFIG=%s)%n"
-          + "  xDS (ADS) for Envoys    : 127.0.0.1:%d   (node.metadata.node_name = node-a | node-b | node-c)%n"
-          + "  demo Envoys             : one simulated Envoy per node is connected%n"
-          + "  probe port              : %s/healthz, /readyz, /metrics%n"
-          + "  debug port              : %s/debug   (loopback only unless --debug-address/--debug-auth say otherwise)%n"
-          + "  try                     : %s status%s%n"
-          + "                            %s config node-a%s --type listeners%n"
-          + "                            kubectl run web --image=nginx --labels=app=frontend; kubectl get pods -o wide%n"
-          + "                            curl %s/debug/pods?namespace=demo%n"
-          + "                            curl %s/debug/nodes/node-a/config%n"
-          + "                            curl %s/metrics%n"
-          + "  a pod comes or goes every few seconds; Ctrl-C stops the demo%n%n",
-          plane.demo().url(), kubeconfig, xdsPort, probe, debug, cli, debugFlag, cli, debugFlag, debug, debug, probe);
-    });
-  }
-
-  /** How this jar was started, relative to the working directory when it lies below it: what to type again. */
-  private static String jarPath() {
-    try {
-      Path jar = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-      Path here = Path.of("").toAbsolutePath();
-      return jar.startsWith(here) ? here.relativize(jar).toString() : jar.toString();
-    } catch (Exception e) {
-      return "nodemesh-control-plane.jar";
-    }
+    return exitCode.get();
   }
 
   private static void setLogLevel(LogLevel level) {

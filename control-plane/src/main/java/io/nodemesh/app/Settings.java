@@ -87,11 +87,11 @@ public final class Settings implements Configuration {
   public static final Flag<Boolean> TRUST_LOOPBACK_CLIENTS =
       Flag.bool("trust-loopback-clients", false,
           "loopback xDS clients (127.0.0.0/8, ::1: the control plane's own pod, the demo, test harnesses) pass the"
-              + " peer check for any node and skip the per-address limits; on by default only with --demo");
+              + " peer check for any node and skip the per-address limits; on by default only in the demo");
   public static final Flag<Boolean> XDS_ALLOW_ANONYMOUS_CLIENTS =
       Flag.bool("xds-allow-anonymous-clients", false,
           "serve node-independent resources to clients that claim no node_name and present no bearer token;"
-              + " off, such clients must authenticate (--node-auth=peer-or-token); on by default only with --demo");
+              + " off, such clients must authenticate (--node-auth=peer-or-token); on by default only in the demo");
   public static final Flag<String> ENVOY_NAMESPACE =
       Flag.text("envoy-namespace", "nodemesh-system",
           "namespace of the node Envoy pods: the pod a peer address or token is matched to must be in it"
@@ -173,8 +173,6 @@ public final class Settings implements Configuration {
           "delta NACK isolation: subset responses re-sent to find the rejected resource(s) of one NACK before giving"
               + " up (0: off, a NACK only parks the type)");
   public static final Flag<LogLevel> LOG_LEVEL = SharedFlags.LOG_LEVEL;
-  public static final Flag<Boolean> DEMO =
-      Flag.bool("demo", false, "start an embedded Kubernetes API seeded with a small cluster and gentle churn");
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
@@ -186,14 +184,7 @@ public final class Settings implements Configuration {
       XDS_MAX_STREAMS, XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_NAME_BYTES_PER_ADDRESS,
       XDS_MAX_REQUEST_RATE, XDS_REQUEST_BURST, XDS_FIRST_REQUEST_TIMEOUT, XDS_KEEPALIVE_TIME, XDS_KEEPALIVE_TIMEOUT,
       XDS_MAX_CONNECTION_AGE, XDS_MAX_CONNECTION_AGE_GRACE, XDS_MAX_CONNECTION_IDLE, XDS_NACK_ISOLATION_MAX_PROBES,
-      XDS_QUARANTINE_MAX_ENTRIES, XDS_QUARANTINE_FORGET_AFTER, LOG_LEVEL, DEMO);
-
-  /**
-   * Defaults that differ under {@code --demo}: its simulated Envoys and the newcomer's grpc clients connect over
-   * loopback without tokens. Outside the demo the safe defaults hold; a value set explicitly always wins.
-   */
-  private static final ImmutableMap<Flag<?>, String> DEMO_DEFAULTS =
-      ImmutableMap.of(TRUST_LOOPBACK_CLIENTS, "true", XDS_ALLOW_ANONYMOUS_CLIENTS, "true");
+      XDS_QUARANTINE_MAX_ENTRIES, XDS_QUARANTINE_FORGET_AFTER, LOG_LEVEL);
 
   private final ImmutableMap<String, String> raw;
   private final ImmutableMap<String, String> sources;
@@ -216,19 +207,25 @@ public final class Settings implements Configuration {
    * @throws Flag.UsageException for unknown flags, missing values and values that do not parse
    */
   public static Settings parse(String[] args, Map<String, String> env) {
+    return parse(args, env, Map.of(), "default");
+  }
+
+  /**
+   * As {@link #parse(String[], Map)}, with other defaults for some flags (an application around the control plane,
+   * e.g. the demo, whose clients connect over loopback without tokens); {@code source} names them in
+   * {@code /debug/config}. A value set explicitly always wins.
+   */
+  public static Settings parse(String[] args, Map<String, String> env, Map<Flag<?>, String> defaults, String source) {
     Flag.Resolved resolved = Flag.resolve(ALL, args, env);
-    Settings settings = new Settings(resolved.values(), resolved.sources());
-    if (settings.get(DEMO)) {
-      Map<String, String> values = new HashMap<>(resolved.values());
-      Map<String, String> sources = new HashMap<>(resolved.sources());
-      DEMO_DEFAULTS.forEach((flag, value) -> {
-        if (sources.get(flag.name()).equals("default")) {
-          values.put(flag.name(), value);
-          sources.put(flag.name(), "default with --demo");
-        }
-      });
-      settings = new Settings(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
-    }
+    Map<String, String> values = new HashMap<>(resolved.values());
+    Map<String, String> sources = new HashMap<>(resolved.sources());
+    defaults.forEach((flag, value) -> {
+      if (sources.get(flag.name()).equals("default")) {
+        values.put(flag.name(), value);
+        sources.put(flag.name(), source);
+      }
+    });
+    Settings settings = new Settings(ImmutableMap.copyOf(values), ImmutableMap.copyOf(sources));
     ALL.forEach(settings::get);
     settings.meshOptions();
     settings.watcherOptions();
@@ -333,10 +330,9 @@ public final class Settings implements Configuration {
   public static String help() {
     StringBuilder help = new StringBuilder(
         "Usage: java -jar nodemesh-control-plane.jar [--flag=value ...]\n"
-            + "       java -jar nodemesh-control-plane.jar node-agent [install-cni | uninstall] [--flag=value ...]"
-            + "   (the node agent: node-agent --help)\n"
             + "       java -jar nodemesh-control-plane.jar status | config <node>"
-            + "   (what each Envoy has: status --help)\n\n"
+            + "   (what each Envoy has: status --help)\n"
+            + "The node agent and the demo are jars of their own: nodemesh-node-agent.jar, nodemesh-demo.jar.\n\n"
             + "nodemesh: xDS control plane for node-level Envoy on Kubernetes. Kubernetes access uses fabric8's\n"
             + "auto-configuration (in-cluster service account, KUBECONFIG, KUBERNETES_MASTER).\n\nFlags:\n");
     return help.append(Flag.describe(ALL)).toString();

@@ -25,7 +25,7 @@ class ApiConfigurationMessageTest {
     assertThat(ApiConfigurationMessage.describe(config, Map.of(), home.resolve(".kube/config")))
         .startsWith("https://10.0.0.1:6443/ (no kubeconfig found")
         .contains("KUBECONFIG is unset", home.resolve(".kube/config").toString(), "fell back to the in-cluster",
-            "--demo");
+            "nodemesh-demo.jar");
   }
 
   @Test

@@ -28,18 +28,17 @@ class SecurityFlagsTest {
     assertThat(Settings.parse(new String[] {"--node-auth=peer-or-token"}, Map.of())
         .get(Settings.NODE_AUTH)).isEqualTo(NodeAuthMode.PEER_OR_TOKEN);
 
-    Settings demo = Settings.parse(new String[] {"--demo"}, Map.of());
-    assertThat(demo.get(Settings.TRUST_LOOPBACK_CLIENTS)).isTrue();
-    assertThat(demo.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS)).isTrue();
-    assertThat(demo.source(Settings.TRUST_LOOPBACK_CLIENTS)).isEqualTo("default with --demo");
-    Settings strictDemo = Settings.parse(new String[] {"--demo", "--trust-loopback-clients=false"}, Map.of());
-    assertThat(strictDemo.get(Settings.TRUST_LOOPBACK_CLIENTS)).as("an explicit value wins").isFalse();
-    assertThat(strictDemo.source(Settings.TRUST_LOOPBACK_CLIENTS)).isEqualTo("flag");
+    Settings other = Settings.parse(new String[] {"--xds-port=16010"}, Map.of(),
+        Map.of(Settings.TRUST_LOOPBACK_CLIENTS, "true", Settings.XDS_PORT, "17010"), "default of the test");
+    assertThat(other.get(Settings.TRUST_LOOPBACK_CLIENTS)).isTrue();
+    assertThat(other.source(Settings.TRUST_LOOPBACK_CLIENTS)).isEqualTo("default of the test");
+    assertThat(other.get(Settings.XDS_PORT)).as("an explicit value wins over another default").isEqualTo(16010);
+    assertThat(other.source(Settings.XDS_PORT)).isEqualTo("flag");
   }
 
   @Test
-  void helpNamesTheNodeAgentModeOfTheSameJar() {
-    assertThat(Settings.help()).contains("node-agent [install-cni | uninstall]").contains("node-agent --help");
+  void helpSaysWhereTheNodeAgentAndTheDemoAre() {
+    assertThat(Settings.help()).contains("nodemesh-node-agent.jar").contains("nodemesh-demo.jar");
   }
 
   @Test

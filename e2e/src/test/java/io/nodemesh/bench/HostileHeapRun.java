@@ -53,13 +53,14 @@ import java.util.regex.Pattern;
  *
  * <p>How to run, from the repository root (nothing goes to {@code ~/.m2}):
  * <pre>
- *   mvn -o -q -DskipTests package -pl control-plane -am
+ *   mvn -o -q -DskipTests package -pl demo -am
  *   mvn -o -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test-classpath.txt \
  *       -Dmdep.includeScope=test -pl e2e -am
  *   cd e2e &amp;&amp; java -Xmx3g -cp target/test-classes:$(cat target/test-classpath.txt) -Dheap.label=new \
  *       io.nodemesh.bench.HostileHeapRun
  * </pre>
- * System properties: {@code nodemesh.jar} (another build, e.g. an old commit's), {@code heap.label},
+ * System properties: {@code nodemesh.heap.jar} (default this build's demo jar; another build's, e.g. an old
+ * commit's control plane jar, which then runs with {@code --demo}), {@code heap.label},
  * {@code heap.scenarios} (comma-separated names of {@link #SCENARIOS}), {@code heap.flags} (extra control plane
  * flags, space-separated, e.g. {@code --xds-allow-anonymous-clients=false --trust-loopback-clients=false}),
  * {@code heap.attacker} ({@code anonymous}: no node_name, from 127.0.0.1; {@code node}: claims demo node-a from
@@ -119,7 +120,9 @@ public final class HostileHeapRun {
       throw new IllegalArgumentException("heap.gc must be serial or g1: " + gc);
     }
     out = Paths.get(System.getProperty("heap.output", "target/hostile-heap")).toAbsolutePath();
-    jar = ControlPlaneProcess.jar().toAbsolutePath();
+    // an old commit's control plane jar runs its own --demo; this build's demo is a jar of its own
+    jar = (System.getProperty("nodemesh.heap.jar") != null ? Paths.get(System.getProperty("nodemesh.heap.jar"))
+        : ControlPlaneProcess.demoJar()).toAbsolutePath();
     supportedFlags = supportedFlags(jar);
   }
 
@@ -194,8 +197,11 @@ public final class HostileHeapRun {
     log("%s: %s against %s (%s attacker, flags %s)", name, scenario.describe(), jar, attacker, extraFlags);
     int xdsPort = freePort();
     int adminPort = freePort();
-    List<String> args = new ArrayList<>(List.of("-jar", jar.toString(), "--demo", "--xds-port=" + xdsPort,
+    List<String> args = new ArrayList<>(List.of("-jar", jar.toString(), "--xds-port=" + xdsPort,
         "--admin-port=" + adminPort));
+    if (!jar.getFileName().toString().equals(ControlPlaneProcess.demoJar().getFileName().toString())) {
+      args.add(2, "--demo");
+    }
     if (supportedFlags.contains("debug-port")) {
       // the new binary's debug port would otherwise take its fixed default and collide with anything else here
       args.add("--debug-port=" + freePort());
@@ -691,7 +697,7 @@ public final class HostileHeapRun {
     }
     String row = String.format(Locale.ROOT, "| %s | %s: %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |%n",
         label, o.scenario().name(), o.scenario().describe(), attacker,
-        extraFlags.isEmpty() ? "--demo" : "--demo " + String.join(" ", extraFlags), mb(o.baselineMb()),
+        extraFlags.isEmpty() ? "demo" : "demo " + String.join(" ", extraFlags), mb(o.baselineMb()),
         mb(o.peakMb()), mb(o.afterCloseMb()), o.maxUsedMb(), o.oom(), o.progress(), o.statuses(), o.counters());
     Files.writeString(report, row, StandardOpenOption.APPEND);
     log("%s", row.trim());

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -28,8 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The image the chart installs, built by {@code images/build} from this build's jar and run for real with podman
- * (issue 17): the control plane serves {@code --demo} with {@code /readyz} and {@code /debug/syncz} answering on the
- * host, the default command prints the usage, the image runs as 65532, and the node agent's tools are there.
+ * (issue 17): the control plane in the container watches an API server on the host and serves an Envoy there
+ * ({@code /readyz}, the pod's listener, {@code /debug/syncz}), the default command prints the usage, the image runs
+ * as 65532, and the node agent runs from the same image and finds its tools there.
  * Needs root, podman, runc and mmdebstrap ({@code .ci/run} installs them); skipped with the reason otherwise.
  */
 class ContainerImageIT {
@@ -71,15 +74,23 @@ class ContainerImageIT {
   }
 
   @Test
-  void theControlPlaneServesTheDemoAndAnswersFromTheHost() throws Exception {
+  void theControlPlaneServesAClusterAndAnEnvoyFromTheHost() throws Exception {
     int admin = freePort();
     int debug = freePort();
     int xds = freePort();
-    // the host's network: the debug port stays on loopback, which is then the host's
-    Result started = podman("run", "-d", "--rm", "--network=host", image, "--demo", "--admin-port=" + admin,
-        "--debug-port=" + debug, "--xds-port=" + xds);
+    MockKubernetes k8s = MockKubernetes.start();
+    k8s.namespace("shop", true);
+    k8s.node("node-1", "zone-a");
+    k8s.service("shop", "web", "10.96.0.10", List.of(MockKubernetes.servicePort("http", 8080, "http")));
+    k8s.pod("shop", "web-0", "node-1", "10.1.1.10", "web");
+    k8s.endpoints("shop", "web", "http", 8080, List.of(MockKubernetes.ready("10.1.1.10", "node-1")));
+    // the host's network: the API on the host's loopback, the debug port on loopback, which is then the host's
+    Result started = podman("run", "-d", "--rm", "--network=host", "-e", "KUBERNETES_MASTER=" + k8s.url(),
+        "-e", "KUBERNETES_AUTH_TRYKUBECONFIG=false", "-e", "KUBERNETES_AUTH_TRYSERVICEACCOUNT=false", image,
+        "--admin-port=" + admin, "--debug-port=" + debug, "--xds-port=" + xds, "--trust-loopback-clients=true");
     assertThat(started.exitCode()).as(started.output()).isZero();
     String container = started.output().strip();
+    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", xds).usePlaintext().build();
     try {
       HttpClient http = HttpClient.newHttpClient();
       await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).ignoreExceptions().untilAsserted(() -> {
@@ -87,16 +98,20 @@ class ContainerImageIT {
             URI.create("http://127.0.0.1:" + admin + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(ready.statusCode()).isEqualTo(200);
       });
+      SimulatedEnvoy envoy = SimulatedEnvoy.builder(channel, "envoy-node-1", "node-1").connect();
       await().atMost(Duration.ofMinutes(1)).ignoreExceptions().untilAsserted(() -> {
+        assertThat(envoy.names(SimulatedEnvoy.LDS)).anyMatch(name -> name.startsWith("pod/shop/web-0/"));
         HttpResponse<String> syncz = http.send(HttpRequest.newBuilder(
             URI.create("http://127.0.0.1:" + debug + "/debug/syncz")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(syncz.statusCode()).isEqualTo(200);
-        assertThat(new ObjectMapper().readTree(syncz.body()).findValuesAsText("node_id"))
-            .contains("demo-envoy-node-a");
+        assertThat(new ObjectMapper().readTree(syncz.body()).findValuesAsText("node_id")).contains("envoy-node-1");
       });
-      System.out.println("demo in the container: /readyz 200, /debug/syncz lists the demo Envoys");
+      envoy.close();
+      System.out.println("control plane in the container: /readyz 200, an Envoy of node-1 got the pod's listener");
     } finally {
+      channel.shutdownNow();
       podman("stop", "-t", "5", container);
+      k8s.close();
     }
   }
 

@@ -35,7 +35,7 @@ class ControlPlaneAppIT {
 
   @Test
   void demoModeServesEveryAdminEndpointAndANodeEnvoyGetsSynced() throws Exception {
-    try (ControlPlaneProcess demo = ControlPlaneProcess.start("demo", null, "--demo").awaitReady(STARTUP)) {
+    try (ControlPlaneProcess demo = ControlPlaneProcess.startDemo("demo").awaitReady(STARTUP)) {
       JsonNode index = demo.json("/debug");
       for (String endpoint : List.of("/healthz", "/readyz", "/debug/config", "/debug/state", "/debug/syncz",
           "/debug/nodes", "/debug/nodes/{node}/config", "/debug/pods/{namespace}/{name}", "/metrics")) {
@@ -197,14 +197,14 @@ class ControlPlaneAppIT {
   void aPortInUseEndsTheProcessWithOneLineNamingThePortAndItsFlag() throws Exception {
     try (ServerSocket taken = new ServerSocket(0)) {
       int port = taken.getLocalPort();
-      try (ControlPlaneProcess admin = ControlPlaneProcess.start("admin-port-in-use", null, "--demo",
+      try (ControlPlaneProcess admin = ControlPlaneProcess.startDemo("admin-port-in-use",
           "--admin-port=" + port)) {
         assertThat(admin.awaitExit(STARTUP)).isEqualTo(2);
         assertThat(admin.output()).anySatisfy(line -> assertThat(line).startsWith("nodemesh: probe port ")
             .contains(":" + port + " could not be opened").endsWith("(--admin-port)"));
         assertThat(admin.output()).noneMatch(line -> line.startsWith("\tat "));
       }
-      try (ControlPlaneProcess xds = ControlPlaneProcess.start("xds-port-in-use", null, "--demo",
+      try (ControlPlaneProcess xds = ControlPlaneProcess.startDemo("xds-port-in-use",
           "--xds-port=" + port)) {
         assertThat(xds.awaitExit(STARTUP)).isEqualTo(2);
         assertThat(xds.output()).anySatisfy(line -> assertThat(line)
@@ -240,7 +240,7 @@ class ControlPlaneAppIT {
   void sigtermDuringChurnStopsTheProcessWithExitCodeZeroAndNoStackTrace() throws Exception {
     // the demo: its API server, controllers, churn and simulated Envoys all run inside the process, so they are
     // all busy when the signal comes, and none of their threads may keep the JVM alive
-    try (ControlPlaneProcess demo = ControlPlaneProcess.start("sigterm-churn", null, "--demo").awaitReady(STARTUP)) {
+    try (ControlPlaneProcess demo = ControlPlaneProcess.startDemo("sigterm-churn").awaitReady(STARTUP)) {
       String api = await().atMost(STARTUP).until(() -> demo.output().stream()
           .map(line -> line.replaceFirst(".*embedded Kubernetes API : (\\S+).*", "$1"))
           .filter(line -> line.startsWith("http://")).findFirst().orElse(null), url -> url != null);

@@ -52,6 +52,16 @@ public final class ControlPlaneProcess implements AutoCloseable {
     return jar;
   }
 
+  /** The demo's jar built by the reactor (system property {@code nodemesh.demo.jar}, set by the e2e pom). */
+  public static Path demoJar() {
+    Path jar = Paths.get(System.getProperty("nodemesh.demo.jar", "../demo/target/nodemesh-demo.jar"));
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("demo jar not built: " + jar.toAbsolutePath()
+          + " (run through 'mvn verify' so demo is packaged first)");
+    }
+    return jar;
+  }
+
   /**
    * Flags every harness passes: its simulated Envoys and clients all connect over loopback, as the demo's do,
    * and the binary's safe default does not trust loopback.
@@ -59,13 +69,23 @@ public final class ControlPlaneProcess implements AutoCloseable {
   public static final List<String> HARNESS_FLAGS = List.of("--trust-loopback-clients=true");
 
   /**
-   * Starts the jar against {@code kubernetesUrl} (null: no Kubernetes settings at all, e.g. for {@code --demo})
+   * Starts the control plane's jar against {@code kubernetesUrl} (null: no Kubernetes settings at all)
    * with the given extra flags; ports are always chosen by the process.
    */
   public static ControlPlaneProcess start(String name, String kubernetesUrl, String... flags) throws IOException {
+    return start(jar(), name, kubernetesUrl, flags);
+  }
+
+  /** Starts the demo's jar (its own embedded API and demo Envoys) with the given extra flags. */
+  public static ControlPlaneProcess startDemo(String name, String... flags) throws IOException {
+    return start(demoJar(), name, null, flags);
+  }
+
+  private static ControlPlaneProcess start(Path jar, String name, String kubernetesUrl, String... flags)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(
         Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-jar",
-        jar().toString(), "--admin-port=0", "--debug-port=0", "--xds-port=0"));
+        jar.toString(), "--admin-port=0", "--debug-port=0", "--xds-port=0"));
     command.addAll(HARNESS_FLAGS);
     command.addAll(List.of(flags));
     // output goes to a file, not a pipe: a pipe loses its last lines when the process exits mid-read

@@ -56,7 +56,7 @@ class OperatorWalkthroughIT {
 
   @Test
   void theJarsStatusAndConfigCommandsReadARunningDemo() throws Exception {
-    try (ControlPlaneProcess demo = ControlPlaneProcess.start("cli", null, "--demo").awaitReady(STARTUP)) {
+    try (ControlPlaneProcess demo = ControlPlaneProcess.startDemo("cli").awaitReady(STARTUP)) {
       Result status = await().atMost(DEADLINE).until(() -> cli(demo, "status"), result -> result.output().lines()
           .filter(line -> line.matches("node-[abc]\\s+demo-envoy-node-[abc]\\s+envoy(\\s+SYNCED [0-9a-f]{8}){4}.*"))
           .count() == 3);
@@ -84,7 +84,7 @@ class OperatorWalkthroughIT {
   void kubectlAppliesAPodThatReachesItsNodesEnvoyAndDeletesIt(@TempDir Path dir) throws Exception {
     Assumptions.assumeTrue(kubectlInstalled(), "kubectl walk-through skipped: no kubectl on PATH "
         + "(.ci/run installs one where apt-get can)");
-    try (ControlPlaneProcess demo = ControlPlaneProcess.start("kubectl", null, "--demo").awaitReady(STARTUP)) {
+    try (ControlPlaneProcess demo = ControlPlaneProcess.startDemo("kubectl").awaitReady(STARTUP)) {
       String kubeconfig = await().atMost(DEADLINE).until(() -> kubeconfig(demo), path -> path != null);
       Map<String, String> env = Map.of("KUBECONFIG", kubeconfig);
       Path manifest = Files.writeString(dir.resolve("web.yaml"), """

@@ -18,7 +18,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
-import io.nodemesh.xds.References;
+import io.nodemesh.testkit.References;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -187,7 +187,7 @@ class ControlPlaneManifestsTest {
     for (Flag<?> flag : Settings.ALL) {
       if (CHART_OVERRIDES.containsKey(flag)) {
         assertThat(args).contains("--" + flag.name() + "=" + CHART_OVERRIDES.get(flag));
-      } else if (flag != Settings.DEMO) {
+      } else {
         assertThat(args).as("chart default of --%s", flag.name())
             .contains("--" + flag.name() + "=" + flag.defaultValue());
       }

@@ -9,8 +9,7 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.nodemesh.app.ControlPlane;
-import io.nodemesh.app.Settings;
+import io.nodemesh.demo.Demo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 16 end to end on real namespaces: the control plane (the whole application, in demo mode so its API is a
+ * Issue 16 end to end on real namespaces: the control plane (the whole application, inside the demo so its API is a
  * fabric8 mock on loopback), the node agent reporting pins to it, the CNI plugin, and {@link StandInEnvoy}s that
  * really listen inside the pinned namespace when they receive a pod's listener. A pod's "app" connects the moment
  * ADD returns. Runs as root with ip, iptables and nsenter (CI); skipped otherwise, as {@link RealNamespaceTest}.
@@ -48,7 +47,7 @@ class ListenerGateTest {
   static Path root;
   private static NetnsLab lab;
   private static String podNs;
-  private static ControlPlane plane;
+  private static Demo demo;
   private static int xdsPort;
   private static KubernetesClient client;
   private static SharedPods sharedPods;
@@ -70,10 +69,10 @@ class ListenerGateTest {
     lab.tagServer(networkNs, "80=direct");
     pins = Files.createDirectories(root.resolve("pins"));
     spool = root.resolve("spool");
-    plane = ControlPlane.start(Settings.parse(new String[] {"--demo", "--admin-port=0", "--debug-port=0",
-        "--xds-port=0", "--netns-template=" + pins + "/{podUid}"}, Map.of()));
-    xdsPort = plane.xdsStarted().get(60, TimeUnit.SECONDS);
-    client = plane.demo().client();
+    demo = Demo.start(Demo.settings(new String[] {"--admin-port=0", "--debug-port=0", "--xds-port=0",
+        "--netns-template=" + pins + "/{podUid}"}, Map.of()));
+    xdsPort = demo.xdsStarted().get(60, TimeUnit.SECONDS);
+    client = demo.cluster().client();
     client.nodes().resource(new NodeBuilder().withNewMetadata().withName(NODE).endMetadata()
         .withNewStatus().addNewAddress().withType("InternalIP").withAddress("10.0.9.9").endAddress().endStatus()
         .build()).create();
@@ -87,8 +86,8 @@ class ListenerGateTest {
     if (sharedPods != null) {
       sharedPods.closeForGood();
     }
-    if (plane != null) {
-      plane.close();
+    if (demo != null) {
+      demo.close();
     }
     if (lab != null) {
       lab.close();
@@ -157,7 +156,7 @@ class ListenerGateTest {
       }, 0, 10, TimeUnit.MILLISECONDS);
       boolean baseline = Boolean.getBoolean("nodemesh.gate.churn.baseline");
       StandInEnvoy envoy = envoy("envoy-gate-1");
-      startAgent(baseline ? Map.of("control-plane-address", "") : Map.of());
+      startAgent(baseline ? Map.of("control-demo-address", "") : Map.of());
       List<Long> addMillis = new ArrayList<>();
       int reached = 0;
       for (int i = 0; i < PODS; i++) {
@@ -183,7 +182,7 @@ class ListenerGateTest {
   @Test
   void withoutTheGateANewPodsFirstConnectionsAreRefused() throws Exception {
     StandInEnvoy envoy = envoy("envoy-gate-1");
-    startAgent(Map.of("control-plane-address", ""));
+    startAgent(Map.of("control-demo-address", ""));
     List<Long> addMillis = new ArrayList<>();
     int refused = 0;
     for (int i = 0; i < PODS; i++) {
@@ -302,9 +301,9 @@ class ListenerGateTest {
         "cni-timeout", "10s",
         "gc-grace", "0s",
         "resync-interval", "1h",
-        "control-plane-address", "127.0.0.1:" + xdsPort,
+        "control-demo-address", "127.0.0.1:" + xdsPort,
         "pin-report-interval", "1s",
-        "control-plane-source-address", "127.0.0.1"));
+        "control-demo-source-address", "127.0.0.1"));
     flags.putAll(extra);
     NodeAgent agent = new NodeAgent(AgentSettings.of(flags), sharedPods, NetnsIptables.nsenter(), null,
         Clock.systemUTC());

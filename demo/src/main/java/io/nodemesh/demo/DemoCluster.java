@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.demo;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;

@@ -16,6 +16,8 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import io.nodemesh.demo.Demo;
+import io.nodemesh.demo.DemoPlanes;
 import io.nodemesh.xds.ResourceType;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -51,9 +53,9 @@ class SecurityWiringTest {
 
   @Test
   void anEnvoyRejectingOnePodsListenerShowsItQuarantinedOnThePodAndInAnEvent() throws Exception {
-    try (ControlPlane plane = ControlPlane.start(Settings.parse(
-        new String[] {"--demo", "--admin-port=0", "--debug-port=0", "--xds-port=0"}, Map.of()))) {
-      int port = plane.xdsStarted().get(60, TimeUnit.SECONDS);
+    try (Demo demo = DemoPlanes.start()) {
+      ControlPlane plane = demo.plane();
+      int port = plane.xdsPort();
       ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
       BlockingQueue<DeltaDiscoveryResponse> responses = new LinkedBlockingQueue<>();
       StreamObserver<DeltaDiscoveryRequest> requests = AggregatedDiscoveryServiceGrpc.newStub(channel)
@@ -109,7 +111,7 @@ class SecurityWiringTest {
             .contains("nodemesh_xds_quarantined_resources 1.0");
 
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-          List<Event> events = plane.demo().client().v1().events().inNamespace("demo").list().getItems();
+          List<Event> events = demo.cluster().client().v1().events().inNamespace("demo").list().getItems();
           assertThat(events).anySatisfy(event -> {
             assertThat(event.getReason()).isEqualTo("XdsResourceRejected");
             assertThat(event.getInvolvedObject().getName()).isEqualTo("frontend-1");

@@ -20,8 +20,8 @@ import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.SyncStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
-import io.nodemesh.app.ControlPlane;
-import io.nodemesh.app.DemoPlanes;
+import io.nodemesh.demo.Demo;
+import io.nodemesh.demo.DemoPlanes;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -42,16 +42,16 @@ class CliTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final String LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener";
-  private static ControlPlane plane;
+  private static Demo demo;
 
   @BeforeAll
   static void startDemo() throws Exception {
-    plane = DemoPlanes.start();
+    demo = DemoPlanes.start();
   }
 
   @AfterAll
   static void stop() {
-    plane.close();
+    demo.close();
   }
 
   /** Exit code, standard output and standard error of one CLI run. */
@@ -64,7 +64,7 @@ class CliTest {
   private static Run cli(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (all.stream().noneMatch(arg -> arg.startsWith("--debug-url"))) {
-      all.add("--debug-url=http://127.0.0.1:" + plane.debugPort());
+      all.add("--debug-url=http://127.0.0.1:" + demo.plane().debugPort());
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -91,7 +91,7 @@ class CliTest {
 
   @Test
   void aRejectedListenerShowsUnderTheTableWithTheEnvoysMessage() throws Exception {
-    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", plane.xdsStarted().get())
+    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", demo.plane().xdsStarted().get())
         .usePlaintext().build();
     try {
       // an Envoy of node-b that rejects every response holding a frontend pod's listener, and accepts the rest

@@ -1,4 +1,4 @@
-package io.nodemesh.xds;
+package io.nodemesh.testkit;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;

@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;

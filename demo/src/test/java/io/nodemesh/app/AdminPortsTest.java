@@ -2,6 +2,8 @@ package io.nodemesh.app;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.demo.Demo;
+import io.nodemesh.demo.DemoPlanes;
 import io.nodemesh.flags.Flag;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -40,9 +42,8 @@ class AdminPortsTest {
   @Test
   void theProbePortServesOnlyProbesAndMetricsAndTheDebugPortOnLoopbackWantsTheToken() throws Exception {
     Path tokens = Files.writeString(dir.resolve("tokens"), TOKEN + "\n");
-    try (ControlPlane plane = ControlPlane.start(Settings.parse(new String[] {"--demo", "--admin-port=0",
-        "--debug-port=0", "--xds-port=0", "--debug-auth=token-file", "--debug-token-file=" + tokens}, Map.of()))) {
-      plane.xdsStarted().get(60, TimeUnit.SECONDS);
+    try (Demo demo = DemoPlanes.start("--debug-auth=token-file", "--debug-token-file=" + tokens)) {
+      ControlPlane plane = demo.plane();
       int probe = plane.adminPort();
       int debug = plane.debugPort();
 

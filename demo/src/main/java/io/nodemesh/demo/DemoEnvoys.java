@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.demo;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
@@ -13,7 +13,7 @@ import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import io.nodemesh.xds.References;
+import io.nodemesh.testkit.References;
 import io.nodemesh.xds.ResourceType;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -18,6 +18,8 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.nodemesh.api.envoy.EnvoyTypes;
 import io.nodemesh.api.envoy.EnvoyValidator;
+import io.nodemesh.demo.Demo;
+import io.nodemesh.demo.DemoPlanes;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,22 +44,22 @@ import org.junit.jupiter.api.Test;
 class AdminOutputTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
-  private static ControlPlane plane;
+  private static Demo demo;
   private final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeAll
   static void startDemo() throws Exception {
-    plane = DemoPlanes.start();
+    demo = DemoPlanes.start();
   }
 
   @AfterAll
   static void stop() {
-    plane.close();
+    demo.close();
   }
 
   private String get(String path) throws Exception {
     HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + plane.debugPort() + path)).timeout(Duration.ofSeconds(10)).build(),
+        URI.create("http://127.0.0.1:" + demo.plane().debugPort() + path)).timeout(Duration.ofSeconds(10)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as("%s: %s", path, response.body()).isEqualTo(200);
     return response.body();
@@ -152,7 +154,7 @@ class AdminOutputTest {
     assertThat(MAPPER.readTree(get("/debug/pods?namespace=no-such-namespace")).path("matched").asInt()).isZero();
 
     // a node the demo runs no Envoy for
-    var client = plane.demo().client();
+    var client = demo.cluster().client();
     client.nodes().resource(new NodeBuilder().withNewMetadata()
         .withName("node-without-envoy").endMetadata().build()).create();
     client.pods().inNamespace("demo").resource(new PodBuilder().withNewMetadata()

@@ -1,4 +1,4 @@
-package io.nodemesh.app;
+package io.nodemesh.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
