@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.nodemesh.e2e.ControlPlaneProcess;
+import io.nodemesh.testkit.SimulatedEnvoy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,8 +78,8 @@ final class BenchRun {
   private final Path out;
   private final List<Set<String>> expectedListeners = new ArrayList<>();
   private final List<Set<String>> expectedClusters = new ArrayList<>();
-  private final BenchEnvoy.ClientStats stats = new BenchEnvoy.ClientStats();
-  private final List<BenchEnvoy> envoys = new ArrayList<>();
+  private final SimulatedEnvoy.Stats stats = new SimulatedEnvoy.Stats();
+  private final List<SimulatedEnvoy> envoys = new ArrayList<>();
   private final List<ManagedChannel> channels = new ArrayList<>();
   private ExecutorService clientPool;
   private ServerProcess process;
@@ -137,7 +138,7 @@ final class BenchRun {
 
   /** Closes the clients and kills the control plane if it still runs ({@link #finish} stops it gracefully). */
   private void tearDown() {
-    envoys.forEach(BenchEnvoy::close);
+    envoys.forEach(SimulatedEnvoy::close);
     for (ManagedChannel channel : channels) {
       channel.shutdownNow();
     }
@@ -179,7 +180,7 @@ final class BenchRun {
 
     clientPool = Executors.newFixedThreadPool(4, daemon("bench-envoy"));
     for (int c = 0; c < config.channelCount(); c++) {
-      channels.add(BenchEnvoy.channel(port, clientPool));
+      channels.add(SimulatedEnvoy.channel(port, clientPool));
     }
   }
 
@@ -187,13 +188,13 @@ final class BenchRun {
   private List<Double> connectAll(List<CompletableFuture<Long>> synced) throws InterruptedException {
     long start = System.nanoTime();
     for (int n = 0; n < config.nodes(); n++) {
-      envoys.add(BenchEnvoy.connect(channels.get(n % channels.size()), "envoy-" + n, Workload.nodeName(n),
+      envoys.add(BenchClients.connect(channels.get(n % channels.size()), "envoy-" + n, Workload.nodeName(n),
           config.delta(), config.decodeAll(), stats));
     }
     for (int n = 0; n < config.nodes(); n++) {
       Set<String> listeners = expectedListeners.get(n);
       Set<String> clusters = expectedClusters.get(n);
-      synced.add(envoys.get(n).when(e -> e.synced(listeners, clusters)));
+      synced.add(envoys.get(n).when(e -> BenchClients.synced(e, listeners, clusters)));
     }
     return awaitAll(synced, start, config.coldStartDeadline());
   }
@@ -218,7 +219,7 @@ final class BenchRun {
 
   /** Every Envoy disconnects and all reconnect at once to the (now warm) control plane. */
   private void reconnectStorm() throws Exception {
-    envoys.forEach(BenchEnvoy::close);
+    envoys.forEach(SimulatedEnvoy::close);
     envoys.clear();
     Thread.sleep(2000);
     beginPhase();
@@ -260,7 +261,7 @@ final class BenchRun {
     Thread.sleep(2000); // let the last ACKs land before reading what each node holds
     long[] sums = new long[8];
     long maxBytes = 0;
-    for (BenchEnvoy envoy : envoys) {
+    for (SimulatedEnvoy envoy : envoys) {
       long[] counts = envoy.countsAndBytes();
       long nodeBytes = 0;
       for (int i = 0; i < 8; i++) {
@@ -330,9 +331,9 @@ final class BenchRun {
         try {
           Workload.ChurnPod victim = i % 2 == 1 ? live.poll() : null;
           if (victim != null) {
-            BenchEnvoy envoy = envoys.get(victim.node());
+            SimulatedEnvoy envoy = envoys.get(victim.node());
             String listener = victim.listener();
-            CompletableFuture<Long> gone = envoy.when(e -> !e.has(BenchEnvoy.LDS, listener));
+            CompletableFuture<Long> gone = envoy.when(e -> !e.holds(SimulatedEnvoy.LDS, listener));
             long t0 = System.nanoTime();
             client.pods().inNamespace(victim.namespace()).withName(victim.name()).delete();
             deleted.add(victim.name());
@@ -344,9 +345,9 @@ final class BenchRun {
             endpointChanges.add(writeEndpoints(victim.app(), List.of(victim), false));
           } else {
             Workload.ChurnPod pod = workload.nextChurnPod();
-            BenchEnvoy envoy = envoys.get(pod.node());
+            SimulatedEnvoy envoy = envoys.get(pod.node());
             String listener = pod.listener();
-            CompletableFuture<Long> there = envoy.when(e -> e.has(BenchEnvoy.LDS, listener));
+            CompletableFuture<Long> there = envoy.when(e -> e.holds(SimulatedEnvoy.LDS, listener));
             long t0 = System.nanoTime();
             client.resource(pod.pod()).create();
             writeLatencies.add((System.nanoTime() - t0) / MS);
@@ -415,7 +416,7 @@ final class BenchRun {
     for (Workload.ChurnPod pod : snapshot(created)) {
       if (deleted.add(pod.name())) {
         String listener = pod.listener();
-        cleanup.add(envoys.get(pod.node()).when(e -> !e.has(BenchEnvoy.LDS, listener)));
+        cleanup.add(envoys.get(pod.node()).when(e -> !e.holds(SimulatedEnvoy.LDS, listener)));
         client.pods().inNamespace(pod.namespace()).withName(pod.name()).delete();
         leftOfApp.computeIfAbsent(pod.app(), app -> new ArrayList<>()).add(pod);
       }
@@ -551,16 +552,16 @@ final class BenchRun {
       Set<String> layerListeners = new TreeSet<>();
       Set<String> layerClusters = new TreeSet<>();
       workload.addServiceLayer(service, Workload.EXTRA_PORT, layerListeners, layerClusters);
-      Predicate<BenchEnvoy> layerChanged = e ->
-          layerListeners.stream().allMatch(listener -> e.has(BenchEnvoy.LDS, listener) == addPort)
-          && layerClusters.stream().allMatch(cluster -> e.has(BenchEnvoy.CDS, cluster) == addPort);
+      Predicate<SimulatedEnvoy> layerChanged = e ->
+          layerListeners.stream().allMatch(listener -> e.holds(SimulatedEnvoy.LDS, listener) == addPort)
+          && layerClusters.stream().allMatch(cluster -> e.holds(SimulatedEnvoy.CDS, cluster) == addPort);
       List<CompletableFuture<Long>> arrived = new ArrayList<>();
       for (int n = 0; n < config.nodes(); n++) {
         List<Integer> pods = workload.podsCalling(n, service);
         if (pods.isEmpty()) {
           continue;
         }
-        BenchEnvoy envoy = envoys.get(n);
+        SimulatedEnvoy envoy = envoys.get(n);
         if (!config.scoped()) {
           arrived.add(envoy.when(layerChanged));
           continue;
@@ -570,9 +571,9 @@ final class BenchRun {
         for (int pod : pods) {
           String listener = workload.podListener(pod);
           listeners.add(listener);
-          before.add(envoy.versionNow(BenchEnvoy.LDS, listener));
+          before.add(envoy.version(SimulatedEnvoy.LDS, listener));
         }
-        arrived.add(envoy.when(layerChanged.and(changed(BenchEnvoy.LDS, listeners, before))));
+        arrived.add(envoy.when(layerChanged.and(changed(SimulatedEnvoy.LDS, listeners, before))));
       }
       affectedNodes.add(arrived.size());
       long t0 = replace(workload.service(service, addPort));
@@ -611,7 +612,7 @@ final class BenchRun {
         + envoys.stream().filter(e -> e.error() != null).count(), "");
     log("%s: CPU %.1f s, heap peak after GC %d MB, retained %d MB", target.label, cpu, heap.peakAfterGcMb(),
         retained);
-    envoys.forEach(BenchEnvoy::close);
+    envoys.forEach(SimulatedEnvoy::close);
     process.stop(Duration.ofSeconds(60));
     if (process.jfrFile() != null && Files.exists(process.jfrFile())) {
       List<String> packages = List.of("io.nodemesh.", "io.envoyproxy.controlplane.");
@@ -629,7 +630,7 @@ final class BenchRun {
   // ---- helpers
 
   private void beginPhase() {
-    envoys.forEach(BenchEnvoy::forgetWaiters); // abandoned waits of the previous phase
+    envoys.forEach(SimulatedEnvoy::forgetWaiters); // abandoned waits of the previous phase
     phaseCpu = process.cpuSeconds();
     phaseBytes = stats.bytes.sum();
     phaseHarnessCpu = ServerProcess.ownCpuSeconds();
@@ -665,12 +666,12 @@ final class BenchRun {
       if (!expectedClusters.get(n).contains(sharedCluster)) {
         continue;
       }
-      BenchEnvoy envoy = envoys.get(n);
+      SimulatedEnvoy envoy = envoys.get(n);
       List<String> before = new ArrayList<>();
       for (String name : names) {
-        before.add(envoy.versionNow(BenchEnvoy.EDS, name));
+        before.add(envoy.version(SimulatedEnvoy.EDS, name));
       }
-      arrivals.add(envoy.when(changed(BenchEnvoy.EDS, names, before)));
+      arrivals.add(envoy.when(changed(SimulatedEnvoy.EDS, names, before)));
     }
     return arrivals;
   }
@@ -687,7 +688,7 @@ final class BenchRun {
   }
 
   /** A condition: each named resource of {@code type} now has a version other than the one before. */
-  private static Predicate<BenchEnvoy> changed(String type, List<String> names, List<String> before) {
+  private static Predicate<SimulatedEnvoy> changed(String type, List<String> names, List<String> before) {
     return envoy -> {
       for (int i = 0; i < names.size(); i++) {
         String now = envoy.version(type, names.get(i));

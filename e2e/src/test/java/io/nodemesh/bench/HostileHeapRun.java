@@ -11,7 +11,7 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.nodemesh.e2e.ControlPlaneProcess;
-import io.nodemesh.e2e.SimulatedEnvoy;
+import io.nodemesh.testkit.SimulatedEnvoy;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -220,7 +220,7 @@ public final class HostileHeapRun {
       long baseline = samples.take("baseline", false);
       long after = -1;
       for (int round = 1; round <= rounds && process.isAlive(); round++) {
-        ManagedChannel channel = BenchEnvoy.channel(xdsPort, grpcPool, attacker.equals("node") ? NODE_ADDRESS : null);
+        ManagedChannel channel = SimulatedEnvoy.channel(xdsPort, grpcPool, attacker.equals("node") ? NODE_ADDRESS : null);
         long deadline = System.nanoTime() + SCENARIO_DEADLINE.toNanos();
         try {
           switch (scenario.kind()) {

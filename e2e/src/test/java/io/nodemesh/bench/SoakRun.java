@@ -11,6 +11,7 @@ import io.grpc.ManagedChannel;
 import io.nodemesh.bench.SoakConfig.Fault;
 import io.nodemesh.bench.SoakConfig.FaultKind;
 import io.nodemesh.e2e.ControlPlaneProcess;
+import io.nodemesh.testkit.SimulatedEnvoy;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -98,8 +99,8 @@ final class SoakRun {
   private final List<Sample> samples = new ArrayList<>();
   private final List<Checkpoint> checkpoints = new ArrayList<>();
   private final List<Injected> injected = new ArrayList<>();
-  private final BenchEnvoy.ClientStats stats = new BenchEnvoy.ClientStats();
-  private final List<BenchEnvoy> envoys = new ArrayList<>();
+  private final SimulatedEnvoy.Stats stats = new SimulatedEnvoy.Stats();
+  private final List<SimulatedEnvoy> envoys = new ArrayList<>();
   private final List<ManagedChannel> channels = new ArrayList<>();
   private final ScheduledExecutorService reconnector =
       Executors.newSingleThreadScheduledExecutor(BenchRun.daemon("soak-reconnect"));
@@ -155,10 +156,10 @@ final class SoakRun {
       debugPort = freePort();
       startControlPlane();
       for (int c = 0; c < CHANNELS; c++) {
-        channels.add(BenchEnvoy.channel(xdsPort, clientPool));
+        channels.add(SimulatedEnvoy.channel(xdsPort, clientPool));
       }
       for (int n = 0; n < scale.nodes(); n++) {
-        envoys.add(BenchEnvoy.reconnecting(channels.get(n % CHANNELS), "envoy-" + n, Workload.nodeName(n),
+        envoys.add(BenchClients.reconnecting(channels.get(n % CHANNELS), "envoy-" + n, Workload.nodeName(n),
             !config.sotw(n), stats, reconnector));
       }
       checkpoint("start", false);
@@ -195,7 +196,7 @@ final class SoakRun {
       sample();
       checkpoint("end", true);
       Map<String, Double> metrics = metrics();
-      int reconnects = envoys.stream().mapToInt(BenchEnvoy::reconnects).sum();
+      int reconnects = envoys.stream().mapToInt(SimulatedEnvoy::reconnects).sum();
       Result result = new Result(List.copyOf(checkpoints), List.copyOf(samples), List.copyOf(injected), writes.get(),
           writeRetries.get(), reconnects, metrics);
       String report = report(result, seed);
@@ -207,7 +208,7 @@ final class SoakRun {
       if (writer != null) {
         writer.interrupt();
       }
-      envoys.forEach(BenchEnvoy::close);
+      envoys.forEach(SimulatedEnvoy::close);
       channels.forEach(ManagedChannel::shutdownNow);
       reconnector.shutdownNow();
       clientPool.shutdownNow();
@@ -568,13 +569,13 @@ final class SoakRun {
   }
 
   /** Waits until every client holds the model's names; returns how many did not, describing them. */
-  private int awaitModel(List<BenchEnvoy> clients, List<Set<String>> listeners, List<Set<String>> clusters,
+  private int awaitModel(List<SimulatedEnvoy> clients, List<Set<String>> listeners, List<Set<String>> clusters,
       List<String> differences) throws InterruptedException {
     List<CompletableFuture<Long>> converged = new ArrayList<>();
     for (int n = 0; n < clients.size(); n++) {
       Set<String> l = listeners.get(n);
       Set<String> c = clusters.get(n);
-      converged.add(clients.get(n).when(e -> e.holdsExactly(l, c)));
+      converged.add(clients.get(n).when(e -> BenchClients.holdsExactly(e, l, c)));
     }
     long deadline = System.nanoTime() + config.convergeDeadline().toNanos();
     int missing = 0;
@@ -584,13 +585,13 @@ final class SoakRun {
       } catch (TimeoutException e) {
         missing++;
         converged.get(n).cancel(false);
-        differences.add(Workload.nodeName(n) + ": " + clients.get(n).differenceFrom(listeners.get(n),
+        differences.add(Workload.nodeName(n) + ": " + BenchClients.differenceFrom(clients.get(n), listeners.get(n),
             clusters.get(n)));
       } catch (ExecutionException e) {
         throw new IllegalStateException(e);
       }
     }
-    clients.forEach(BenchEnvoy::forgetWaiters);
+    clients.forEach(SimulatedEnvoy::forgetWaiters);
     return missing;
   }
 
@@ -602,14 +603,14 @@ final class SoakRun {
   private int compareWithReference(List<Set<String>> listeners, List<Set<String>> clusters, List<String> differences,
       int[] compared) throws Exception {
     ServerProcess reference = startProcess("reference", 0, 0, 0);
-    List<BenchEnvoy> fresh = new ArrayList<>();
+    List<SimulatedEnvoy> fresh = new ArrayList<>();
     ManagedChannel channel = null;
     try {
       int port = Integer.parseInt(reference.awaitLog(XDS_READY, STARTUP_DEADLINE));
-      channel = BenchEnvoy.channel(port, clientPool);
+      channel = SimulatedEnvoy.channel(port, clientPool);
       for (int n = 0; n < scale.nodes(); n++) {
-        fresh.add(BenchEnvoy.connect(channel, "reference-envoy-" + n, Workload.nodeName(n), !config.sotw(n), true,
-            new BenchEnvoy.ClientStats()));
+        fresh.add(BenchClients.connect(channel, "reference-envoy-" + n, Workload.nodeName(n), !config.sotw(n), true,
+            new SimulatedEnvoy.Stats()));
       }
       List<String> referenceDifferences = new ArrayList<>();
       if (awaitModel(fresh, listeners, clusters, referenceDifferences) > 0) {
@@ -627,7 +628,7 @@ final class SoakRun {
         for (int n = 0; n < scale.nodes(); n++) {
           Map<String, Map<String, String>> mine = envoys.get(n).versions();
           Map<String, Map<String, String>> theirs = fresh.get(n).versions();
-          for (String type : BenchEnvoy.TYPES) {
+          for (String type : SimulatedEnvoy.TYPES) {
             Map<String, String> a = mine.get(type);
             Map<String, String> b = theirs.get(type);
             Set<String> names = new TreeSet<>(a.keySet());
@@ -650,7 +651,7 @@ final class SoakRun {
       differences.addAll(found);
       return differing;
     } finally {
-      fresh.forEach(BenchEnvoy::close);
+      fresh.forEach(SimulatedEnvoy::close);
       if (channel != null) {
         channel.shutdownNow();
       }
@@ -670,8 +671,8 @@ final class SoakRun {
       log("sample: no full GC showed up in control plane #%d's GC log within a minute; sample skipped", controlPlanes);
       return;
     }
-    int reconnects = envoys.stream().mapToInt(BenchEnvoy::reconnects).sum();
-    int streaming = (int) envoys.stream().filter(BenchEnvoy::streaming).count();
+    int reconnects = envoys.stream().mapToInt(SimulatedEnvoy::reconnects).sum();
+    int streaming = (int) envoys.stream().filter(SimulatedEnvoy::streaming).count();
     int pods;
     writerTurn.acquire();
     try {

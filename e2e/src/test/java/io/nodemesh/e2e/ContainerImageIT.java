@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.nodemesh.testkit.SimulatedEnvoy;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;

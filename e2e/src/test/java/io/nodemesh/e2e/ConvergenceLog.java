@@ -1,5 +1,6 @@
 package io.nodemesh.e2e;
 
+import io.nodemesh.testkit.SimulatedEnvoy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

@@ -18,6 +18,9 @@ import java.util.Set;
  */
 public final class References {
 
+  private static final String HCM_TYPE_URL =
+      "type.googleapis.com/" + HttpConnectionManager.getDescriptor().getFullName();
+
   private References() {}
 
   /** The EDS name of a cluster ({@code service_name}, else its own name), empty for non-EDS clusters. */
@@ -46,11 +49,12 @@ public final class References {
   }
 
   private static Optional<String> rdsName(Any config) {
-    if (!config.is(HttpConnectionManager.class)) {
+    if (!config.getTypeUrl().equals(HCM_TYPE_URL)) {
       return Optional.empty();
     }
     try {
-      HttpConnectionManager hcm = config.unpack(HttpConnectionManager.class);
+      // parseFrom, not Any.unpack: unpack finds the default instance by reflection on every call
+      HttpConnectionManager hcm = HttpConnectionManager.parseFrom(config.getValue());
       return hcm.hasRds() ? Optional.of(hcm.getRds().getRouteConfigName()) : Optional.empty();
     } catch (InvalidProtocolBufferException e) {
       return Optional.empty();
