@@ -55,16 +55,12 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
 
   DeltaStream(
       long id,
-      XdsServer server,
+      StreamContext context,
       ServerCallStreamObserver<DeltaDiscoveryResponse> observer,
       Executor executor,
-      ClientConnection connection) {
-    super(id, server, observer, executor, connection);
-  }
-
-  @Override
-  XdsProtocol protocol() {
-    return XdsProtocol.DELTA;
+      ClientConnection connection,
+      XdsServer.Slot slot) {
+    super(id, XdsProtocol.DELTA, context, observer, executor, connection, slot);
   }
 
   @Override
@@ -75,26 +71,27 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   @Override
   void handle(DeltaDiscoveryRequest request) {
     TypeState state =
-        triage(
+        triage.typeOf(
             request.getTypeUrl(), request.getResponseNonce(),
             request.hasErrorDetail() ? request.getErrorDetail() : null, false);
     if (state == null) {
       return;
     }
-    boolean first = !state.requested;
+    boolean first = !state.requested();
     if (request.getInitialResourceVersionsCount() > 0) {
       if (first) {
-        state.known = Diff.Known.declared(request.getInitialResourceVersionsMap());
+        state.declared(Diff.Known.declared(request.getInitialResourceVersionsMap()));
       } else {
-        malformed("initial_resource_versions for " + state.type.shortName() + " after the first request; ignored");
+        triage.malformed(
+            "initial_resource_versions for " + state.type.shortName() + " after the first request; ignored");
       }
     }
-    Subscription current = state.subscription;
+    Subscription current = state.subscription();
     boolean wildcard = current.wildcard();
     Set<String> names = current.names();
     if (first && request.getResourceNamesSubscribeCount() == 0 && state.type.fullState()) {
       wildcard = true;
-      state.legacyWildcard = true;
+      state.startLegacyWildcard();
     }
     if (request.getResourceNamesSubscribeCount() > 0 || request.getResourceNamesUnsubscribeCount() > 0) {
       names = new LinkedHashSet<>(current.names());
@@ -102,32 +99,32 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       for (String name : request.getResourceNamesSubscribeList()) {
         if (name.equals("*")) {
           star = true;
-        } else if (subscribable(state.type, name)) {
+        } else if (admission.subscribable(state.type, name)) {
           names.add(name);
         }
       }
       if (star) {
         wildcard = true;
-        state.legacyWildcard = false;
-      } else if (state.legacyWildcard && request.getResourceNamesSubscribeCount() > 0) {
+        state.endLegacyWildcard();
+      } else if (state.legacyWildcard() && request.getResourceNamesSubscribeCount() > 0) {
         // naming resources ends a legacy (implicit) wildcard; "*" must be named to keep it
         wildcard = false;
-        state.legacyWildcard = false;
+        state.endLegacyWildcard();
       }
       for (String name : request.getResourceNamesUnsubscribeList()) {
         if (name.equals("*")) {
           wildcard = false;
-          state.legacyWildcard = false;
+          state.endLegacyWildcard();
         } else {
           names.remove(name);
         }
       }
     }
-    Subscription next = new Subscription(wildcard, server.internNames(ImmutableSet.copyOf(names)));
+    Subscription next = new Subscription(wildcard, context.internNames(ImmutableSet.copyOf(names)));
     if (first && wildcard && request.getInitialResourceVersionsCount() == 0) {
       // a fresh client waits for its first wildcard answer, even an empty one; a reconnecting one
       // (initial versions) needs nothing when nothing changed
-      state.responseOwed = true;
+      state.oweFirstResponse();
     }
     subscribe(state, next, first);
   }
@@ -146,8 +143,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         continue;
       }
       TypeState state = state(type);
-      if (!server.quarantine().isEmpty(identity())) {
-        server.quarantine().forgetStale(identity(), type, snapshot.table(type));
+      if (!context.quarantine().isEmpty(identity())) {
+        context.quarantine().forgetStale(identity(), type, snapshot.table(type));
       }
       List<Resource> upserts = withoutQuarantined(diff.upserts);
       boolean deferHere = deferRemovals && (type == ResourceType.CLUSTER || type == ResourceType.ENDPOINT);
@@ -160,7 +157,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       } else {
         removed.addAll(diff.removals);
       }
-      if (upserts.isEmpty() && removed.isEmpty() && !state.responseOwed) {
+      if (upserts.isEmpty() && removed.isEmpty() && !state.responseOwed()) {
         continue;
       }
       outgoing.addLast(new Outgoing(state, upserts, removed, Versions.ofSum(sum), generation));
@@ -189,7 +186,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         return false;
       }
       if (next.parts > 0 && !observer.isReady()) {
-        server.metricsInternal().pausedSend();
+        context.metrics().pausedSend();
         return false;
       }
       if (!sendPart(next)) {
@@ -200,10 +197,10 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         outgoing.pollFirst();
         if (next.parts > 1) {
           log.info("node={} stream={} type={} push split into {} responses to stay under {} bytes",
-              nodeId(), id, next.state.type.shortName(), next.parts, server.options().maxResponseBytes());
+              nodeId(), id, next.state.type.shortName(), next.parts, context.options().maxResponseBytes());
         }
         if (!outgoing.isEmpty() && !observer.isReady()) {
-          server.metricsInternal().pausedSend();
+          context.metrics().pausedSend();
           return false;
         }
       }
@@ -216,7 +213,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
    * they stay withheld until their content changes.
    */
   private List<Resource> withoutQuarantined(List<Resource> upserts) {
-    Quarantine quarantine = server.quarantine();
+    Quarantine quarantine = context.quarantine();
     if (upserts.isEmpty() || quarantine.isEmpty(identity())) {
       return upserts;
     }
@@ -233,30 +230,42 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   }
 
   @Override
-  void onNacked(TypeState state, TypeState.Sent sent, String error) {
-    if (server.options().isolationMaxProbes() == 0 || sent.resources().isEmpty()) {
+  void onNacked(TypeState state, AckTracker.Sent sent, String error) {
+    if (context.options().isolationMaxProbes() == 0 || sent.resources().isEmpty()) {
       return;
     }
-    if (state.isolation == null) {
-      state.isolation = new NackIsolation(sent.generation());
+    if (state.isolation() == null) {
       log.info(
           "node={} stream={} type={} NACK isolation: looking for the rejected resource(s) among {}",
           nodeId(), id, state.type.shortName(), sent.resources().size());
     }
-    state.isolation.rejected(sent.resources(), error);
+    state.isolate(sent.generation()).rejected(sent.resources(), error);
     state.publish();
     pending(state.type);
   }
 
   @Override
+  void onProbeAnswered(TypeState state, AckTracker.Sent probe, String error) {
+    log.info(
+        "node={} stream={} type={} NACK isolation: probe nonce={} with {} resource(s) {}",
+        nodeId(), id, state.type.shortName(), probe.nonce(), probe.resources().size(),
+        error == null ? "ACKed" : "rejected: " + SafeText.of(error));
+    NackIsolation isolation = state.isolation();
+    if (isolation != null && isolation.awaits(probe.nonce())) {
+      isolation.answered(error);
+      pending(state.type);
+    }
+  }
+
+  @Override
   boolean advanceIsolation(TypeState state, StoreSnapshot snapshot) {
-    NackIsolation isolation = state.isolation;
+    NackIsolation isolation = state.isolation();
     ResourceTable table = snapshot.table(state.type);
-    Scope scope = Scope.resolve(state.type, state.subscription, snapshot, identity().nodeName());
-    Quarantine quarantine = server.quarantine();
+    Scope scope = Scope.resolve(state.type, state.subscription(), snapshot, identity().nodeName());
+    Quarantine quarantine = context.quarantine();
     boolean abandoned = false;
     NackIsolation.Task task;
-    while ((task = isolation.tasks.pollFirst()) != null) {
+    while ((task = isolation.next()) != null) {
       // only what the client should still get in that version: changed, removed or unsubscribed resources
       // take the normal path once the isolation is over
       List<Resource> current = new ArrayList<>(task.resources.size());
@@ -267,104 +276,96 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
           current.add(resource);
         }
       }
-      if (current.size() < task.resources.size()) {
-        task.knownBad = false;
-        task.sibling = null;
-      }
       if (current.isEmpty()) {
         continue;
       }
-      if (task.knownBad) {
+      if (NackIsolation.stillKnownBad(task, current)) {
         if (current.size() == 1) {
-          quarantine(state, current.get(0), task.error, isolation);
+          quarantine(state, current.get(0), task.error(), isolation);
         } else {
           isolation.split(task, current);
         }
         continue;
       }
-      if (isolation.probes >= server.options().isolationMaxProbes()) {
+      if (isolation.probes() >= context.options().isolationMaxProbes()) {
         abandoned = true;
         break;
       }
-      NackIsolation.Task probe = new NackIsolation.Task(current, false, task.error);
-      probe.sibling = task.sibling;
-      return sendProbe(state, isolation, probe, snapshot.generation());
+      return sendProbe(state, isolation, task.probe(current), snapshot.generation());
     }
-    state.isolation = null;
-    long now = server.clock().millis();
+    state.endIsolation();
     if (abandoned) {
-      server.metricsInternal().isolationAbandoned();
+      context.metrics().isolationAbandoned();
+      int left = isolation.abandon() + 1;
       log.warn(
           "node={} stream={} type={} NACK isolation gave up after {} probes (--xds-nack-isolation-max-probes);"
               + " {} set(s) of resources stay unsent until their content changes",
-          nodeId(), id, state.type.shortName(), isolation.probes, isolation.tasks.size() + 1);
-      isolation.tasks.clear();
-      state.lastResponseNacked = true;
+          nodeId(), id, state.type.shortName(), isolation.probes(), left);
+      state.acks.isolationAbandoned();
     } else {
-      state.ackedGeneration = Math.max(state.ackedGeneration, isolation.generation);
-      state.ackedAtMillis = now;
-      state.lastResponseNacked = !quarantine.of(identity(), state.type).isEmpty();
-      if (isolation.ackedProbes > 0) {
-        server.listener().onAck(identity(), state.type, isolation.generation, List.of());
+      state.acks.isolationDone(isolation.generation, context.clock().millis(),
+          !quarantine.of(identity(), state.type).isEmpty());
+      if (isolation.ackedProbes() > 0) {
+        context.listener().onAck(identity(), state.type, isolation.generation, List.of());
       }
       log.info(
           "node={} stream={} type={} NACK isolation done: {} probe(s), {} resource(s) quarantined",
-          nodeId(), id, state.type.shortName(), isolation.probes, isolation.quarantined);
+          nodeId(), id, state.type.shortName(), isolation.probes(), isolation.quarantined());
     }
     state.publish();
     return false;
   }
 
   private boolean sendProbe(TypeState state, NackIsolation isolation, NackIsolation.Task probe, long generation) {
-    long nonce = nextNonce();
+    long nonce = triage.nextNonce();
+    String version = state.acks.sentVersion();
     DeltaDiscoveryResponse.Builder builder = DeltaDiscoveryResponse.newBuilder()
         .setTypeUrl(state.type.typeUrl())
-        .setSystemVersionInfo(state.sentVersion)
+        .setSystemVersionInfo(version)
         .setNonce(Long.toString(nonce));
     for (Resource resource : probe.resources) {
       builder.addResources(resource.deltaResource());
     }
     DeltaDiscoveryResponse response = builder.build();
-    isolation.probes++;
-    isolation.inFlight = probe;
-    isolation.inFlightNonce = nonce;
-    server.metricsInternal().isolationProbe();
+    isolation.probing(probe, nonce);
+    context.metrics().isolationProbe();
     log.info(
         "node={} stream={} type={} NACK isolation: probe {} re-sends {} resource(s) {}",
-        nodeId(), id, state.type.shortName(), isolation.probes, probe.resources.size(),
-        names(probe.resources.stream().map(Resource::name).toList()));
-    boolean sent = respond(state, response, nonce, state.sentVersion, generation, response.getSerializedSize(),
+        nodeId(), id, state.type.shortName(), isolation.probes(), probe.resources.size(),
+        LoggedNames.of(probe.resources.stream().map(Resource::name).toList()));
+    boolean sent = responses.write(state, response, nonce, version, generation, response.getSerializedSize(),
         probe.resources, List.of(), probe.resources.size(), 0, true);
     state.publish();
     return sent;
   }
 
   private void quarantine(TypeState state, Resource resource, String error, NackIsolation isolation) {
-    long now = server.clock().millis();
+    long now = context.clock().millis();
     NodeIdentity who = identity();
     Quarantine.Entry entry = new Quarantine.Entry(
         who.principal(), who.nodeId(), state.type, resource.name(), resource.version(), error, now);
-    Quarantine.Refusal full = server.quarantine().add(entry, now);
+    Quarantine.Refusal full = context.quarantine().add(entry, now);
     if (full != null) {
-      server.metricsInternal().quarantineFull();
-      long suppressed = server.limitLog().admit();
+      context.metrics().quarantineFull();
+      long suppressed = context.limitLog().admit();
       if (suppressed >= 0) {
         log.warn(
             "node={} stream={} type={} rejects {} (version {}) but the quarantine is full ({}: {} entries per"
                 + " principal, {} in all); the resource stays unsent until its content changes{}",
             nodeId(), id, state.type.shortName(), resource.name(), resource.version(), full,
-            server.options().quarantineMaxPerClient(), server.options().quarantineMaxTotal(),
+            context.options().quarantineMaxPerClient(), context.options().quarantineMaxTotal(),
             LogThrottle.suppressedNote(suppressed));
       }
       return;
     }
-    isolation.quarantined++;
-    server.metricsInternal().quarantined();
+    isolation.quarantinedOne();
+    context.metrics().quarantined();
     log.warn(
         "QUARANTINE node={} nodeName={} stream={} type={} resource={} version={}: withheld from this client until"
             + " its content changes; error={}",
-        nodeId(), nodeName(), id, state.type.shortName(), resource.name(), resource.version(), SafeText.of(error));
-    server.listener().onQuarantine(identity(), entry);
+        nodeId(), admission.nodeName(), id, state.type.shortName(), resource.name(), resource.version(),
+        SafeText.of(error));
+    context.listener().onQuarantine(identity(), entry);
   }
 
   private static boolean hasRemovals(Diff[] diffs, ResourceType type) {
@@ -377,7 +378,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
    * message size. A single resource larger than the limit still goes out, alone, with a warning.
    */
   private boolean sendPart(Outgoing push) {
-    int budget = server.options().maxResponseBytes() - XdsTunables.RESPONSE_ENVELOPE_BYTES;
+    int budget = context.options().maxResponseBytes() - XdsTunables.RESPONSE_ENVELOPE_BYTES;
     DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder();
     int bytes = 0;
     int from = push.nextUpsert;
@@ -406,28 +407,23 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     }
     push.parts++;
     if (push.parts == 2) {
-      server.metricsInternal().splitResponse();
+      context.metrics().splitResponse();
     }
     return flush(push.state, response, push.version, push.generation, carried,
         push.removed.subList(fromRemoved, push.nextRemoved));
   }
 
-  @Override
-  boolean responsesListTheirNames() {
-    return true;
-  }
-
   private boolean flush(
       TypeState state, DeltaDiscoveryResponse.Builder builder, String version, long generation,
       List<Resource> carried, List<String> removedNames) {
-    long nonce = nextNonce();
+    long nonce = triage.nextNonce();
     DeltaDiscoveryResponse response =
         builder
             .setTypeUrl(state.type.typeUrl())
             .setSystemVersionInfo(version)
             .setNonce(Long.toString(nonce))
             .build();
-    return respond(
+    return responses.write(
         state,
         response,
         nonce,

@@ -50,7 +50,9 @@ public final class NodePinService {
     void report(String node, List<Pin> pins);
   }
 
-  private final XdsServer server;
+  private final StreamContext context;
+  /** The authorized streams of a node: the Envoys whose listeners a report asks about. */
+  private final Function<String, List<AdsStream<?, ?>>> streamsOfNode;
   private final Sink sink;
   private final Function<Pin, String> listenerName;
   private final Set<String> nodesInFlight = ConcurrentHashMap.newKeySet();
@@ -59,8 +61,10 @@ public final class NodePinService {
   /**
    * @param listenerName the name of the outbound listener a pinned pod gets (the translator's naming)
    */
-  NodePinService(XdsServer server, Sink sink, Function<Pin, String> listenerName) {
-    this.server = server;
+  NodePinService(StreamContext context, Function<String, List<AdsStream<?, ?>>> streamsOfNode, Sink sink,
+      Function<Pin, String> listenerName) {
+    this.context = context;
+    this.streamsOfNode = streamsOfNode;
     this.sink = sink;
     this.listenerName = listenerName;
   }
@@ -83,7 +87,7 @@ public final class NodePinService {
     ClientCredentials credentials = new ClientCredentials(claimed, connection.remote(), connection.bearerToken());
     CompletableFuture<Authorization> decision;
     try {
-      decision = server.options().authorizer().authorize(credentials);
+      decision = context.options().authorizer().authorize(credentials);
     } catch (RuntimeException e) {
       decision = CompletableFuture.failedFuture(e);
     }
@@ -118,12 +122,12 @@ public final class NodePinService {
       reply.onError(Status.INTERNAL.withDescription("the report could not be applied").asRuntimeException());
       return;
     }
-    server.metricsInternal().pinReport("accepted");
+    context.metrics().pinReport("accepted");
     Map<String, String> uidByListener = new HashMap<>();
     for (Pin pin : report.getPinsList()) {
       uidByListener.put(listenerName.apply(pin), pin.getPodUid());
     }
-    List<AdsStream<?, ?>> streams = server.streamsOfNode(node);
+    List<AdsStream<?, ?>> streams = streamsOfNode.apply(node);
     List<CompletableFuture<EnvoyListeners>> answers = new ArrayList<>();
     for (AdsStream<?, ?> stream : streams) {
       answers.add(stream.listenerAcks(uidByListener.keySet())
@@ -187,7 +191,7 @@ public final class NodePinService {
 
   private void refuse(StreamObserver<PinReportReply> reply, Status status, String label, String reason,
       PinReport report) {
-    server.metricsInternal().pinReport(label);
+    context.metrics().pinReport(label);
     long suppressed = refusalLog.admit();
     if (suppressed >= 0) {
       log.warn("pin report refused ({}): agent={} claimedNode={} reason={}{}", status.getCode(),

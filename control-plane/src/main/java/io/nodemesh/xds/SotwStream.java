@@ -18,14 +18,9 @@ import java.util.concurrent.Executor;
 final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
 
   SotwStream(
-      long id, XdsServer server, ServerCallStreamObserver<DiscoveryResponse> observer, Executor executor,
-      ClientConnection connection) {
-    super(id, server, observer, executor, connection);
-  }
-
-  @Override
-  XdsProtocol protocol() {
-    return XdsProtocol.SOTW;
+      long id, StreamContext context, ServerCallStreamObserver<DiscoveryResponse> observer, Executor executor,
+      ClientConnection connection, XdsServer.Slot slot) {
+    super(id, XdsProtocol.SOTW, context, observer, executor, connection, slot);
   }
 
   @Override
@@ -36,20 +31,20 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   @Override
   void handle(DiscoveryRequest request) {
     TypeState state =
-        triage(
+        triage.typeOf(
             request.getTypeUrl(), request.getResponseNonce(),
             request.hasErrorDetail() ? request.getErrorDetail() : null, true);
     if (state == null) {
       return;
     }
-    boolean first = !state.requested;
+    boolean first = !state.requested();
     if (first && !request.getVersionInfo().isEmpty()) {
-      state.claimedVersion = request.getVersionInfo();
+      state.claimVersion(request.getVersionInfo());
     }
     Subscription next = subscription(state, request.getResourceNamesList(), first);
     if (first && state.type.fullState()) {
       // Envoy's init (and grpc's resource timers) wait for the first LDS/CDS answer, even an empty one
-      state.responseOwed = true;
+      state.oweFirstResponse();
     }
     subscribe(state, next, first);
   }
@@ -57,29 +52,29 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   private Subscription subscription(TypeState state, List<String> names, boolean first) {
     boolean star = names.contains("*");
     ImmutableSet<String> explicit =
-        server.internNames(
+        context.internNames(
             names.stream()
-                .filter(n -> !n.equals("*") && subscribable(state.type, n))
+                .filter(n -> !n.equals("*") && admission.subscribable(state.type, n))
                 .collect(ImmutableSet.toImmutableSet()));
     if (star) {
-      state.legacyWildcard = false;
+      state.endLegacyWildcard();
       return new Subscription(true, explicit);
     }
     if (explicit.isEmpty() && names.stream().anyMatch(n -> !n.equals("*")) && !star) {
       // every name was refused (node-private): the client asked for those names, not for a wildcard
-      state.legacyWildcard = false;
+      state.endLegacyWildcard();
       return Subscription.NONE;
     }
     if (explicit.isEmpty()) {
       // an empty list is a (legacy) wildcard only for LDS/CDS on the first request, and stays one; for
       // EDS/RDS it means "nothing"
-      if (state.type.fullState() && (first || state.legacyWildcard)) {
-        state.legacyWildcard = true;
+      if (state.type.fullState() && (first || state.legacyWildcard())) {
+        state.startLegacyWildcard();
         return new Subscription(true, explicit);
       }
       return Subscription.NONE;
     }
-    state.legacyWildcard = false;
+    state.endLegacyWildcard();
     return new Subscription(false, explicit);
   }
 
@@ -104,7 +99,7 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
         continue;
       }
       if (type.fullState()) {
-        if (diff.isEmpty() && !state.responseOwed) {
+        if (diff.isEmpty() && !state.responseOwed()) {
           continue;
         }
         List<Resource> keep =
@@ -129,13 +124,11 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
    * hashes, so if it equals what we would send, sending it again would only cost bandwidth.
    */
   private boolean clientAlreadyHolds(TypeState state, Diff diff) {
-    String claimed = state.claimedVersion;
-    state.claimedVersion = null;
+    String claimed = state.takeClaimedVersion();
     if (claimed == null || !claimed.equals(Versions.ofSum(diff.sum))) {
       return false;
     }
-    state.ackedVersion = claimed;
-    state.ackedAtMillis = server.clock().millis();
+    state.acks.heldFromEarlierStream(claimed, context.clock().millis());
     log.debug(
         "node={} stream={} type={} already holds version {}; nothing to send",
         nodeId(), id, state.type.shortName(), claimed);
@@ -162,7 +155,7 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
 
   private boolean sendResources(
       TypeState state, List<Resource> resources, String version, long generation, int removed) {
-    long nonce = nextNonce();
+    long nonce = triage.nextNonce();
     List<Any> packed = new ArrayList<>(resources.size());
     for (Resource resource : resources) {
       packed.add(resource.any());
@@ -174,6 +167,7 @@ final class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
             .setNonce(Long.toString(nonce))
             .addAllResources(packed)
             .build();
-    return respond(state, response, nonce, version, generation, response.getSerializedSize(), resources.size(), removed);
+    return responses.write(state, response, nonce, version, generation, response.getSerializedSize(), List.of(),
+        List.of(), resources.size(), removed, false);
   }
 }

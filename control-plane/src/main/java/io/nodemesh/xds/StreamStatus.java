@@ -75,4 +75,27 @@ public record StreamStatus(
       long sentAtMillis,
       long ackedAtMillis,
       ImmutableList<Quarantine.Entry> withheld) {}
+
+  /**
+   * A stream's status from what it published: safe from any thread. {@code pendingTypes} (bits by type ordinal)
+   * are about to be pushed; {@code quarantine} says what is withheld from the client.
+   */
+  static StreamStatus of(long streamId, XdsProtocol protocol, StreamAdmission admission, long connectedAtMillis,
+      TypeState[] types, int pendingTypes, Quarantine quarantine) {
+    NodeIdentity who = admission.identity();
+    ImmutableList.Builder<TypeSync> synced = ImmutableList.builder();
+    for (TypeState state : types) {
+      TypeState.Published published = state.published();
+      if (published.requested()) {
+        ImmutableList<Quarantine.Entry> withheld = who == null ? ImmutableList.of() : quarantine.of(who, state.type);
+        synced.add(published.sync(state.type, (pendingTypes & (1 << state.type.ordinal())) != 0, withheld));
+      }
+    }
+    // a client without node_name metadata that asks for listeners by name is a proxyless gRPC client
+    TypeState.Published listeners = types[ResourceType.LISTENER.ordinal()].published();
+    boolean proxyless = who != null && !who.nodeNameFromMetadata() && listeners.requested() && !listeners.wildcard();
+    return new StreamStatus(streamId, who == null ? "" : who.nodeId(), who == null ? "" : who.nodeName(),
+        proxyless ? ClientKind.PROXYLESS : ClientKind.ENVOY, protocol, admission.peer(), connectedAtMillis,
+        admission.authorization(), admission.claimedNode(), who == null ? "" : who.principal(), synced.build());
+  }
 }

@@ -1,31 +1,20 @@
 package io.nodemesh.xds;
 
-import java.util.ArrayDeque;
-import java.util.Iterator;
+import com.google.common.collect.ImmutableList;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
- * One stream's state for one resource type: subscription, what the client holds, responses awaiting an
- * ACK, and the status fields the admin layer reads. Confined to the stream's executor; {@link #published}
- * is the immutable copy other threads read.
+ * One stream's state for one resource type: subscription, what the client holds, the NACK isolation under way
+ * and, in {@link #acks}, the responses awaiting an ACK. The only writer of its fields: the streams say what
+ * happened through its methods. Confined to the stream's executor, except {@link #changedBy} (the store's
+ * context) and the volatile {@link #published} and {@link #knownGeneration()} that other threads read.
  */
 final class TypeState {
-
-  /**
-   * A response awaiting ACK/NACK. Delta responses remember the resources they carried (shared references,
-   * no copies), so that a NACK can be isolated to the resource(s) at fault.
-   *
-   * @param removedNames delta: the names the response removed (a view of the push's list, no copy)
-   * @param probe whether this response re-sent a subset of a rejected response (NACK isolation)
-   * @param causes store generations whose changes for this client this response is the first to carry
-   */
-  record Sent(long nonce, String version, long generation, long sentAtMillis, List<Resource> resources,
-      List<String> removedNames, boolean probe, List<Long> causes) {
-    Sent(long nonce, String version, long generation, long sentAtMillis) {
-      this(nonce, version, generation, sentAtMillis, List.of(), List.of(), false, List.of());
-    }
-  }
 
   /** Status fields for readers on other threads. */
   record Published(
@@ -47,106 +36,232 @@ final class TypeState {
 
     static final Published INITIAL =
         new Published(false, false, 0, 0, "", "", 0, 0, "", 0, 0, "", false, false, false);
+
+    /**
+     * Where the client stands for {@code type}: stale while anything is on its way ({@code pending}: a push is
+     * about to be computed), rejected while it NACKed or resources are {@code withheld} from it, else synced.
+     */
+    StreamStatus.TypeSync sync(ResourceType type, boolean pending, ImmutableList<Quarantine.Entry> withheld) {
+      StreamStatus.Verdict verdict;
+      if (awaitingAck || isolating || pending) {
+        verdict = StreamStatus.Verdict.STALE;
+      } else if (lastResponseNacked || !withheld.isEmpty()) {
+        verdict = StreamStatus.Verdict.NACKED;
+      } else {
+        verdict = StreamStatus.Verdict.SYNCED;
+      }
+      return new StreamStatus.TypeSync(type, verdict, sentVersion, sentNonce, ackedVersion, nackError,
+          sentGeneration, ackedGeneration, wildcard, subscribedNames, heldResources, isolating, sentAtMillis,
+          ackedAtMillis, withheld);
+    }
   }
 
-  /** How an ACK/NACK matched the responses in flight. */
-  enum AckMatch {
-    CURRENT,
-    STALE,
-    UNKNOWN
-  }
+  /** Which of some names a client holds for sure: ACKed present, or held not and with nothing in flight. */
+  record Settled(Set<String> present, Set<String> absent) {}
 
   final ResourceType type;
-  Subscription subscription = Subscription.NONE;
+  final AckTracker acks = new AckTracker();
+  private Subscription subscription = Subscription.NONE;
   /** The client has sent at least one request for this type on this stream. */
-  boolean requested;
+  private boolean requested;
   /** SotW/delta legacy wildcard: the first request named nothing; ends when the client names resources. */
-  boolean legacyWildcard;
+  private boolean legacyWildcard;
   /** The client waits for a first response even if it would be empty (wildcard LDS/CDS). */
-  boolean responseOwed;
+  private boolean responseOwed;
   /**
    * SotW: the version_info a client sent on its first request of the stream (what it holds from a previous
    * stream, possibly to another replica); null once the first push decision is made.
    */
-  String claimedVersion;
-  Diff.Known known = Diff.Known.NOTHING;
+  private String claimedVersion;
+  private Diff.Known known = Diff.Known.NOTHING;
   /** Store generation of the table {@link #known} refers to; read by the re-anchoring sweep. */
-  volatile long knownGeneration;
-  final ArrayDeque<Sent> outstanding = new ArrayDeque<>();
-  /** Nonce of the latest response of this type (0 before the first). */
-  long lastSentNonce;
-
-  String sentVersion = "";
-  String sentNonce = "";
-  long sentGeneration;
-  long sentAtMillis;
-  String ackedVersion = "";
-  long ackedGeneration;
-  long ackedAtMillis;
-  String nackError = "";
-  boolean lastResponseNacked;
+  private volatile long knownGeneration;
   /** Delta: the NACK isolation in progress for this type, or null. Normal pushes of the type wait for it. */
-  NackIsolation isolation;
+  private NackIsolation isolation;
   /**
    * Store generations that changed this type's resources for the client since its last response (written from
-   * the store's thread, taken on the stream executor); at most {@link XdsTunables#MAX_CAUSES_PER_RESPONSE}, the
+   * the store's context, taken on the stream executor); at most {@link XdsTunables#MAX_CAUSES_PER_RESPONSE}, the
    * oldest kept: they are the slowest to converge.
    */
-  final ConcurrentLinkedQueue<Long> pendingCauses = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Long> pendingCauses = new ConcurrentLinkedQueue<>();
   /** The causes the next response takes ({@link #pendingCauses} as of the push's diff). */
-  List<Long> causesForNextResponse = List.of();
-
-  volatile Published published = Published.INITIAL;
+  private List<Long> causesForNextResponse = List.of();
+  private volatile Published published = Published.INITIAL;
 
   TypeState(ResourceType type) {
     this.type = type;
   }
 
-  void recordSent(Sent sent) {
-    outstanding.addLast(sent);
-    while (outstanding.size() > XdsTunables.MAX_OUTSTANDING_NONCES) {
-      outstanding.removeFirst();
-    }
-    lastSentNonce = sent.nonce();
-    sentVersion = sent.version();
-    sentNonce = Long.toString(sent.nonce());
-    sentGeneration = sent.generation();
-    sentAtMillis = sent.sentAtMillis();
+  /** A request for this type arrived (whatever it asks for). */
+  void markRequested() {
+    requested = true;
+  }
+
+  boolean requested() {
+    return requested;
+  }
+
+  Subscription subscription() {
+    return subscription;
+  }
+
+  /** Keeps the current instance when equal, so an unchanged subscription is recognized by identity. */
+  void subscribe(Subscription next) {
+    subscription = subscription.reuseIfEqual(next);
+  }
+
+  boolean legacyWildcard() {
+    return legacyWildcard;
+  }
+
+  void startLegacyWildcard() {
+    legacyWildcard = true;
+  }
+
+  void endLegacyWildcard() {
+    legacyWildcard = false;
+  }
+
+  /** The client waits for a first answer, even an empty one. */
+  void oweFirstResponse() {
+    responseOwed = true;
+  }
+
+  boolean responseOwed() {
+    return responseOwed;
+  }
+
+  /** SotW: the version a client holds from an earlier stream, as its first request said. */
+  void claimVersion(String version) {
+    claimedVersion = version;
+  }
+
+  /** The claimed version, once: only the first push decision may skip a send for it. */
+  String takeClaimedVersion() {
+    String claimed = claimedVersion;
+    claimedVersion = null;
+    return claimed;
+  }
+
+  Diff.Known known() {
+    return known;
+  }
+
+  /** Delta: what a reconnecting client says it holds (initial_resource_versions). */
+  void declared(Diff.Known held) {
+    known = held;
+  }
+
+  /** After a push: the client holds {@code after}, diffed against the tables of {@code generation}. */
+  void holds(Diff.Known after, long generation) {
+    known = after;
+    knownGeneration = generation;
+    responseOwed = false;
   }
 
   /**
-   * Finds the response an ACK/NACK refers to. SotW: only the latest response counts (each supersedes the
-   * previous one). Delta: any response still in flight counts, because each carries different resources.
-   * The matched response and all older ones leave the in-flight list.
+   * What the client lacks of this type in {@code snapshot} (for a client of {@code nodeName}); the changes that
+   * caused it become the causes of the next response, unless it leaves what the client holds as it was.
    */
-  Sent match(long nonce, boolean latestOnly) {
-    Sent latest = outstanding.peekLast();
-    if (latest == null) {
-      return null;
-    }
-    if (latestOnly && latest.nonce() != nonce) {
-      return null;
-    }
-    Sent found = null;
-    for (Sent sent : outstanding) {
-      if (sent.nonce() == nonce) {
-        found = sent;
-        break;
-      }
-    }
-    if (found == null) {
-      return null;
-    }
-    for (Iterator<Sent> it = outstanding.iterator(); it.hasNext(); ) {
-      Sent sent = it.next();
-      it.remove();
-      if (sent == found) {
-        break;
-      }
-    }
-    return found;
+  Diff diff(StoreSnapshot snapshot, String nodeName, LayerChange layerChanges) {
+    Scope scope = Scope.resolve(type, subscription, snapshot, nodeName);
+    Diff diff = Diff.compute(known, scope, snapshot.table(type), layerChanges);
+    takeCauses(!diff.isEmpty());
+    return diff;
   }
 
+  long knownGeneration() {
+    return knownGeneration;
+  }
+
+  NackIsolation isolation() {
+    return isolation;
+  }
+
+  /** The isolation under way, or a new one for a response of {@code generation}. */
+  NackIsolation isolate(long generation) {
+    if (isolation == null) {
+      isolation = new NackIsolation(generation);
+    }
+    return isolation;
+  }
+
+  void endIsolation() {
+    isolation = null;
+  }
+
+  /** Store generation {@code generation} changed this type for the client (from the store's context). */
+  void changedBy(long generation) {
+    if (pendingCauses.size() < XdsTunables.MAX_CAUSES_PER_RESPONSE) {
+      pendingCauses.add(generation);
+    }
+  }
+
+  /** Nothing of this type is requested: its changes cause nothing. */
+  void dropCauses() {
+    pendingCauses.clear();
+  }
+
+  /**
+   * Takes the pending causes; the next response carries them unless {@code clientStateChanges} is false (changes
+   * that left what the client holds as it was caused nothing: no convergence to observe).
+   */
+  private void takeCauses(boolean clientStateChanges) {
+    if (pendingCauses.isEmpty()) {
+      return;
+    }
+    List<Long> causes = new ArrayList<>(causesForNextResponse);
+    for (Long cause; (cause = pendingCauses.poll()) != null; ) {
+      causes.add(cause);
+    }
+    if (clientStateChanges) {
+      causesForNextResponse = List.copyOf(causes);
+    }
+  }
+
+  /** The causes a response about to go out carries; the next one starts afresh. */
+  List<Long> causesOfResponse() {
+    List<Long> causes = causesForNextResponse;
+    causesForNextResponse = List.of();
+    return causes;
+  }
+
+  /**
+   * Which of {@code names} the client has ACKed holding, and which it does not hold with no response in flight. A
+   * name sent in a response not yet ACKed is in neither set, and so is everything while the last response stands
+   * rejected or a reconnecting client's declared state is not folded yet. {@code responsesListTheirNames}: each
+   * response in flight names what it carries and removes (delta), so other names are settled; a SotW response
+   * restates every name, so while one is in flight nothing is.
+   */
+  Settled settled(Collection<String> names, boolean responsesListTheirNames) {
+    Set<String> present = new HashSet<>();
+    Set<String> absent = new HashSet<>();
+    if (!acks.lastResponseNacked() && known.declared() == null) {
+      Set<String> inFlight = new HashSet<>();
+      acks.inFlight().forEach(sent -> {
+        sent.resources().forEach(resource -> inFlight.add(resource.name()));
+        inFlight.addAll(sent.removedNames());
+      });
+      boolean everythingInFlight = acks.awaitingAck() && !responsesListTheirNames;
+      for (String name : names) {
+        if (everythingInFlight || inFlight.contains(name)) {
+          continue;
+        }
+        if (known.scope().contains(name) && known.table().get(name) != null) {
+          present.add(name);
+        } else {
+          absent.add(name);
+        }
+      }
+    }
+    return new Settled(Set.copyOf(present), Set.copyOf(absent));
+  }
+
+  Published published() {
+    return published;
+  }
+
+  /** Makes the current state visible to other threads. */
   void publish() {
     published =
         new Published(
@@ -154,16 +269,16 @@ final class TypeState {
             subscription.wildcard(),
             subscription.names().size(),
             known.count(),
-            sentVersion,
-            sentNonce,
-            sentGeneration,
-            sentAtMillis,
-            ackedVersion,
-            ackedGeneration,
-            ackedAtMillis,
-            nackError,
-            lastResponseNacked,
-            !outstanding.isEmpty(),
+            acks.sentVersion(),
+            acks.sentNonce(),
+            acks.sentGeneration(),
+            acks.sentAtMillis(),
+            acks.ackedVersion(),
+            acks.ackedGeneration(),
+            acks.ackedAtMillis(),
+            acks.nackError(),
+            acks.lastResponseNacked(),
+            acks.awaitingAck(),
             isolation != null);
   }
 }

@@ -85,6 +85,8 @@ public final class XdsServer implements AutoCloseable {
   /** Envoys of a cluster subscribe to largely the same EDS/RDS names: keep one copy per distinct set. */
   private final Interner<ImmutableSet<String>> names = Interners.newWeakInterner();
   private final ResourceStore.ChangeListener storeListener = this::onStoreChange;
+  /** What the streams may use of this server: they get this, never the server itself. */
+  private final StreamContext context = new ServerContext();
   /** Re-anchoring sweep state; touched only in the store's context. */
   private long lastSweepMillis;
   private long sweepGeneration;
@@ -196,12 +198,13 @@ public final class XdsServer implements AutoCloseable {
    */
   public ServerServiceDefinition pinService(NodePinService.Sink sink,
       Function<Pin, String> listenerName) {
-    return ServerInterceptors.intercept(new NodePinService(this, sink, listenerName).definition(),
+    return ServerInterceptors.intercept(
+        new NodePinService(context, this::streamsOfNode, sink, listenerName).definition(),
         new ConnectionInterceptor());
   }
 
   /** The authorized streams whose view is {@code nodeName}'s. */
-  List<AdsStream<?, ?>> streamsOfNode(String nodeName) {
+  private List<AdsStream<?, ?>> streamsOfNode(String nodeName) {
     List<AdsStream<?, ?>> ofNode = new ArrayList<>();
     for (AdsStream<?, ?> stream : streams.values()) {
       NodeIdentity who = stream.identity();
@@ -253,49 +256,9 @@ public final class XdsServer implements AutoCloseable {
     }
   }
 
-  /** For the streams: the internal counters object. */
-  XdsMetrics metricsInternal() {
-    return metrics;
-  }
-
-  XdsEventListener listener() {
-    return listener;
-  }
-
-  Clock clock() {
-    return clock;
-  }
-
-  /**
-   * Runs {@code task} after {@code delayNanos} on the timer thread (it should hand work to a stream executor).
-   * Returns the timer to cancel, or null when the server is closed.
-   */
-  ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
-    if (!closed) {
-      try {
-        return timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-      } catch (RejectedExecutionException e) {
-        AdsStream.log.debug("timer task dropped: server closed");
-      }
-    }
-    return null;
-  }
-
   /** Timers still waiting (tests: a closed or authorized stream leaves none behind). */
   int pendingTimers() {
     return ((ScheduledThreadPoolExecutor) timers).getQueue().size();
-  }
-
-  ImmutableSet<String> internNames(ImmutableSet<String> set) {
-    return set.isEmpty() ? ImmutableSet.of() : names.intern(set);
-  }
-
-  void register(AdsStream<?, ?> stream) {
-    streams.put(stream.id, stream);
-  }
-
-  void unregister(AdsStream<?, ?> stream) {
-    streams.remove(stream.id);
   }
 
   /** Live streams, for tests in this package. */
@@ -341,9 +304,74 @@ public final class XdsServer implements AutoCloseable {
     return connection == null ? ClientConnection.UNKNOWN : connection;
   }
 
-  /** Limits hit (refused streams, full quarantine): one log line per {@link XdsTunables#LIMIT_LOG_INTERVAL_MILLIS}. */
-  LogThrottle limitLog() {
-    return limitLog;
+  /** The server as its streams see it. */
+  private final class ServerContext implements StreamContext {
+    @Override
+    public XdsServerOptions options() {
+      return options;
+    }
+
+    @Override
+    public XdsMetrics metrics() {
+      return metrics;
+    }
+
+    @Override
+    public Quarantine quarantine() {
+      return quarantine;
+    }
+
+    @Override
+    public XdsEventListener listener() {
+      return listener;
+    }
+
+    @Override
+    public Clock clock() {
+      return clock;
+    }
+
+    @Override
+    public LogThrottle limitLog() {
+      return limitLog;
+    }
+
+    @Override
+    public StoreSnapshot snapshot() {
+      return store.snapshot();
+    }
+
+    @Override
+    public LayerChange layerChanges() {
+      return store.layerChanges();
+    }
+
+    @Override
+    public ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+      if (!closed) {
+        try {
+          return timers.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+          AdsStream.log.debug("timer task dropped: server closed");
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public ImmutableSet<String> internNames(ImmutableSet<String> set) {
+      return set.isEmpty() ? ImmutableSet.of() : names.intern(set);
+    }
+
+    @Override
+    public void register(AdsStream<?, ?> stream) {
+      streams.put(stream.id, stream);
+    }
+
+    @Override
+    public void unregister(AdsStream<?, ?> stream) {
+      streams.remove(stream.id);
+    }
   }
 
   /** What one client address holds: open streams and bytes of subscribed names. Guarded by the map's compute. */
@@ -478,15 +506,14 @@ public final class XdsServer implements AutoCloseable {
       if (slot == null) {
         return ignoring();
       }
-      SotwStream stream =
-          new SotwStream(
+      return new SotwStream(
               streamIds.incrementAndGet(),
-              XdsServer.this,
+              context,
               (ServerCallStreamObserver<DiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
-              connection);
-      stream.onRelease(slot);
-      return stream.start();
+              connection,
+              slot)
+          .start();
     }
 
     @Override
@@ -497,15 +524,14 @@ public final class XdsServer implements AutoCloseable {
       if (slot == null) {
         return ignoring();
       }
-      DeltaStream stream =
-          new DeltaStream(
+      return new DeltaStream(
               streamIds.incrementAndGet(),
-              XdsServer.this,
+              context,
               (ServerCallStreamObserver<DeltaDiscoveryResponse>) responseObserver,
               MoreExecutors.newSequentialExecutor(pool),
-              connection);
-      stream.onRelease(slot);
-      return stream.start();
+              connection,
+              slot)
+          .start();
     }
   }
 

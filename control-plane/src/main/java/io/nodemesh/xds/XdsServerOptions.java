@@ -47,18 +47,20 @@ public record XdsServerOptions(
     int maxResponseBytes) {
 
   /**
-   * The translator's per-pod names ({@code pod/{ns}/{pod}/...}) for the library default; the application passes
-   * {@code ResourceNames::isPerPod}, which owns the scheme (xds does not depend on the translator).
+   * The library default: no name is node-private. The naming scheme is the translator's ({@code
+   * ResourceNames::isPerPod}, which the application passes); xds does not depend on the translator, so it does not
+   * guess the scheme either.
    */
-  public static final Predicate<String> PER_POD_NAMES = name -> name.startsWith("pod/");
+  public static final Predicate<String> NO_NODE_PRIVATE_NAMES = name -> false;
 
   /**
-   * No authorization, no per-client limits, NACK isolation with 64 probes, a bounded quarantine (256 per
-   * client, 10,000 in all, forgotten 10 minutes after a client's last stream closed), 4 MiB responses.
+   * No authorization, no node-private names, no per-client limits, NACK isolation with 64 probes, a bounded
+   * quarantine (256 per client, 10,000 in all, forgotten 10 minutes after a client's last stream closed), 4 MiB
+   * responses.
    */
   public static final XdsServerOptions DEFAULTS =
-      new XdsServerOptions(ClientAuthorizer.ALLOW_ALL, PER_POD_NAMES, 0, true, 0, 0, 0, 64, 256, 0, 0, 0, 10_000,
-          10 * 60 * 1000, XdsTunables.DEFAULT_MAX_RESPONSE_BYTES);
+      new XdsServerOptions(ClientAuthorizer.ALLOW_ALL, NO_NODE_PRIVATE_NAMES, 0, true, 0, 0, 0, 64, 256, 0, 0, 0,
+          10_000, 10 * 60 * 1000, XdsTunables.DEFAULT_MAX_RESPONSE_BYTES);
 
   public XdsServerOptions {
     Objects.requireNonNull(authorizer, "authorizer");

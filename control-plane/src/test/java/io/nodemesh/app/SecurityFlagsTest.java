@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.nodemesh.http.AdminServer;
 import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.flags.Flag;
+import io.nodemesh.model.ObjectKey;
 import io.nodemesh.security.NodeAuthMode;
+import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.XdsServerOptions;
 import java.time.Duration;
@@ -63,6 +65,16 @@ class SecurityFlagsTest {
     assertThat(options.requestsPerSecond()).isEqualTo(7);
     assertThat(options.requestBurst()).isEqualTo(70);
     assertThat(options.isolationMaxProbes()).isEqualTo(3);
+  }
+
+  @Test
+  void theXdsServerKnowsNodePrivateNamesByTheTranslatorsScheme() {
+    XdsServerOptions options = Settings.defaults().xdsServerOptions(ClientAuthorizer.ALLOW_ALL);
+    ObjectKey pod = new ObjectKey("default", "p");
+    assertThat(options.nodePrivateName().test(ResourceNames.outboundListener(pod))).isTrue();
+    assertThat(options.nodePrivateName().test(ResourceNames.servicePort(new ObjectKey("default", "s"), 80))).isFalse();
+    assertThat(XdsServerOptions.DEFAULTS.nodePrivateName().test(ResourceNames.outboundListener(pod)))
+        .as("the library default guesses no naming scheme").isFalse();
   }
 
   @Test

@@ -22,6 +22,7 @@ import io.nodemesh.model.ClusterState;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.security.NodeAuthorizer;
 import io.nodemesh.security.PeerBinding;
+import io.nodemesh.translate.ResourceNames;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -65,7 +66,7 @@ class HostileClientsTest {
     ClusterState state = NodeAuthorizationTest.model();
     NodeAuthorizer authorizer = new NodeAuthorizer(NodeAuthMode.PEER,
         new PeerBinding(false, NodeAuthorizationTest.ENVOY_NAMESPACE), null, () -> state, allowAnonymous);
-    server = new LoopbackXdsServer(options.withAuthorizer(authorizer), listener, 4 * 1024 * 1024, null);
+    server = new LoopbackXdsServer(options.withAuthorizer(authorizer).withNodePrivateName(ResourceNames::isPerPod), listener, 4 * 1024 * 1024, null);
     UpdateBatch.Builder batch = UpdateBatch.builder();
     for (String name : serviceNames()) {
       batch.put(cluster(name)).put(endpoints(name, "10.1.0.1", 80)).put(route(name, name));

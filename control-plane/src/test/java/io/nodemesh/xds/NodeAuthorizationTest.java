@@ -24,6 +24,7 @@ import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.security.NodeAuthorizer;
 import io.nodemesh.security.PeerBinding;
 import io.nodemesh.security.ReviewedToken;
+import io.nodemesh.translate.ResourceNames;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
@@ -80,7 +81,8 @@ class NodeAuthorizationTest {
   private void start(NodeAuthMode mode, boolean trustLoopback, boolean allowAnonymous) {
     NodeAuthorizer authorizer = new NodeAuthorizer(mode, new PeerBinding(trustLoopback, ENVOY_NAMESPACE),
         mode.usesToken() ? tokens : null, model::get, allowAnonymous);
-    server = new LoopbackXdsServer(XdsServerOptions.DEFAULTS.withAuthorizer(authorizer));
+    server = new LoopbackXdsServer(
+        XdsServerOptions.DEFAULTS.withAuthorizer(authorizer).withNodePrivateName(ResourceNames::isPerPod));
     server.apply(UpdateBatch.builder()
         .put(cluster("svc/default/echo/80"))
         .put(endpoints("svc/default/echo/80", "10.1.0.1", 80))

@@ -48,13 +48,13 @@ class QuietStreamTest {
       envoy.subscribeResponseAck(ResourceType.ENDPOINT, "mine");
       server.awaitSynced("quiet", ResourceType.ENDPOINT);
       TypeState endpoints = server.stream("quiet").state(ResourceType.ENDPOINT);
-      long anchored = endpoints.knownGeneration;
+      long anchored = endpoints.knownGeneration();
       assertThat(anchored).isPositive();
 
       for (int port = 81; port < 90; port++) {
         server.put(endpoints("other", "10.0.0.1", port));
       }
-      assertThat(endpoints.knownGeneration).isEqualTo(anchored);
+      assertThat(endpoints.knownGeneration()).isEqualTo(anchored);
 
       // two sweep intervals: the first sweep marks the generation, the second re-anchors what is older
       now.set(now.get().plus(Duration.ofMillis(XdsTunables.REANCHOR_INTERVAL_MILLIS)));
@@ -62,7 +62,7 @@ class QuietStreamTest {
       now.set(now.get().plus(Duration.ofMillis(XdsTunables.REANCHOR_INTERVAL_MILLIS)));
       long latest = server.put(endpoints("other", "10.0.0.1", 91)).generation();
 
-      await().until(() -> endpoints.knownGeneration == latest);
+      await().until(() -> endpoints.knownGeneration() == latest);
       envoy.expectNoResponse();
     }
   }
