@@ -156,7 +156,7 @@ class ListenerGateTest {
       }, 0, 10, TimeUnit.MILLISECONDS);
       boolean baseline = Boolean.getBoolean("nodemesh.gate.churn.baseline");
       StandInEnvoy envoy = envoy("envoy-gate-1");
-      startAgent(baseline ? Map.of("control-demo-address", "") : Map.of());
+      startAgent(baseline ? Map.of("control-plane-address", "") : Map.of());
       List<Long> addMillis = new ArrayList<>();
       int reached = 0;
       for (int i = 0; i < PODS; i++) {
@@ -182,7 +182,7 @@ class ListenerGateTest {
   @Test
   void withoutTheGateANewPodsFirstConnectionsAreRefused() throws Exception {
     StandInEnvoy envoy = envoy("envoy-gate-1");
-    startAgent(Map.of("control-demo-address", ""));
+    startAgent(Map.of("control-plane-address", ""));
     List<Long> addMillis = new ArrayList<>();
     int refused = 0;
     for (int i = 0; i < PODS; i++) {
@@ -301,9 +301,9 @@ class ListenerGateTest {
         "cni-timeout", "10s",
         "gc-grace", "0s",
         "resync-interval", "1h",
-        "control-demo-address", "127.0.0.1:" + xdsPort,
+        "control-plane-address", "127.0.0.1:" + xdsPort,
         "pin-report-interval", "1s",
-        "control-demo-source-address", "127.0.0.1"));
+        "control-plane-source-address", "127.0.0.1"));
     flags.putAll(extra);
     NodeAgent agent = new NodeAgent(AgentSettings.of(flags), sharedPods, NetnsIptables.nsenter(), null,
         Clock.systemUTC());
