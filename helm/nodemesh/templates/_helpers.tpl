@@ -128,6 +128,9 @@ Cross-field rules that values.schema.json cannot express. Included by the worklo
 {{- if and (eq (int $envoy.updateStrategy.maxSurge) 0) (eq (int $envoy.updateStrategy.maxUnavailable) 0) -}}
 {{- fail "envoy.updateStrategy: maxSurge and maxUnavailable cannot both be 0 (the rollout could never progress)" -}}
 {{- end -}}
+{{- if ge (float64 $envoy.overload.resetStreamsScalingThreshold) (float64 $envoy.overload.resetStreamsSaturationThreshold) -}}
+{{- fail "envoy.overload.resetStreamsScalingThreshold must be below resetStreamsSaturationThreshold (Envoy rejects a scaled trigger that saturates before it starts)" -}}
+{{- end -}}
 {{- $version := include "nodemesh.envoy.version" . -}}
 {{- if and $version (not $envoy.image.digest) -}}
 {{- $minimum := ternary "1.38.0-0" "1.36.0-0" (eq $cp.config.upstreamBinding "shared") -}}

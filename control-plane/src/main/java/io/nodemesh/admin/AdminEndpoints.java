@@ -38,6 +38,7 @@ import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
 import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.translate.NodeNames;
+import io.nodemesh.translate.PodLimits;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.Resource;
@@ -343,6 +344,12 @@ public final class AdminEndpoints {
         .setReason(view.podProblems().containsKey(key)
             ? pod.mesh().reason() + "; " + view.podProblems().get(key) : pod.mesh().reason())
         .setNetnsPath(pod.mesh().netnsPath().orElse(""));
+    PodLimits limits = PodLimits.forPod(pod, pipeline.options().podLimits(), problem -> { });
+    if (pod.mesh().meshed() && limits.any()) {
+      status.setLimits(io.nodemesh.api.admin.v1.PodLimits.newBuilder()
+          .setMaxConnections(limits.maxConnections())
+          .setMaxConnectionRate(limits.maxConnectionRate()));
+    }
     if (!pod.mesh().meshed()) {
       return status.setNotAckedReason("not meshed").build();
     }

@@ -2,17 +2,18 @@ package io.nodemesh.app;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
-import io.nodemesh.http.AdminListeners;
-import io.nodemesh.http.AdminServer;
-import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.common.LogLevel;
 import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
+import io.nodemesh.http.AdminListeners;
+import io.nodemesh.http.AdminServer;
+import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
 import io.nodemesh.security.NodeAuthMode;
+import io.nodemesh.translate.PodLimits;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.translate.UpstreamBinding;
@@ -71,6 +72,14 @@ public final class Settings implements Configuration {
               + " 10.96.0.0/12,fd00:10:96::/112): a pod listener hands what is addressed to them to the shared service"
               + " layer in one filter chain; empty: every pod listener lists every ClusterIP, so it grows with the"
               + " catalogue and a service add rewrites it");
+  public static final Flag<Integer> POD_MAX_CONNECTIONS =
+      Flag.integer("pod-max-connections", 0, 0, PodLimits.MAX_VALUE,
+          "concurrent outbound connections each pod may hold on its node's Envoy, per filter chain of its listener"
+              + " (docs/FAIRNESS.md); also the most a pod's nodemesh.io/max-connections may ask for; 0: no limit");
+  public static final Flag<Integer> POD_MAX_CONNECTION_RATE =
+      Flag.integer("pod-max-connection-rate", 0, 0, PodLimits.MAX_VALUE,
+          "new outbound connections per second each pod may open through its node's Envoy (burst: one second's"
+              + " worth); also the most a pod's nodemesh.io/max-connection-rate may ask for; 0: no limit");
   public static final Flag<Duration> CONNECT_TIMEOUT =
       Flag.duration("connect-timeout", "5s", Duration.ofMillis(1), "upstream connect timeout of generated clusters");
   public static final Flag<Integer> MAX_MESSAGE_BYTES =
@@ -177,7 +186,8 @@ public final class Settings implements Configuration {
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
       ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
-      NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT, CONNECT_TIMEOUT,
+      NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT,
+      POD_MAX_CONNECTIONS, POD_MAX_CONNECTION_RATE, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
       ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
       XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
@@ -320,7 +330,7 @@ public final class Settings implements Configuration {
         .map(String::trim).filter(cidr -> !cidr.isEmpty()).collect(ImmutableList.toImmutableList());
     try {
       return new TranslatorOptions(get(UPSTREAM_BINDING), get(BUFFER_LIMIT_BYTES), get(SO_MARK), get(CAPTURE_PORT),
-          get(CONNECT_TIMEOUT), cidrs);
+          get(CONNECT_TIMEOUT), cidrs, new PodLimits(get(POD_MAX_CONNECTIONS), get(POD_MAX_CONNECTION_RATE)));
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("--service-cidrs: " + e.getMessage());
     }

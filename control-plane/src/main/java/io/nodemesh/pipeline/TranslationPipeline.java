@@ -138,6 +138,11 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     this.outcomes = outcomes;
   }
 
+  /** The knobs every translation uses. */
+  public TranslatorOptions options() {
+    return options;
+  }
+
   /** The latest translation state; immutable. */
   public View view() {
     return view;

@@ -44,9 +44,11 @@ public final class ListenerTranslator {
    * @param scope the service ports the pod may call ({@link UpstreamScope})
    * @param scoped whether the pod narrowed its scope with {@code nodemesh.io/upstreams}
    * @param servicePrefixes shared binding, unscoped pod: what the service chain matches ({@link ServiceCidrs})
+   * @param limits the pod's limits, enforced first on every chain that carries traffic (not the loop guard)
    */
   public static Listener outboundListener(PodInfo pod, String netnsPath, List<OutboundService> scope,
-      boolean scoped, List<CidrRange> servicePrefixes, TranslatorOptions options) {
+      boolean scoped, List<CidrRange> servicePrefixes, PodLimits limits, TranslatorOptions options) {
+    List<Filter> limitFilters = limits.filters(pod);
     UpstreamBinding binding = options.upstreamBinding();
     Listener.Builder listener =
         Listener.newBuilder()
@@ -70,6 +72,7 @@ public final class ListenerTranslator {
           listener.addFilterChains(FilterChain.newBuilder()
               .setName(SERVICES_CHAIN)
               .setFilterChainMatch(FilterChainMatch.newBuilder().addAllPrefixRanges(servicePrefixes))
+              .addAllFilters(limitFilters)
               .addFilters(serviceFilterState)
               .addFilters(tcpProxy(SERVICES_CHAIN, ResourceNames.BLACKHOLE)));
         }
@@ -78,13 +81,14 @@ public final class ListenerTranslator {
           listener.addFilterChains(FilterChain.newBuilder()
               .setName(outbound.sharedName())
               .setFilterChainMatch(serviceMatch(outbound))
+              .addAllFilters(limitFilters)
               .addFilters(serviceFilterState)
               .addFilters(tcpProxy(outbound.sharedName(), ResourceNames.BLACKHOLE)));
         }
       }
     } else {
       for (OutboundService outbound : scope) {
-        listener.addFilterChains(perPodServiceChain(pod, outbound));
+        listener.addFilterChains(perPodServiceChain(pod, outbound, limitFilters));
       }
     }
     listener.addFilterChains(FilterChain.newBuilder()
@@ -95,6 +99,7 @@ public final class ListenerTranslator {
     String passthrough = ResourceNames.passthroughCluster(pod, binding);
     listener.setDefaultFilterChain(FilterChain.newBuilder()
         .setName(PASSTHROUGH_CHAIN)
+        .addAllFilters(limitFilters)
         .addAllFilters(withNetns(netnsFilter, tcpProxy(passthrough, passthrough))));
     return listener.build();
   }
@@ -126,12 +131,13 @@ public final class ListenerTranslator {
     return match.build();
   }
 
-  private static FilterChain perPodServiceChain(PodInfo pod, OutboundService outbound) {
+  private static FilterChain perPodServiceChain(PodInfo pod, OutboundService outbound, List<Filter> limitFilters) {
     Filter terminal = terminal(outbound,
         ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()));
     return FilterChain.newBuilder()
         .setName(outbound.sharedName())
         .setFilterChainMatch(serviceMatch(outbound))
+        .addAllFilters(limitFilters)
         .addFilters(terminal)
         .build();
   }

@@ -38,6 +38,8 @@ public final class PodTranslator {
   public static PodResources translate(PodInfo pod, ImmutableList<OutboundService> scope,
       ImmutableList<CidrRange> servicePrefixes, List<String> problems, TranslatorOptions options) {
     String netns = pod.mesh().netnsPath().orElseThrow();
+    List<String> allProblems = new ArrayList<>(problems);
+    PodLimits limits = PodLimits.forPod(pod, options.podLimits(), allProblems::add);
     ImmutableSortedMap.Builder<String, Cluster> podClusters = ImmutableSortedMap.naturalOrder();
     if (options.upstreamBinding() == UpstreamBinding.PER_POD) {
       Cluster passthrough = ClusterTranslator.perPodPassthrough(pod, netns, options);
@@ -49,9 +51,10 @@ public final class PodTranslator {
     }
     return new PodResources(
         pod.key(),
-        ListenerTranslator.outboundListener(pod, netns, scope, UpstreamScope.scoped(pod), servicePrefixes, options),
+        ListenerTranslator.outboundListener(pod, netns, scope, UpstreamScope.scoped(pod), servicePrefixes, limits,
+            options),
         podClusters.build(),
         scope,
-        ImmutableList.copyOf(problems));
+        ImmutableList.copyOf(allProblems));
   }
 }

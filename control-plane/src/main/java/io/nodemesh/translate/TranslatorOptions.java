@@ -17,10 +17,11 @@ import java.util.Objects;
  * @param serviceCidrs the cluster's service CIDRs ({@code 10.96.0.0/12}, {@code fd00:10:96::/112}): a pod
  *     listener sends what is addressed to them to the service layer; empty: it lists every ClusterIP instead,
  *     which grows every pod listener with the catalogue
+ * @param podLimits every pod's limits on the node's Envoy unless its annotations lower them ({@link PodLimits})
  */
 public record TranslatorOptions(
     UpstreamBinding upstreamBinding, int bufferLimitBytes, int soMark, int capturePort, Duration connectTimeout,
-    ImmutableList<String> serviceCidrs) {
+    ImmutableList<String> serviceCidrs, PodLimits podLimits) {
 
   public static final int DEFAULT_BUFFER_LIMIT_BYTES = 32 * 1024;
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -28,12 +29,13 @@ public record TranslatorOptions(
   public static final TranslatorOptions DEFAULTS =
       new TranslatorOptions(
           UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, TrafficRedirect.DEFAULT_SO_MARK,
-          TrafficRedirect.DEFAULT_CAPTURE_PORT, DEFAULT_CONNECT_TIMEOUT, ImmutableList.of());
+          TrafficRedirect.DEFAULT_CAPTURE_PORT, DEFAULT_CONNECT_TIMEOUT, ImmutableList.of(), PodLimits.NONE);
 
   public TranslatorOptions {
     Objects.requireNonNull(upstreamBinding, "upstreamBinding");
     Objects.requireNonNull(connectTimeout, "connectTimeout");
     Objects.requireNonNull(serviceCidrs, "serviceCidrs");
+    Objects.requireNonNull(podLimits, "podLimits");
     for (String cidr : serviceCidrs) {
       ServiceCidrs.parse(cidr); // throws IllegalArgumentException naming the bad entry
     }
@@ -49,10 +51,12 @@ public record TranslatorOptions(
   }
 
   public TranslatorOptions withUpstreamBinding(UpstreamBinding binding) {
-    return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs);
+    return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs,
+        podLimits);
   }
 
   public TranslatorOptions withServiceCidrs(ImmutableList<String> cidrs) {
-    return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs);
+    return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs,
+        podLimits);
   }
 }

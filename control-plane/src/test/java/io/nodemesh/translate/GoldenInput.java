@@ -38,7 +38,7 @@ record GoldenInput(
 
   /** Option overrides; unset fields keep {@link TranslatorOptions#DEFAULTS}. */
   record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort,
-      List<String> serviceCidrs) {
+      List<String> serviceCidrs, PodLimits podLimits) {
     TranslatorOptions apply(TranslatorOptions defaults) {
       return new TranslatorOptions(
           upstreamBinding == null ? defaults.upstreamBinding() : upstreamBinding,
@@ -46,7 +46,8 @@ record GoldenInput(
           soMark == null ? defaults.soMark() : soMark,
           capturePort == null ? defaults.capturePort() : capturePort,
           defaults.connectTimeout(),
-          serviceCidrs == null ? defaults.serviceCidrs() : ImmutableList.copyOf(serviceCidrs));
+          serviceCidrs == null ? defaults.serviceCidrs() : ImmutableList.copyOf(serviceCidrs),
+          podLimits == null ? defaults.podLimits() : podLimits);
     }
   }
 

@@ -205,12 +205,23 @@ class EnvoyBootstrapTest {
         .unpack(DownstreamConnectionsConfig.class).getMaxActiveDownstreamConnections()).isEqualTo(20000);
     assertThat(monitors.get("envoy.resource_monitors.fixed_heap").getTypedConfig()
         .unpack(FixedHeapConfig.class).getMaxHeapSizeBytes()).isEqualTo(1073741824L);
-    assertThat(overload.getActionsList())
+    assertThat(overload.getActionsList().subList(0, 2))
         .extracting(OverloadAction::getName, action -> action.getTriggers(0).getName(),
             action -> action.getTriggers(0).getThreshold().getValue())
         .containsExactly(
             tuple("envoy.overload_actions.shrink_heap", "envoy.resource_monitors.fixed_heap", 0.95),
             tuple("envoy.overload_actions.stop_accepting_requests", "envoy.resource_monitors.fixed_heap", 0.98));
+    OverloadAction reset = overload.getActions(2);
+    assertThat(reset.getName()).isEqualTo("envoy.overload_actions.reset_high_memory_stream");
+    assertThat(reset.getTriggers(0).getName()).isEqualTo("envoy.resource_monitors.fixed_heap");
+    assertThat(reset.getTriggers(0).getScaled().getScalingThreshold()).isEqualTo(0.85);
+    assertThat(reset.getTriggers(0).getScaled().getSaturationThreshold()).isEqualTo(0.95);
+    assertThat(overload.getBufferFactoryConfig().getMinimumAccountToTrackPowerOfTwo())
+        .as("reset_high_memory_stream resets only tracked streams: tracking must be on").isEqualTo(20);
+    assertThat(overload.getLoadshedPointsList())
+        .extracting(point -> point.getName(), point -> point.getTriggers(0).getThreshold().getValue())
+        .containsExactly(tuple("envoy.load_shed_points.tcp_listener_accept", 0.97));
+    assertThat(overload.getActionsCount()).isEqualTo(3);
     assertThat(bootstrap.getAdmin().getIgnoreGlobalConnLimit()).as("admin stays reachable at the limit").isTrue();
   }
 
