@@ -1,6 +1,9 @@
 package io.nodemesh.common;
 
+import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
+import io.nodemesh.http.AdminListeners;
+import io.nodemesh.http.AdminServer;
 import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
@@ -58,4 +61,32 @@ public final class SharedFlags {
           "port of the per-pod outbound listener that redirected traffic lands on");
   public static final Flag<LogLevel> LOG_LEVEL =
       Flag.choice("log-level", LogLevel.INFO, LogLevel.class, "root log level (push summaries are at debug)");
+
+  /** Which pods are meshed and where their namespaces are, from these flags: both processes decide alike. */
+  public static MeshOptions meshOptions(Configuration config) {
+    try {
+      return new MeshOptions(config.get(MESH_ALL_NAMESPACES), config.get(NETNS_MODE), config.get(NETNS_TEMPLATE),
+          config.get(NETNS_ALLOWED_PREFIX));
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The probe and debug listeners of a process whose own flags give the probe address and the two ports,
+   * checked (a debug port off loopback needs --debug-auth).
+   */
+  public static AdminListeners.Config adminListeners(Configuration config, String adminAddress, int adminPort,
+      int debugPort) {
+    AdminListeners.Config listeners = new AdminListeners.Config(adminAddress, adminPort, config.get(DEBUG_ADDRESS),
+        debugPort, config.get(DEBUG_AUTH), config.get(DEBUG_TOKEN_FILE),
+        new AdminServer.Limits(config.get(ADMIN_READ_TIMEOUT), config.get(ADMIN_MAX_CONNECTIONS),
+            config.get(ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
+    try {
+      listeners.check();
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException(e.getMessage());
+    }
+    return listeners;
+  }
 }

@@ -13,4 +13,9 @@ public interface Configuration {
 
   /** Where that value came from: "flag", "env NODEMESH_..." or "default". */
   String source(Flag<?> flag);
+
+  /** The value in force for {@code flag}, parsed (every value was checked when the configuration was built). */
+  default <T> T get(Flag<T> flag) {
+    return flag.parse(text(flag), source(flag));
+  }
 }

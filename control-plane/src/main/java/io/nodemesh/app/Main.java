@@ -9,6 +9,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
@@ -42,16 +43,8 @@ public final class Main {
       System.exit(2);
       return;
     }
-    Settings settings;
-    try {
-      settings = Settings.parse(args, System.getenv());
-    } catch (Flag.UsageException e) {
-      System.err.println("nodemesh: " + e.getMessage());
-      System.exit(2);
-      return;
-    }
     // whatever close() met, the process ends: vert.x's event-loop threads are not daemons and would keep it up
-    System.exit(serve(settings, ControlPlane::start, plane -> { }));
+    System.exit(serve(() -> Settings.parse(args, System.getenv()), ControlPlane::start, plane -> { }));
   }
 
   /** Starts an {@link Application}; an {@link IOException} or usage error while starting means exit code 2. */
@@ -61,12 +54,19 @@ public final class Main {
   }
 
   /**
-   * Runs what {@code starter} starts until SIGTERM/SIGINT, then closes it; {@code started} sees it once started.
-   * Returns the process exit code: 0 after a clean shutdown, 2 when the configuration cannot work as given (a
-   * port that cannot be opened: retrying it unchanged will not help).
+   * Parses the settings, runs what {@code starter} starts until SIGTERM/SIGINT, then closes it; {@code started}
+   * sees it once started. Returns the process exit code: 0 after a clean shutdown, 2 when the configuration cannot
+   * work as given (a bad flag, a port that cannot be opened: retrying it unchanged will not help).
    */
-  public static <T extends Application> int serve(Settings settings, Starter<T> starter, Consumer<T> started)
+  public static <T extends Application> int serve(Supplier<Settings> parse, Starter<T> starter, Consumer<T> started)
       throws Exception {
+    Settings settings;
+    try {
+      settings = parse.get();
+    } catch (Flag.UsageException e) {
+      System.err.println("nodemesh: " + e.getMessage());
+      return 2;
+    }
     setLogLevel(settings.get(Settings.LOG_LEVEL));
     CountDownLatch stop = new CountDownLatch(1);
     // handle the signals ourselves: a clean shutdown then exits 0 instead of the JVM's 143

@@ -7,7 +7,6 @@ import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.http.AdminListeners;
-import io.nodemesh.http.AdminServer;
 import io.nodemesh.http.DebugAuthMode;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
@@ -246,15 +245,7 @@ public final class Settings implements Configuration {
 
   /** The probe and debug listeners' settings, checked (a debug port off loopback needs --debug-auth). */
   public AdminListeners.Config adminListeners() {
-    AdminListeners.Config config = new AdminListeners.Config("0.0.0.0", get(ADMIN_PORT), get(DEBUG_ADDRESS),
-        get(DEBUG_PORT), get(DEBUG_AUTH), get(DEBUG_TOKEN_FILE),
-        new AdminServer.Limits(get(ADMIN_READ_TIMEOUT), get(ADMIN_MAX_CONNECTIONS), get(ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
-    try {
-      config.check();
-    } catch (IllegalArgumentException e) {
-      throw new Flag.UsageException(e.getMessage());
-    }
-    return config;
+    return SharedFlags.adminListeners(this, "0.0.0.0", get(ADMIN_PORT), get(DEBUG_PORT));
   }
 
   private void checkTls() {
@@ -288,16 +279,12 @@ public final class Settings implements Configuration {
         .withMaxResponseBytes(get(MAX_MESSAGE_BYTES));
   }
 
-  public <T> T get(Flag<T> flag) {
-    return flag.parse(raw.get(flag.name()), sources.get(flag.name()));
-  }
-
-  /** The text value in force for a flag, as given. */
   @Override
   public List<Flag<?>> flags() {
     return ALL;
   }
 
+  /** The text value in force for a flag, as given. */
   @Override
   public String text(Flag<?> flag) {
     return raw.get(flag.name());
@@ -310,11 +297,7 @@ public final class Settings implements Configuration {
   }
 
   public MeshOptions meshOptions() {
-    try {
-      return new MeshOptions(get(MESH_ALL_NAMESPACES), get(NETNS_MODE), get(NETNS_TEMPLATE), get(NETNS_ALLOWED_PREFIX));
-    } catch (IllegalArgumentException e) {
-      throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
-    }
+    return SharedFlags.meshOptions(this);
   }
 
   public WatcherOptions watcherOptions() {

@@ -2,7 +2,6 @@ package io.nodemesh.demo;
 
 import io.nodemesh.app.Main;
 import io.nodemesh.app.Settings;
-import io.nodemesh.flags.Flag;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,16 +25,8 @@ public final class DemoMain {
           + " default to true here.\n\n" + Settings.help());
       return;
     }
-    Settings settings;
-    try {
-      settings = Demo.settings(args, System.getenv());
-    } catch (Flag.UsageException e) {
-      System.err.println("nodemesh demo: " + e.getMessage());
-      System.exit(2);
-      return;
-    }
     // the process ends whatever close() met: vert.x's event-loop threads are not daemons
-    System.exit(Main.serve(settings, Demo::start, DemoMain::printGuide));
+    System.exit(Main.serve(() -> Demo.settings(args, System.getenv()), Demo::start, DemoMain::printGuide));
   }
 
   private static void printGuide(Demo demo) {

@@ -18,11 +18,7 @@ import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.nodemesh.api.envoy.EnvoyTypes;
 import io.nodemesh.api.envoy.EnvoyValidator;
-import io.nodemesh.demo.Demo;
-import io.nodemesh.demo.DemoPlanes;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
+import io.nodemesh.demo.DemoExtension;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -32,9 +28,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 18: the admin API speaks one JSON style (snake_case, RFC 3339 timestamps, no HTML escaping, compact or
@@ -44,23 +39,11 @@ import org.junit.jupiter.api.Test;
 class AdminOutputTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
-  private static Demo demo;
-  private final HttpClient http = HttpClient.newHttpClient();
-
-  @BeforeAll
-  static void startDemo() throws Exception {
-    demo = DemoPlanes.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    demo.close();
-  }
+  @RegisterExtension
+  static final DemoExtension DEMO = new DemoExtension();
 
   private String get(String path) throws Exception {
-    HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-        URI.create("http://127.0.0.1:" + demo.plane().debugPort() + path)).timeout(Duration.ofSeconds(10)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response = DEMO.debug(path);
     assertThat(response.statusCode()).as("%s: %s", path, response.body()).isEqualTo(200);
     return response.body();
   }
@@ -154,7 +137,7 @@ class AdminOutputTest {
     assertThat(MAPPER.readTree(get("/debug/pods?namespace=no-such-namespace")).path("matched").asInt()).isZero();
 
     // a node the demo runs no Envoy for
-    var client = demo.cluster().client();
+    var client = DEMO.demo().cluster().client();
     client.nodes().resource(new NodeBuilder().withNewMetadata()
         .withName("node-without-envoy").endMetadata().build()).create();
     client.pods().inNamespace("demo").resource(new PodBuilder().withNewMetadata()

@@ -6,17 +6,11 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.nodemesh.demo.Demo;
-import io.nodemesh.demo.DemoPlanes;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import io.nodemesh.demo.DemoExtension;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 20's visibility in the running application: {@code /debug/pods} shows the limits in force per pod, and an
@@ -25,28 +19,15 @@ import org.junit.jupiter.api.Test;
 class PodLimitsEndpointTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
-  private static Demo demo;
-  private final HttpClient http = HttpClient.newHttpClient();
-
-  @BeforeAll
-  static void start() throws Exception {
-    demo = DemoPlanes.start("--pod-max-connections=500", "--pod-max-connection-rate=50");
-  }
-
-  @AfterAll
-  static void stop() {
-    demo.close();
-  }
+  @RegisterExtension
+  static final DemoExtension DEMO = new DemoExtension("--pod-max-connections=500", "--pod-max-connection-rate=50");
 
   private JsonNode pod(String name) throws Exception {
-    HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(
-            "http://127.0.0.1:" + demo.plane().debugPort() + "/debug/pods/demo/" + name))
-        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    return MAPPER.readTree(response.body());
+    return MAPPER.readTree(DEMO.debug("/debug/pods/demo/" + name).body());
   }
 
   private void create(String name, Map<String, String> annotations) {
-    demo.cluster().client().pods().inNamespace("demo").resource(new PodBuilder().withNewMetadata()
+    DEMO.demo().cluster().client().pods().inNamespace("demo").resource(new PodBuilder().withNewMetadata()
         .withName(name).withNamespace("demo").addToLabels("app", name).addToAnnotations(annotations).endMetadata()
         .withNewSpec().addNewContainer().withName("app").withImage("app").endContainer().endSpec().build()).create();
   }

@@ -20,8 +20,7 @@ import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.admin.v1.SyncStatus;
 import io.nodemesh.api.admin.v1.TypeStatus;
-import io.nodemesh.demo.Demo;
-import io.nodemesh.demo.DemoPlanes;
+import io.nodemesh.demo.DemoExtension;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -29,9 +28,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The operator's CLI against a running demo control plane: the status table of every Envoy, a node's config as
@@ -42,17 +40,8 @@ class CliTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final String LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener";
-  private static Demo demo;
-
-  @BeforeAll
-  static void startDemo() throws Exception {
-    demo = DemoPlanes.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    demo.close();
-  }
+  @RegisterExtension
+  static final DemoExtension DEMO = new DemoExtension();
 
   /** Exit code, standard output and standard error of one CLI run. */
   private record Run(int exitCode, String out, String err) {
@@ -64,7 +53,7 @@ class CliTest {
   private static Run cli(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (all.stream().noneMatch(arg -> arg.startsWith("--debug-url"))) {
-      all.add("--debug-url=http://127.0.0.1:" + demo.plane().debugPort());
+      all.add("--debug-url=http://127.0.0.1:" + DEMO.demo().plane().debugPort());
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -91,7 +80,7 @@ class CliTest {
 
   @Test
   void aRejectedListenerShowsUnderTheTableWithTheEnvoysMessage() throws Exception {
-    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", demo.plane().xdsStarted().get())
+    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", DEMO.demo().plane().xdsStarted().get())
         .usePlaintext().build();
     try {
       // an Envoy of node-b that rejects every response holding a frontend pod's listener, and accepts the rest

@@ -48,10 +48,7 @@ class ControlPlaneReplicasIT {
 
   @BeforeAll
   static void start() throws Exception {
-    k8s = MockKubernetes.start();
-    k8s.namespace("shop", true);
-    k8s.node("node-1", "zone-a");
-    k8s.node("node-2", "zone-b");
+    k8s = MockKubernetes.withTwoNodes("shop");
     k8s.service("shop", "web", "10.96.0.10", List.of(servicePort("grpc", 8080, "grpc")));
     k8s.service("shop", "db", "10.96.0.11", List.of(servicePort("tcp", 5432, null)));
     k8s.pod("shop", "web-a", "node-1", "10.1.1.10", "web");
@@ -67,16 +64,9 @@ class ControlPlaneReplicasIT {
   }
 
   @AfterAll
-  static void stop() {
+  static void stop() throws Exception {
     convergence.printSummary();
-    for (ControlPlaneProcess replica : new ControlPlaneProcess[] {replicaA, replicaB}) {
-      if (replica != null) {
-        replica.close();
-      }
-    }
-    if (k8s != null) {
-      k8s.close();
-    }
+    Teardown.closeAll(replicaA, replicaB, k8s);
   }
 
   @AfterEach

@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,10 +47,7 @@ class HostileInputIT {
 
   @BeforeAll
   static void start() throws Exception {
-    k8s = MockKubernetes.start();
-    k8s.namespace("shop", true);
-    k8s.node("node-1", "zone-a");
-    k8s.node("node-2", "zone-b");
+    k8s = MockKubernetes.withTwoNodes("shop");
     k8s.service("shop", "web", "10.96.0.10", List.of(servicePort("tcp", 8080, null)));
     k8s.endpoints("shop", "web", "tcp", 8080, List.of(ready("10.1.2.80", "node-2")));
     goodPod("good-1", "node-1", "10.1.1.1");
@@ -79,20 +75,7 @@ class HostileInputIT {
   @AfterAll
   static void stop() throws Exception {
     convergence.printSummary();
-    for (AutoCloseable closeable : new AutoCloseable[] {node1, node2}) {
-      if (closeable != null) {
-        closeable.close();
-      }
-    }
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-    if (plane != null) {
-      plane.close();
-    }
-    if (k8s != null) {
-      k8s.close();
-    }
+    Teardown.closeAll(node1, node2, channel, plane, k8s);
   }
 
   private static void goodPod(String name, String node, String ip) {

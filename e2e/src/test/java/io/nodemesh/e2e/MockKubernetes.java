@@ -50,6 +50,18 @@ public final class MockKubernetes implements AutoCloseable {
     return startOn(0);
   }
 
+  /**
+   * Starts with the cluster most end-to-end tests begin from: a meshed namespace and two nodes, node-1 in
+   * zone-a and node-2 in zone-b.
+   */
+  public static MockKubernetes withTwoNodes(String meshedNamespace) {
+    MockKubernetes k8s = start();
+    k8s.namespace(meshedNamespace, true);
+    k8s.node("node-1", "zone-a");
+    k8s.node("node-2", "zone-b");
+    return k8s;
+  }
+
   /** Starts on a given loopback port (to bring the "same" API server back after an outage). */
   public static MockKubernetes startOn(int port) {
     return serve(new RestartableCrudDispatcher(), port);

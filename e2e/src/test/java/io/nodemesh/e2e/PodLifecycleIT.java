@@ -29,7 +29,6 @@ import io.nodemesh.testkit.SimulatedEnvoy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,10 +55,7 @@ class PodLifecycleIT {
 
   @BeforeAll
   static void start() throws Exception {
-    k8s = MockKubernetes.start();
-    k8s.namespace("shop", true);
-    k8s.node("node-1", "zone-a");
-    k8s.node("node-2", "zone-b");
+    k8s = MockKubernetes.withTwoNodes("shop");
     k8s.service("shop", "web", "10.96.0.10", List.of(servicePort("http", 8080, "http")));
     k8s.pod("shop", "web-0", "node-2", "10.1.2.10", "web");
     // a node's Envoy gets clusters once the node has a meshed pod: give node-1 one too
@@ -81,20 +77,7 @@ class PodLifecycleIT {
   @AfterAll
   static void stop() throws Exception {
     convergence.printSummary();
-    for (AutoCloseable closeable : new AutoCloseable[] {node1, node2}) {
-      if (closeable != null) {
-        closeable.close();
-      }
-    }
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-    if (plane != null) {
-      plane.close();
-    }
-    if (k8s != null) {
-      k8s.close();
-    }
+    Teardown.closeAll(node1, node2, channel, plane, k8s);
   }
 
   @Test

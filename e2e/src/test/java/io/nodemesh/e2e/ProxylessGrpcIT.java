@@ -48,10 +48,7 @@ class ProxylessGrpcIT {
 
   @BeforeAll
   static void start() throws Exception {
-    k8s = MockKubernetes.start();
-    k8s.namespace("apps", true);
-    k8s.node("node-1", "zone-a");
-    k8s.node("node-2", "zone-b");
+    k8s = MockKubernetes.withTwoNodes("apps");
     // every replica listens on the same port (the slice has one port), each on its own pod IP
     Server first = GrpcBackends.start(ip(0), 0, pod(0));
     backends.add(first);

@@ -4,7 +4,6 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.net.HostAndPort;
 import com.google.common.net.InetAddresses;
 import io.nodemesh.http.AdminListeners;
-import io.nodemesh.http.AdminServer;
 import io.nodemesh.common.SharedFlags;
 import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
@@ -189,16 +188,12 @@ public final class AgentSettings implements Configuration {
     }
   }
 
-  public <T> T get(Flag<T> flag) {
-    return flag.parse(resolved.values().get(flag.name()), resolved.sources().get(flag.name()));
-  }
-
-  /** The text value in force for a flag, as given. */
   @Override
   public List<Flag<?>> flags() {
     return ALL;
   }
 
+  /** The text value in force for a flag, as given. */
   @Override
   public String text(Flag<?> flag) {
     return resolved.values().get(flag.name());
@@ -215,26 +210,12 @@ public final class AgentSettings implements Configuration {
    * loopback would be open to every pod that can reach the node; it needs --debug-auth.
    */
   public AdminListeners.Config adminListeners() {
-    AdminListeners.Config config = new AdminListeners.Config(get(ADMIN_ADDRESS), get(ADMIN_PORT),
-        get(SharedFlags.DEBUG_ADDRESS), get(DEBUG_PORT), get(SharedFlags.DEBUG_AUTH), get(SharedFlags.DEBUG_TOKEN_FILE),
-        new AdminServer.Limits(get(SharedFlags.ADMIN_READ_TIMEOUT), get(SharedFlags.ADMIN_MAX_CONNECTIONS),
-            get(SharedFlags.ADMIN_MAX_CONNECTIONS_PER_ADDRESS)));
-    try {
-      config.check();
-    } catch (IllegalArgumentException e) {
-      throw new Flag.UsageException(e.getMessage());
-    }
-    return config;
+    return SharedFlags.adminListeners(this, get(ADMIN_ADDRESS), get(ADMIN_PORT), get(DEBUG_PORT));
   }
 
   /** The mesh options, built from the same flags as the control plane's. */
   public MeshOptions meshOptions() {
-    try {
-      return new MeshOptions(get(SharedFlags.MESH_ALL_NAMESPACES), get(SharedFlags.NETNS_MODE), get(SharedFlags.NETNS_TEMPLATE),
-          get(SharedFlags.NETNS_ALLOWED_PREFIX));
-    } catch (IllegalArgumentException e) {
-      throw new Flag.UsageException("invalid netns settings: " + e.getMessage());
-    }
+    return SharedFlags.meshOptions(this);
   }
 
   /**
