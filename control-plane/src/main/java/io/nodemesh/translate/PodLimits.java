@@ -29,6 +29,8 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
 
   public static final String MAX_CONNECTIONS_ANNOTATION = "nodemesh.io/max-connections";
   public static final String MAX_CONNECTION_RATE_ANNOTATION = "nodemesh.io/max-connection-rate";
+  /** Asked for by pod owners; not enforced yet (docs/FAIRNESS.md), so a pod that sets it is told. */
+  public static final String MAX_REQUEST_RATE_ANNOTATION = "nodemesh.io/max-request-rate";
   public static final PodLimits NONE = new PodLimits(0, 0);
   /** The largest value a flag or annotation may give: beyond it a limit protects nothing. */
   public static final int MAX_VALUE = 10_000_000;
@@ -57,6 +59,10 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
    * would raise a limit above its default, is reported to {@code problems} and the default is kept.
    */
   public static PodLimits forPod(PodInfo pod, PodLimits defaults, Consumer<String> problems) {
+    if (pod.annotations().containsKey(MAX_REQUEST_RATE_ANNOTATION)) {
+      problems.accept(MAX_REQUEST_RATE_ANNOTATION + " is not enforced: HTTP requests have no per-pod budget yet"
+          + " (docs/FAIRNESS.md); the pod's connection limits apply");
+    }
     return new PodLimits(
         annotated(pod, MAX_CONNECTIONS_ANNOTATION, defaults.maxConnections, problems),
         annotated(pod, MAX_CONNECTION_RATE_ANNOTATION, defaults.maxConnectionRate, problems));

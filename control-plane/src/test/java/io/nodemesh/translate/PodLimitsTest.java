@@ -70,6 +70,13 @@ class PodLimitsTest {
   }
 
   @Test
+  void aRequestRateAnnotationIsReportedAsNotEnforcedRatherThanIgnored() {
+    List<String> problems = new ArrayList<>();
+    assertThat(limits(Map.of(PodLimits.MAX_REQUEST_RATE_ANNOTATION, "100"), NODE_WIDE, problems)).isEqualTo(NODE_WIDE);
+    assertThat(problems).singleElement().asString().startsWith("nodemesh.io/max-request-rate is not enforced");
+  }
+
+  @Test
   void valuesOutsideTheRangeAreRefusedAtTheFlag() {
     assertThatThrownBy(() -> new PodLimits(-1, 0)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new PodLimits(0, PodLimits.MAX_VALUE + 1)).isInstanceOf(IllegalArgumentException.class);
