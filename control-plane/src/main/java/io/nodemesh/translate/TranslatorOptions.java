@@ -55,6 +55,11 @@ public record TranslatorOptions(
         podLimits);
   }
 
+  public TranslatorOptions withPodLimits(PodLimits limits) {
+    return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs,
+        limits);
+  }
+
   public TranslatorOptions withServiceCidrs(ImmutableList<String> cidrs) {
     return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs,
         podLimits);
