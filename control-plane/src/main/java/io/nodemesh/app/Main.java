@@ -47,7 +47,7 @@ public final class Main {
     System.exit(serve(() -> Settings.parse(args, System.getenv()), ControlPlane::start, plane -> { }));
   }
 
-  /** Starts an {@link Application}; an {@link IOException} or usage error while starting means exit code 2. */
+  /** Starts an {@link Application}; a usage error or {@link IOException} while starting means exit code 2. */
   @FunctionalInterface
   public interface Starter<T extends Application> {
     T start(Settings settings) throws Exception;
@@ -79,6 +79,10 @@ public final class Main {
       // the message names the port or flag; a stack trace would not help
       System.err.println("nodemesh: " + e.getMessage());
       return 2;
+    } catch (Exception e) {
+      // the caller exits the process either way: whatever was started must not keep the JVM up
+      LoggerFactory.getLogger(Main.class).error("could not start", e);
+      return 1;
     }
     AtomicInteger exitCode = new AtomicInteger();
     application.xdsStarted().whenComplete((port, error) -> {
