@@ -283,11 +283,15 @@ public final class DemoCluster implements AutoCloseable {
   /** One pass of scheduler, kubelet and EndpointSlice controller over the whole demo cluster. */
   private void reconcile() {
     List<Pod> pods = client.pods().inAnyNamespace().list().getItems();
+    Map<String, Long> load = new HashMap<>();
+    NODES.forEach(node -> load.put(node, 0L));
+    pods.stream().map(pod -> pod.getSpec() == null ? null : pod.getSpec().getNodeName())
+        .filter(load::containsKey).forEach(node -> load.merge(node, 1L, Long::sum));
     List<Pod> running = new ArrayList<>();
     for (Pod pod : pods) {
       Pod placed;
       try {
-        placed = startIfUnscheduled(pod, pods);
+        placed = startIfUnscheduled(pod, load);
       } catch (KubernetesClientException e) {
         if (e.getCode() != 404 && e.getCode() != 409) {
           throw e;
@@ -324,36 +328,30 @@ public final class DemoCluster implements AutoCloseable {
   }
 
   /**
-   * The scheduler and kubelet for a pod nobody placed: the demo node with the fewest pods, a fresh IP, Running.
-   * Pods on nodes the demo does not run (tests add their own) are left alone, as their kubelet would.
+   * The scheduler and kubelet for a pod nobody placed: the demo node with the fewest pods (counting the ones this
+   * pass placed), a fresh IP, Running. Pods on nodes the demo does not run (tests add their own) are left alone,
+   * as their kubelet would.
    */
-  private Pod startIfUnscheduled(Pod pod, List<Pod> all) {
+  private Pod startIfUnscheduled(Pod pod, Map<String, Long> load) {
     String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
     boolean needsNode = node == null || node.isEmpty();
     boolean needsIp = pod.getStatus() == null || pod.getStatus().getPodIP() == null;
     if (pod.getMetadata().getDeletionTimestamp() != null || !(needsNode || needsIp && NODES.contains(node))) {
       return pod;
     }
-    String placedOn = needsNode ? leastLoadedNode(all) : node;
+    String placedOn = needsNode ? NODES.stream().min(Comparator.comparingLong(load::get)).orElseThrow() : node;
     String namespace = pod.getMetadata().getNamespace();
     String name = pod.getMetadata().getName();
     var resource = client.pods().inNamespace(namespace).withName(name);
     if (needsNode) {
       resource.edit(current -> new PodBuilder(current).editOrNewSpec().withNodeName(placedOn).endSpec().build());
+      load.merge(placedOn, 1L, Long::sum);
     }
     String ip = podIp(podCounter.incrementAndGet());
     Pod started = resource.editStatus(current -> new PodBuilder(current).editOrNewStatus().withPhase("Running")
         .withPodIP(ip).withPodIPs(new PodIPBuilder().withIp(ip).build()).endStatus().build());
     log.info("demo kubelet: started pod {}/{} on {} with IP {}", namespace, name, placedOn, ip);
     return started;
-  }
-
-  private static String leastLoadedNode(List<Pod> pods) {
-    Map<String, Long> load = new HashMap<>();
-    NODES.forEach(node -> load.put(node, 0L));
-    pods.stream().map(pod -> pod.getSpec() == null ? null : pod.getSpec().getNodeName())
-        .filter(load::containsKey).forEach(node -> load.merge(node, 1L, Long::sum));
-    return NODES.stream().min(Comparator.comparingLong(load::get)).orElseThrow();
   }
 
   /** What the EndpointSlice controller would write: one slice with every running pod the service selects. */
