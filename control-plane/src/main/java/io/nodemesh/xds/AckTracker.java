@@ -39,7 +39,10 @@ final class AckTracker {
     while (outstanding.size() > XdsTunables.MAX_OUTSTANDING_NONCES) {
       outstanding.removeFirst();
     }
-    latest = sent;
+    // what the status needs of the latest response, not its resources: those would stay reachable from every
+    // stream after the ACK (a node's whole CDS after a cold start)
+    latest = new Sent(sent.nonce(), sent.version(), sent.generation(), sent.sentAtMillis(), List.of(), List.of(),
+        sent.probe(), List.of());
   }
 
   /**

@@ -157,7 +157,7 @@ public final class SimulatedEnvoy implements AutoCloseable {
     this.history = builder.recordHistory ? new ArrayList<>() : null;
     for (String type : TYPES) {
       held.put(type, new HashMap<>());
-      subscribed.put(type, new TreeSet<>());
+      subscribed.put(type, new HashSet<>());
     }
     synchronized (this) {
       if (builder.resumeFrom != null) {
@@ -624,8 +624,9 @@ public final class SimulatedEnvoy implements AutoCloseable {
   private void acked(String type) {
     long acked = System.nanoTime();
     if (type.equals(CDS) || type.equals(LDS)) {
-      updateSubscription(EDS, new TreeSet<>(edsOfCluster.values()));
-      Set<String> routes = new TreeSet<>();
+      // hash sets: a node's Envoy follows thousands of names, and this runs after every CDS and LDS response
+      updateSubscription(EDS, new HashSet<>(edsOfCluster.values()));
+      Set<String> routes = new HashSet<>();
       routesOfListener.values().forEach(routes::addAll);
       updateSubscription(RDS, routes);
     }
@@ -709,10 +710,19 @@ public final class SimulatedEnvoy implements AutoCloseable {
     if (current.equals(wanted)) {
       return;
     }
-    Set<String> added = new TreeSet<>(wanted);
-    added.removeAll(current);
-    Set<String> removed = new TreeSet<>(current);
-    removed.removeAll(wanted);
+    // only the differences are sorted (stable requests for tests); the sets themselves are large
+    Set<String> added = new TreeSet<>();
+    wanted.forEach(name -> {
+      if (!current.contains(name)) {
+        added.add(name);
+      }
+    });
+    Set<String> removed = new TreeSet<>();
+    current.forEach(name -> {
+      if (!wanted.contains(name)) {
+        removed.add(name);
+      }
+    });
     subscribed.put(type, wanted);
     if (delta) {
       sendDelta(DeltaDiscoveryRequest.newBuilder().setTypeUrl(type)
