@@ -76,8 +76,7 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
     String value = raw.strip();
     if (value.isEmpty() || value.length() > 8 || !value.chars().allMatch(c -> c >= '0' && c <= '9')) {
       problems.accept(annotation + " must be a whole number from 1 to " + MAX_VALUE + ", not '"
-          + SafeText.printable(value, 40) + "'; "
-          + describe(ceiling) + " kept");
+          + SafeText.printable(value, 40) + "'; " + describe(ceiling) + " kept");
       return ceiling;
     }
     int parsed = Integer.parseInt(value);
@@ -104,6 +103,9 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
    * Both count under the pod's stat prefix, so an operator sees which pod hit a limit.
    */
   ImmutableList<Filter> filters(PodInfo pod) {
+    if (!any()) {
+      return ImmutableList.of();
+    }
     ImmutableList.Builder<Filter> filters = ImmutableList.builder();
     String statPrefix = ResourceNames.statPrefix(ResourceNames.outboundListener(pod.key()));
     if (maxConnectionRate > 0) {
