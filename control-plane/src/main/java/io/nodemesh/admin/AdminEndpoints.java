@@ -345,10 +345,12 @@ public final class AdminEndpoints {
             ? pod.mesh().reason() + "; " + view.podProblems().get(key) : pod.mesh().reason())
         .setNetnsPath(pod.mesh().netnsPath().orElse(""));
     PodLimits limits = PodLimits.forPod(pod, pipeline.options().podLimits(), problem -> { });
-    if (pod.mesh().meshed() && limits.any()) {
+    int requestRate = pipeline.options().requestRatePerConnection();
+    if (pod.mesh().meshed() && (limits.any() || requestRate > 0)) {
       status.setLimits(io.nodemesh.api.admin.v1.PodLimits.newBuilder()
           .setMaxConnections(limits.maxConnections())
-          .setMaxConnectionRate(limits.maxConnectionRate()));
+          .setMaxConnectionRate(limits.maxConnectionRate())
+          .setMaxRequestRatePerConnection(requestRate));
     }
     if (!pod.mesh().meshed()) {
       return status.setNotAckedReason("not meshed").build();

@@ -79,6 +79,10 @@ public final class Settings implements Configuration {
       Flag.integer("pod-max-connection-rate", 0, 0, PodLimits.MAX_VALUE,
           "new outbound connections per second each pod may open through its node's Envoy (burst: one second's"
               + " worth); also the most a pod's nodemesh.io/max-connection-rate may ask for; 0: no limit");
+  public static final Flag<Integer> POD_MAX_REQUEST_RATE_PER_CONNECTION =
+      Flag.integer("pod-max-request-rate-per-connection", 0, 0, PodLimits.MAX_VALUE,
+          "HTTP/gRPC requests per second on one connection of a pod to an HTTP service port (excess: 429); with"
+              + " --pod-max-connections it bounds one pod's request rate (docs/FAIRNESS.md); 0: no limit");
   public static final Flag<Duration> CONNECT_TIMEOUT =
       Flag.duration("connect-timeout", "5s", Duration.ofMillis(1), "upstream connect timeout of generated clusters");
   public static final Flag<Integer> MAX_MESSAGE_BYTES =
@@ -186,7 +190,7 @@ public final class Settings implements Configuration {
       XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
       ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT,
-      POD_MAX_CONNECTIONS, POD_MAX_CONNECTION_RATE, CONNECT_TIMEOUT,
+      POD_MAX_CONNECTIONS, POD_MAX_CONNECTION_RATE, POD_MAX_REQUEST_RATE_PER_CONNECTION, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
       ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
       XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
@@ -313,7 +317,8 @@ public final class Settings implements Configuration {
         .map(String::trim).filter(cidr -> !cidr.isEmpty()).collect(ImmutableList.toImmutableList());
     try {
       return new TranslatorOptions(get(UPSTREAM_BINDING), get(BUFFER_LIMIT_BYTES), get(SO_MARK), get(CAPTURE_PORT),
-          get(CONNECT_TIMEOUT), cidrs, new PodLimits(get(POD_MAX_CONNECTIONS), get(POD_MAX_CONNECTION_RATE)));
+          get(CONNECT_TIMEOUT), cidrs, new PodLimits(get(POD_MAX_CONNECTIONS), get(POD_MAX_CONNECTION_RATE)),
+          get(POD_MAX_REQUEST_RATE_PER_CONNECTION));
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("--service-cidrs: " + e.getMessage());
     }

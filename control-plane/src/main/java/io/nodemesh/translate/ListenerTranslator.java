@@ -88,7 +88,7 @@ public final class ListenerTranslator {
       }
     } else {
       for (OutboundService outbound : scope) {
-        listener.addFilterChains(perPodServiceChain(pod, outbound, limitFilters));
+        listener.addFilterChains(perPodServiceChain(pod, outbound, limitFilters, options));
       }
     }
     listener.addFilterChains(FilterChain.newBuilder()
@@ -118,7 +118,7 @@ public final class ListenerTranslator {
         .setPerConnectionBufferLimitBytes(EnvoyBuilders.uint32(options.bufferLimitBytes()))
         .addFilterChains(FilterChain.newBuilder()
             .setName(name)
-            .addFilters(httpConnectionManager(name, name, UpstreamBinding.SHARED)))
+            .addFilters(httpConnectionManager(name, name, UpstreamBinding.SHARED, options.requestRatePerConnection())))
         .build();
   }
 
@@ -131,9 +131,10 @@ public final class ListenerTranslator {
     return match.build();
   }
 
-  private static FilterChain perPodServiceChain(PodInfo pod, OutboundService outbound, List<Filter> limitFilters) {
+  private static FilterChain perPodServiceChain(PodInfo pod, OutboundService outbound, List<Filter> limitFilters,
+      TranslatorOptions options) {
     Filter terminal = terminal(outbound,
-        ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()));
+        ResourceNames.perPodServiceCluster(pod.key(), outbound.service().key(), outbound.port().port()), options);
     return FilterChain.newBuilder()
         .setName(outbound.sharedName())
         .setFilterChainMatch(serviceMatch(outbound))
@@ -142,9 +143,10 @@ public final class ListenerTranslator {
         .build();
   }
 
-  private static Filter terminal(OutboundService outbound, String cluster) {
+  private static Filter terminal(OutboundService outbound, String cluster, TranslatorOptions options) {
     return outbound.protocol().http()
-        ? httpConnectionManager(outbound.sharedName(), cluster, UpstreamBinding.PER_POD)
+        ? httpConnectionManager(outbound.sharedName(), cluster, UpstreamBinding.PER_POD,
+            options.requestRatePerConnection())
         : tcpProxy(outbound.sharedName(), cluster);
   }
 
@@ -153,14 +155,18 @@ public final class ListenerTranslator {
    * so a shared route config cannot serve it; the route is inlined instead (it changes only when the
    * service does, which rewrites this listener anyway).
    */
-  private static Filter httpConnectionManager(String sharedName, String cluster, UpstreamBinding binding) {
+  private static Filter httpConnectionManager(String sharedName, String cluster, UpstreamBinding binding,
+      int requestRatePerConnection) {
     HttpConnectionManager.Builder hcm =
         HttpConnectionManager.newBuilder()
             .setStatPrefix(ResourceNames.statPrefix(sharedName))
-            .setCodecType(HttpConnectionManager.CodecType.AUTO)
-            .addHttpFilters(HttpFilter.newBuilder()
-                .setName(EnvoyBuilders.ROUTER_FILTER)
-                .setTypedConfig(Any.pack(Router.getDefaultInstance())));
+            .setCodecType(HttpConnectionManager.CodecType.AUTO);
+    if (requestRatePerConnection > 0) {
+      hcm.addHttpFilters(PodLimits.requestRateFilter(ResourceNames.statPrefix(sharedName), requestRatePerConnection));
+    }
+    hcm.addHttpFilters(HttpFilter.newBuilder()
+        .setName(EnvoyBuilders.ROUTER_FILTER)
+        .setTypedConfig(Any.pack(Router.getDefaultInstance())));
     if (binding == UpstreamBinding.SHARED) {
       hcm.setRds(Rds.newBuilder().setConfigSource(EnvoyBuilders.ads()).setRouteConfigName(sharedName));
     } else {

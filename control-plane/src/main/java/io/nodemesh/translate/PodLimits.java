@@ -1,10 +1,14 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
+import com.google.protobuf.Any;
 import com.google.protobuf.UInt64Value;
+import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
 import io.envoyproxy.envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import io.envoyproxy.envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit;
+import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.TokenBucket;
 import io.nodemesh.log.SafeText;
 import io.nodemesh.model.PodInfo;
@@ -29,13 +33,14 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
 
   public static final String MAX_CONNECTIONS_ANNOTATION = "nodemesh.io/max-connections";
   public static final String MAX_CONNECTION_RATE_ANNOTATION = "nodemesh.io/max-connection-rate";
-  /** Asked for by pod owners; not enforced yet (docs/FAIRNESS.md), so a pod that sets it is told. */
+  /** Asked for by pod owners; no per-pod override exists (docs/FAIRNESS.md), so a pod that sets it is told. */
   public static final String MAX_REQUEST_RATE_ANNOTATION = "nodemesh.io/max-request-rate";
   public static final PodLimits NONE = new PodLimits(0, 0);
   /** The largest value a flag or annotation may give: beyond it a limit protects nothing. */
   public static final int MAX_VALUE = 10_000_000;
   static final String CONNECTION_LIMIT_FILTER = "envoy.filters.network.connection_limit";
   static final String LOCAL_RATE_LIMIT_FILTER = "envoy.filters.network.local_ratelimit";
+  static final String HTTP_LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
   private static final Duration FILL_INTERVAL = Duration.ofSeconds(1);
 
   public PodLimits {
@@ -60,8 +65,8 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
    */
   public static PodLimits forPod(PodInfo pod, PodLimits defaults, Consumer<String> problems) {
     if (pod.annotations().containsKey(MAX_REQUEST_RATE_ANNOTATION)) {
-      problems.accept(MAX_REQUEST_RATE_ANNOTATION + " is not enforced: HTTP requests have no per-pod budget yet"
-          + " (docs/FAIRNESS.md); the pod's connection limits apply");
+      problems.accept(MAX_REQUEST_RATE_ANNOTATION + " is not enforced: HTTP requests are limited per connection by"
+          + " the node-wide --pod-max-request-rate-per-connection, with no per-pod override (docs/FAIRNESS.md)");
     }
     return new PodLimits(
         annotated(pod, MAX_CONNECTIONS_ANNOTATION, defaults.maxConnections, problems),
@@ -102,6 +107,39 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
    * traffic: the rate limit before the connection count, so a connection refused for its rate is never counted.
    * Both count under the pod's stat prefix, so an operator sees which pod hit a limit.
    */
+  /**
+   * The HTTP filter that limits requests per second on each downstream connection of an HTTP service port's
+   * connection manager (excess: 429). The connection manager of the shared service layer serves every pod, and
+   * Envoy's per-value buckets need an API field our Envoy API lacks (docs/FAIRNESS.md), so the bucket is per
+   * connection; a pod's connection cap turns it into a per-pod bound.
+   */
+  static HttpFilter requestRateFilter(String statPrefix, int requestsPerSecond) {
+    RuntimeFractionalPercent always = RuntimeFractionalPercent.newBuilder()
+        .setDefaultValue(FractionalPercent.newBuilder().setNumerator(100)
+            .setDenominator(FractionalPercent.DenominatorType.HUNDRED))
+        .build();
+    return HttpFilter.newBuilder()
+        .setName(HTTP_LOCAL_RATE_LIMIT_FILTER)
+        .setTypedConfig(Any.pack(io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+            .newBuilder()
+            .setStatPrefix(statPrefix)
+            .setTokenBucket(bucket(requestsPerSecond))
+            // without both at 100 % the filter only counts
+            .setFilterEnabled(always.toBuilder().setRuntimeKey("nodemesh.request_rate_per_connection.enabled"))
+            .setFilterEnforced(always.toBuilder().setRuntimeKey("nodemesh.request_rate_per_connection.enforced"))
+            .setLocalRateLimitPerDownstreamConnection(true)
+            .build()))
+        .build();
+  }
+
+  private static TokenBucket bucket(int perSecond) {
+    return TokenBucket.newBuilder()
+        .setMaxTokens(perSecond)
+        .setTokensPerFill(EnvoyBuilders.uint32(perSecond))
+        .setFillInterval(EnvoyBuilders.duration(FILL_INTERVAL))
+        .build();
+  }
+
   ImmutableList<Filter> filters(PodInfo pod) {
     if (!any()) {
       return ImmutableList.of();
@@ -111,10 +149,7 @@ public record PodLimits(int maxConnections, int maxConnectionRate) {
     if (maxConnectionRate > 0) {
       filters.add(EnvoyBuilders.networkFilter(LOCAL_RATE_LIMIT_FILTER, LocalRateLimit.newBuilder()
           .setStatPrefix(statPrefix)
-          .setTokenBucket(TokenBucket.newBuilder()
-              .setMaxTokens(maxConnectionRate)
-              .setTokensPerFill(EnvoyBuilders.uint32(maxConnectionRate))
-              .setFillInterval(EnvoyBuilders.duration(FILL_INTERVAL)))
+          .setTokenBucket(bucket(maxConnectionRate))
           // one bucket for all chains of the pod's listener: Envoy shares buckets with the same key and config
           .setShareKey(ResourceNames.outboundListener(pod.key()))
           .build()));

@@ -18,10 +18,12 @@ import java.util.Objects;
  *     listener sends what is addressed to them to the service layer; empty: it lists every ClusterIP instead,
  *     which grows every pod listener with the catalogue
  * @param podLimits every pod's limits on the node's Envoy unless its annotations lower them ({@link PodLimits})
+ * @param requestRatePerConnection HTTP requests per second on one connection of a pod to an HTTP service port
+ *     (0: no limit); with the pod's connection cap it bounds what one pod can send (docs/FAIRNESS.md)
  */
 public record TranslatorOptions(
     UpstreamBinding upstreamBinding, int bufferLimitBytes, int soMark, int capturePort, Duration connectTimeout,
-    ImmutableList<String> serviceCidrs, PodLimits podLimits) {
+    ImmutableList<String> serviceCidrs, PodLimits podLimits, int requestRatePerConnection) {
 
   public static final int DEFAULT_BUFFER_LIMIT_BYTES = 32 * 1024;
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -29,13 +31,17 @@ public record TranslatorOptions(
   public static final TranslatorOptions DEFAULTS =
       new TranslatorOptions(
           UpstreamBinding.SHARED, DEFAULT_BUFFER_LIMIT_BYTES, TrafficRedirect.DEFAULT_SO_MARK,
-          TrafficRedirect.DEFAULT_CAPTURE_PORT, DEFAULT_CONNECT_TIMEOUT, ImmutableList.of(), PodLimits.NONE);
+          TrafficRedirect.DEFAULT_CAPTURE_PORT, DEFAULT_CONNECT_TIMEOUT, ImmutableList.of(), PodLimits.NONE, 0);
 
   public TranslatorOptions {
     Objects.requireNonNull(upstreamBinding, "upstreamBinding");
     Objects.requireNonNull(connectTimeout, "connectTimeout");
     Objects.requireNonNull(serviceCidrs, "serviceCidrs");
     Objects.requireNonNull(podLimits, "podLimits");
+    if (requestRatePerConnection < 0 || requestRatePerConnection > PodLimits.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "request rate per connection must be 0 (no limit) to " + PodLimits.MAX_VALUE + ": " + requestRatePerConnection);
+    }
     for (String cidr : serviceCidrs) {
       ServiceCidrs.parse(cidr); // throws IllegalArgumentException naming the bad entry
     }
@@ -52,16 +58,16 @@ public record TranslatorOptions(
 
   public TranslatorOptions withUpstreamBinding(UpstreamBinding binding) {
     return new TranslatorOptions(binding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs,
-        podLimits);
+        podLimits, requestRatePerConnection);
   }
 
   public TranslatorOptions withPodLimits(PodLimits limits) {
     return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs,
-        limits);
+        limits, requestRatePerConnection);
   }
 
   public TranslatorOptions withServiceCidrs(ImmutableList<String> cidrs) {
     return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs,
-        podLimits);
+        podLimits, requestRatePerConnection);
   }
 }

@@ -38,7 +38,7 @@ record GoldenInput(
 
   /** Option overrides; unset fields keep {@link TranslatorOptions#DEFAULTS}. */
   record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort,
-      List<String> serviceCidrs, PodLimits podLimits) {
+      List<String> serviceCidrs, PodLimits podLimits, Integer requestRatePerConnection) {
     TranslatorOptions apply(TranslatorOptions defaults) {
       return new TranslatorOptions(
           upstreamBinding == null ? defaults.upstreamBinding() : upstreamBinding,
@@ -47,7 +47,8 @@ record GoldenInput(
           capturePort == null ? defaults.capturePort() : capturePort,
           defaults.connectTimeout(),
           serviceCidrs == null ? defaults.serviceCidrs() : ImmutableList.copyOf(serviceCidrs),
-          podLimits == null ? defaults.podLimits() : podLimits);
+          podLimits == null ? defaults.podLimits() : podLimits,
+          requestRatePerConnection == null ? defaults.requestRatePerConnection() : requestRatePerConnection);
     }
   }
 

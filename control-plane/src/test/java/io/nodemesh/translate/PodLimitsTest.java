@@ -8,11 +8,15 @@ import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit;
 import io.nodemesh.api.envoy.EnvoyValidator;
 import io.nodemesh.model.MeshStatus;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.PodPhase;
+import io.nodemesh.model.Protocol;
+import io.nodemesh.model.ServiceInfo;
+import io.nodemesh.model.ServicePort;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -114,6 +118,32 @@ class PodLimitsTest {
     int added = limited.getSerializedSize() - plain.getSerializedSize();
     System.out.printf("pod listener: %d B without limits, %d B with both (+%d B per pod)%n",
         plain.getSerializedSize(), limited.getSerializedSize(), added);
+  }
+
+  @Test
+  void anHttpPortsSharedConnectionManagerLimitsRequestsOnEachConnectionBeforeRouting() throws Exception {
+    ServicePort http = new ServicePort("http", 80, "8080", Protocol.TCP, Optional.empty());
+    ServiceInfo service = new ServiceInfo("shop", "web", ImmutableList.of("10.96.0.10"), ImmutableList.of(http), null);
+    OutboundService outbound = new OutboundService(service, http, PortProtocol.HTTP1);
+    TranslatorOptions limited = new TranslatorOptions(UpstreamBinding.SHARED, 32 * 1024, 1337, 15001,
+        java.time.Duration.ofSeconds(5), ImmutableList.of(), PodLimits.NONE, 20);
+
+    Listener internal = ListenerTranslator.internalListener(outbound, limited);
+    HttpConnectionManager hcm = internal.getFilterChains(0).getFilters(0).getTypedConfig()
+        .unpack(HttpConnectionManager.class);
+
+    assertThat(hcm.getHttpFiltersList()).extracting(filter -> filter.getName())
+        .containsExactly(PodLimits.HTTP_LOCAL_RATE_LIMIT_FILTER, "envoy.filters.http.router");
+    var rate = hcm.getHttpFilters(0).getTypedConfig()
+        .unpack(io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit.class);
+    assertThat(rate.getLocalRateLimitPerDownstreamConnection()).isTrue();
+    assertThat(rate.getTokenBucket().getMaxTokens()).isEqualTo(20);
+    assertThat(rate.getFilterEnabled().getDefaultValue().getNumerator()).as("off unless enabled").isEqualTo(100);
+    assertThat(rate.getFilterEnforced().getDefaultValue().getNumerator()).as("counts only unless enforced")
+        .isEqualTo(100);
+    assertThat(EnvoyValidator.violations(internal)).isEmpty();
+    assertThat(ListenerTranslator.internalListener(outbound, TranslatorOptions.DEFAULTS).toString())
+        .as("off by default").doesNotContain("local_ratelimit");
   }
 
   private static Listener outbound(PodInfo pod, PodLimits limits) {

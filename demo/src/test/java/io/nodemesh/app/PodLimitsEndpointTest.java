@@ -20,7 +20,8 @@ class PodLimitsEndpointTest {
 
   private static final ObjectMapper MAPPER = new ObjectMapper();
   @RegisterExtension
-  static final DemoExtension DEMO = new DemoExtension("--pod-max-connections=500", "--pod-max-connection-rate=50");
+  static final DemoExtension DEMO = new DemoExtension("--pod-max-connections=500", "--pod-max-connection-rate=50",
+      "--pod-max-request-rate-per-connection=30");
 
   private JsonNode pod(String name) throws Exception {
     return MAPPER.readTree(DEMO.debug("/debug/pods/demo/" + name).body());
@@ -41,6 +42,7 @@ class PodLimitsEndpointTest {
         .until(() -> pod("frugal"), pod -> pod.path("listeners").size() > 0);
     assertThat(frugal.path("limits").path("max_connections").asInt()).isEqualTo(20);
     assertThat(frugal.path("limits").path("max_connection_rate").asInt()).isEqualTo(50);
+    assertThat(frugal.path("limits").path("max_request_rate_per_connection").asInt()).isEqualTo(30);
     assertThat(frugal.path("reason").asText()).doesNotContain("nodemesh.io/max");
 
     JsonNode greedy = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
