@@ -66,6 +66,11 @@ public record TranslatorOptions(
         limits, requestRatePerConnection);
   }
 
+  public TranslatorOptions withRequestRatePerConnection(int requestsPerSecond) {
+    return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, serviceCidrs,
+        podLimits, requestsPerSecond);
+  }
+
   public TranslatorOptions withServiceCidrs(ImmutableList<String> cidrs) {
     return new TranslatorOptions(upstreamBinding, bufferLimitBytes, soMark, capturePort, connectTimeout, cidrs,
         podLimits, requestRatePerConnection);

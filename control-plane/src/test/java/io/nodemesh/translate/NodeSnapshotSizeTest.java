@@ -39,6 +39,8 @@ class NodeSnapshotSizeTest {
     }
     // issue 20: what both per-pod limits add to a node (every pod limited), for docs/FAIRNESS.md
     report("service layer, CIDRs, pod limits", 1000, WITH_CIDRS.withPodLimits(new PodLimits(1000, 100)));
+    report("service layer, CIDRs, pod limits and request rate", 1000,
+        WITH_CIDRS.withPodLimits(new PodLimits(1000, 100)).withRequestRatePerConnection(100));
     NodeResources perPod =
         report("per-pod binding", 100, TranslatorOptions.DEFAULTS.withUpstreamBinding(UpstreamBinding.PER_POD));
     assertThat(perPod.clusters()).hasSize(PODS * (300 + 1) + 1);
