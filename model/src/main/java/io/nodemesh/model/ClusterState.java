@@ -8,6 +8,7 @@ import com.google.common.collect.ImmutableSortedSet;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
@@ -35,6 +36,7 @@ public final class ClusterState {
   private final PodTable podTable;
   private final ImmutableSortedMap<ObjectKey, ServiceInfo> services;
   private final ImmutableSortedMap<ObjectKey, EndpointSliceInfo> endpointSlices;
+  private final ImmutableSortedMap<MeshRoute.Key, MeshRoute> routes;
   private final ImmutableSortedSet<Problem> problems;
   /** Per node its pods in key order; lists of nodes without changes are shared with the previous state. */
   private final ImmutableMap<String, ImmutableList<PodInfo>> podsByNode;
@@ -42,6 +44,11 @@ public final class ClusterState {
   private final ImmutableMap<ObjectKey, ImmutableList<EndpointSliceInfo>> slicesByService;
   /** {@link #pods()} as a sorted map, built on first use (the hot paths look pods up by key or node). */
   private volatile ImmutableSortedMap<ObjectKey, PodInfo> sortedPods;
+  /** Per service the routes naming it as parent or backend, built on first use. */
+  private volatile ImmutableMap<ObjectKey, RouteRefs> routeIndex;
+
+  /** The routes that name one service: as a parent (they attach to it) or as a backend (they send to it). */
+  private record RouteRefs(ImmutableList<MeshRoute> attached, ImmutableList<MeshRoute> referencing) {}
 
   private ClusterState(
       MeshOptions options,
@@ -50,6 +57,7 @@ public final class ClusterState {
       PodTable podTable,
       ImmutableSortedMap<ObjectKey, ServiceInfo> services,
       ImmutableSortedMap<ObjectKey, EndpointSliceInfo> endpointSlices,
+      ImmutableSortedMap<MeshRoute.Key, MeshRoute> routes,
       ImmutableSortedSet<Problem> problems,
       ImmutableMap<String, ImmutableList<PodInfo>> podsByNode,
       ImmutableMap<ObjectKey, ImmutableList<EndpointSliceInfo>> slicesByService) {
@@ -59,6 +67,7 @@ public final class ClusterState {
     this.podTable = podTable;
     this.services = services;
     this.endpointSlices = endpointSlices;
+    this.routes = routes;
     this.problems = problems;
     this.podsByNode = podsByNode;
     this.slicesByService = slicesByService;
@@ -82,6 +91,7 @@ public final class ClusterState {
         builder.storeDecided(pod, MeshPolicy.evaluate(pod, namespaces.get(pod.namespace()), options)));
     builder.services.putAll(services);
     endpointSlices.values().forEach(builder::storeSlice);
+    builder.routes.putAll(routes);
     Set<Problem> replayedConflicts = new HashSet<>(builder.netnsConflicts.values());
     for (Problem problem : problems) {
       if (replayedConflicts.contains(problem)) {
@@ -134,6 +144,50 @@ public final class ClusterState {
     return endpointSlices;
   }
 
+  /** The mesh routes (HTTPRoute, GRPCRoute) attached to Services; rejected ones have no rules and a reason. */
+  public ImmutableSortedMap<MeshRoute.Key, MeshRoute> routes() {
+    return routes;
+  }
+
+  /** The routes whose parentRefs name {@code service}, in key order. */
+  public ImmutableList<MeshRoute> routesAttachedTo(ObjectKey service) {
+    RouteRefs refs = routeIndex().get(service);
+    return refs == null ? ImmutableList.of() : refs.attached();
+  }
+
+  /** The routes that name {@code service} as a parent or a backend (mirrors included), in key order. */
+  public ImmutableList<MeshRoute> routesReferencing(ObjectKey service) {
+    RouteRefs refs = routeIndex().get(service);
+    return refs == null ? ImmutableList.of() : refs.referencing();
+  }
+
+  private ImmutableMap<ObjectKey, RouteRefs> routeIndex() {
+    ImmutableMap<ObjectKey, RouteRefs> index = routeIndex;
+    if (index == null) {
+      Map<ObjectKey, Set<MeshRoute>> attached = new HashMap<>();
+      Map<ObjectKey, Set<MeshRoute>> referencing = new HashMap<>();
+      for (MeshRoute route : routes.values()) {
+        for (MeshRoute.Parent parent : route.parents()) {
+          attached.computeIfAbsent(parent.service(), k -> new LinkedHashSet<>()).add(route);
+          referencing.computeIfAbsent(parent.service(), k -> new LinkedHashSet<>()).add(route);
+        }
+        for (MeshRoute.Rule rule : route.rules()) {
+          rule.backends().forEach(backend ->
+              referencing.computeIfAbsent(backend.service(), k -> new LinkedHashSet<>()).add(route));
+          rule.filters().stream().filter(MeshRoute.Mirror.class::isInstance).forEach(mirror ->
+              referencing.computeIfAbsent(((MeshRoute.Mirror) mirror).backend().service(),
+                  k -> new LinkedHashSet<>()).add(route));
+        }
+      }
+      ImmutableMap.Builder<ObjectKey, RouteRefs> built = ImmutableMap.builder();
+      referencing.forEach((service, routesOf) -> built.put(service, new RouteRefs(
+          ImmutableList.copyOf(attached.getOrDefault(service, Set.of())), ImmutableList.copyOf(routesOf))));
+      index = built.buildOrThrow();
+      routeIndex = index;
+    }
+    return index;
+  }
+
   /** Everything in the input that was skipped or repaired, with reasons. */
   public ImmutableSortedSet<Problem> problems() {
     return problems;
@@ -175,6 +229,7 @@ public final class ClusterState {
         && pods().equals(state.pods())
         && services.equals(state.services)
         && endpointSlices.equals(state.endpointSlices)
+        && routes.equals(state.routes)
         && problems.equals(state.problems);
   }
 
@@ -186,7 +241,7 @@ public final class ClusterState {
   @Override
   public String toString() {
     return "ClusterState{nodes=" + nodes.size() + ", namespaces=" + namespaces.size() + ", pods=" + podTable.size()
-        + ", services=" + services.size() + ", endpointSlices=" + endpointSlices.size()
+        + ", services=" + services.size() + ", endpointSlices=" + endpointSlices.size() + ", routes=" + routes.size()
         + ", problems=" + problems.size() + "}";
   }
 
@@ -206,6 +261,7 @@ public final class ClusterState {
     private final TreeMap<ObjectKey, PodInfo> pods = new TreeMap<>();
     private final TreeMap<ObjectKey, ServiceInfo> services = new TreeMap<>();
     private final TreeMap<ObjectKey, EndpointSliceInfo> endpointSlices = new TreeMap<>();
+    private final TreeMap<MeshRoute.Key, MeshRoute> routes = new TreeMap<>();
     private final Map<String, List<Problem>> problems = new TreeMap<>();
     // indexes, kept up to date on every put and remove
     private final Map<String, TreeMap<ObjectKey, PodInfo>> podIndex = new HashMap<>();
@@ -229,6 +285,7 @@ public final class ClusterState {
     private boolean namespacesDirty;
     private boolean servicesDirty;
     private boolean slicesDirty;
+    private boolean routesDirty;
     private boolean problemsDirty;
 
     private Builder(MeshOptions options) {
@@ -250,7 +307,8 @@ public final class ClusterState {
         sliceIndex.forEach((service, slices) -> byService.put(service, ImmutableList.copyOf(slices.values())));
         next = new ClusterState(options, ImmutableSortedMap.copyOfSorted(nodes),
             ImmutableSortedMap.copyOfSorted(namespaces), PodTable.of(pods), ImmutableSortedMap.copyOfSorted(services),
-            ImmutableSortedMap.copyOfSorted(endpointSlices), allProblems(), byNode.buildOrThrow(),
+            ImmutableSortedMap.copyOfSorted(endpointSlices), ImmutableSortedMap.copyOfSorted(routes), allProblems(),
+            byNode.buildOrThrow(),
             byService.buildOrThrow());
       } else {
         next = new ClusterState(options,
@@ -259,6 +317,7 @@ public final class ClusterState {
             previous.podTable.with(dirtyPods, pods::get),
             servicesDirty ? ImmutableSortedMap.copyOfSorted(services) : previous.services,
             slicesDirty ? ImmutableSortedMap.copyOfSorted(endpointSlices) : previous.endpointSlices,
+            routesDirty ? ImmutableSortedMap.copyOfSorted(routes) : previous.routes,
             problemsDirty ? allProblems() : previous.problems,
             replaceLists(previous.podsByNode, dirtyPodNodes, podIndex),
             replaceLists(previous.slicesByService, dirtySliceServices, sliceIndex));
@@ -271,6 +330,7 @@ public final class ClusterState {
       namespacesDirty = false;
       servicesDirty = false;
       slicesDirty = false;
+      routesDirty = false;
       problemsDirty = false;
       return next;
     }
@@ -591,6 +651,47 @@ public final class ClusterState {
         servicesDirty = true;
       }
       return this;
+    }
+
+    /**
+     * Puts a route. One that breaks the CRD's bounds or syntax ({@link RouteValidation}) is kept without rules,
+     * so its status can tell why, and reported as a problem; one with a bad name is only reported.
+     */
+    public Builder putRoute(MeshRoute route) {
+      String kind = route.kind().kindName();
+      clearProblems(kind, route.namespace(), route.name());
+      String problem = firstNonNull(
+          ModelValidation.namespaceProblem(route.namespace()),
+          ModelValidation.subdomainProblem("route name", route.name()));
+      if (problem != null) {
+        reportProblem(problem(kind, route.namespace(), route.name(), problem));
+        removeRouteOnly(route.key());
+        return this;
+      }
+      MeshRoute valid = RouteValidation.validate(route);
+      if (valid.rejected() != null) {
+        reportProblem(problem(kind, route.namespace(), route.name(), valid.rejected()));
+      }
+      routes.put(valid.key(), valid);
+      routesDirty = true;
+      return this;
+    }
+
+    public Builder removeRoute(MeshRoute.Key key) {
+      clearProblems(key.kind().kindName(), key.object().namespace(), key.object().name());
+      removeRouteOnly(key);
+      return this;
+    }
+
+    /** The route stored under {@code key}, if any. */
+    public Optional<MeshRoute> route(MeshRoute.Key key) {
+      return Optional.ofNullable(routes.get(key));
+    }
+
+    private void removeRouteOnly(MeshRoute.Key key) {
+      if (routes.remove(key) != null) {
+        routesDirty = true;
+      }
     }
 
     public Builder putEndpointSlice(EndpointSliceInfo slice) {
