@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
@@ -194,6 +195,12 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     } else {
       touchedServices.addAll(change.services());
       touchedServices.addAll(change.endpoints());
+      // a route's port config names its backends: their coming, going or port changes retranslate its parents
+      for (ObjectKey service : change.services()) {
+        for (MeshRoute route : state.routesReferencing(service)) {
+          route.parents().forEach(parent -> touchedServices.add(parent.service()));
+        }
+      }
     }
     for (ObjectKey key : touchedServices) {
       retranslateService(key, state, batch);

@@ -134,7 +134,8 @@ public final class NodeAssembler {
 
   /**
    * The service layer a scope brings: every port's endpoints; in shared binding its destination clusters and,
-   * for ports reached through an internal listener, that listener, the shared cluster and the route config.
+   * for ports reached through an internal listener, that listener, the shared cluster, the route config and the
+   * clusters and endpoints of the service ports its routes send to.
    * Per-pod binding: endpoints only (the pod's own clusters and inlined routes come with the pod). Ports whose
    * service failed to translate are skipped (SharedResources reported them).
    */
@@ -154,6 +155,12 @@ public final class NodeAssembler {
         listeners.add(port.name());
         clusters.add(port.name());
         routes.add(port.name());
+        for (String backend : port.routeBackends()) {
+          if (shared.byName().containsKey(backend)) {
+            clusters.add(backend);
+            endpoints.add(backend);
+          }
+        }
       }
     }
     return new NamesByType(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),

@@ -43,6 +43,11 @@ public enum PortProtocol {
     return Optional.of(prefix.equals("http") ? HTTP1 : TCP);
   }
 
+  /** Whether a service port carries HTTP (or gRPC): the ports HTTPRoutes and GRPCRoutes may attach to. */
+  public static boolean carriesHttp(ServicePort port) {
+    return of(port).map(PortProtocol::http).orElse(false);
+  }
+
   public boolean http() {
     return this != TCP;
   }

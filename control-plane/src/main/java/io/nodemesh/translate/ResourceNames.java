@@ -15,6 +15,11 @@ public final class ResourceNames {
   public static final String PASSTHROUGH = "passthrough";
   public static final String BLACKHOLE = "blackhole";
   public static final String CLUSTER_DOMAIN = "svc.cluster.local";
+  /**
+   * The cluster a route's unresolved backendRef points at. No resource has this name, so its share of the
+   * traffic fails (the route asks Envoy for 500, as the Gateway API requires; proxyless clients see UNAVAILABLE).
+   */
+  public static final String UNRESOLVED_BACKEND = "unresolved-backend";
 
   private ResourceNames() {}
 

@@ -11,6 +11,8 @@ import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
  * listeners and the destination clusters: shared cluster, endpoints, route config, the ApiListeners (long and
  * short name), and in shared binding the service layer a pod listener reaches by original destination.
  *
+ * @param routeBackends the shared names ({@code svc/...}) of the other service ports this port's routes send or
+ *     mirror to (HTTPRoute/GRPCRoute backendRefs): a node that calls this port needs their clusters and endpoints
  * @param internalListener shared binding, HTTP port: the internal listener whose connection manager balances
  *     requests onto {@code cluster}; null otherwise
  * @param destinationClusters shared binding: {@code dst/{clusterIp}/{port}} per ClusterIP (the hop into
@@ -21,6 +23,7 @@ public record ServicePortResources(
     Cluster cluster,
     ClusterLoadAssignment endpoints,
     RouteConfiguration routes,
+    ImmutableList<String> routeBackends,
     ImmutableList<Listener> proxylessListeners,
     Listener internalListener,
     ImmutableList<Cluster> destinationClusters) {

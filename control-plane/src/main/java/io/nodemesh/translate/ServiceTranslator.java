@@ -4,6 +4,7 @@ import com.google.common.collect.ImmutableList;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.RouteResolution;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 
@@ -34,11 +35,15 @@ public final class ServiceTranslator {
                 : ClusterTranslator.destinationServiceCluster(outbound, clusterIp, options));
           }
         }
+        // routes attach to HTTP ports only (RouteResolution.statuses tells the others why)
+        ImmutableList<RouteResolution.Entry> attached = protocol.http()
+            ? RouteResolution.entriesFor(state, service, port) : ImmutableList.of();
         resources.add(new ServicePortResources(
             outbound,
             ClusterTranslator.sharedServiceCluster(outbound, options),
             EndpointTranslator.serviceEndpoints(service, port, state),
-            RouteTranslator.serviceRoutes(name, name),
+            attached.isEmpty() ? RouteTranslator.serviceRoutes(name, name) : RouteTranslator.meshRoutes(name, attached),
+            RouteTranslator.backendNames(attached),
             ImmutableList.of(
                 ProxylessTranslator.apiListener(ResourceNames.proxylessListener(key, port.port()), name),
                 ProxylessTranslator.apiListener(ResourceNames.proxylessShortListener(key, port.port()), name)),

@@ -15,6 +15,7 @@ import io.nodemesh.api.envoy.EnvoyValidator;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
+import io.nodemesh.model.RouteResolution;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -112,6 +113,16 @@ class GoldenFilesTest {
     node.podProblems().forEach((pod, problem) -> problems.add("Pod " + pod + ": " + problem));
     shared.serviceProblems().forEach((svc, problem) -> problems.add("Service " + svc + ": " + problem));
     out.put("problems", problems);
+    if (!state.routes().isEmpty()) {
+      Map<String, List<String>> statuses = new LinkedHashMap<>();
+      RouteResolution.statuses(state, PortProtocol::carriesHttp)
+          .forEach((route, parents) -> statuses.put(route.toString(), parents.stream()
+              .flatMap(parent -> parent.conditions().stream().map(c -> parent.parent().service() + ":"
+                  + parent.parent().port() + " " + c.type() + "=" + (c.status() ? "True" : "False") + " ("
+                  + c.reason() + "): " + c.message()))
+              .toList()));
+      out.put("route_status", statuses);
+    }
     out.put("listeners", print(printer, node.listeners().values()));
     out.put("clusters", print(printer, node.clusters().values()));
     out.put("endpoints", print(printer, node.endpoints().values()));

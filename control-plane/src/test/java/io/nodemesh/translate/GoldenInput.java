@@ -1,6 +1,8 @@
 package io.nodemesh.translate;
 
 import com.google.common.collect.ImmutableList;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,8 +10,10 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.datatype.guava.GuavaModule;
 import com.fasterxml.jackson.datatype.jdk8.Jdk8Module;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.EndpointSliceInfo;
+import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.NodeInfo;
@@ -34,7 +38,8 @@ record GoldenInput(
     List<NamespaceInfo> namespaces,
     List<PodInfo> pods,
     List<ServiceInfo> services,
-    List<EndpointSliceInfo> endpointSlices) {
+    List<EndpointSliceInfo> endpointSlices,
+    List<MeshRoute> routes) {
 
   /** Option overrides; unset fields keep {@link TranslatorOptions#DEFAULTS}. */
   record TranslatorOverrides(UpstreamBinding upstreamBinding, Integer bufferLimitBytes, Integer soMark, Integer capturePort,
@@ -56,9 +61,21 @@ record GoldenInput(
       JsonMapper.builder(new YAMLFactory())
           .addModule(new GuavaModule())
           .addModule(new Jdk8Module())
+          .addModule(new JavaTimeModule())
+          .addMixIn(MeshRoute.Filter.class, FilterTypes.class)
           .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .build();
+
+  /** Golden inputs name a filter's record in a {@code filter} property. */
+  @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "filter")
+  @JsonSubTypes({
+      @JsonSubTypes.Type(value = MeshRoute.HeaderModifier.class, name = "headerModifier"),
+      @JsonSubTypes.Type(value = MeshRoute.Redirect.class, name = "redirect"),
+      @JsonSubTypes.Type(value = MeshRoute.UrlRewrite.class, name = "urlRewrite"),
+      @JsonSubTypes.Type(value = MeshRoute.Mirror.class, name = "mirror"),
+      @JsonSubTypes.Type(value = MeshRoute.Unsupported.class, name = "unsupported")})
+  private interface FilterTypes {}
 
   static GoldenInput read(Path file) throws IOException {
     return YAML.readValue(file.toFile(), GoldenInput.class);
@@ -75,6 +92,7 @@ record GoldenInput(
     orEmpty(pods).forEach(builder::putPod);
     orEmpty(services).forEach(builder::putService);
     orEmpty(endpointSlices).forEach(builder::putEndpointSlice);
+    orEmpty(routes).forEach(builder::putRoute);
     return builder.build();
   }
 

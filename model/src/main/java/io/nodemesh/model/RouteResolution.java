@@ -196,6 +196,14 @@ public final class RouteResolution {
     if (redirect && !rule.backends().isEmpty()) {
       return "RequestRedirect with backendRefs: a redirect forwards nothing";
     }
+    boolean prefixRewrite = rule.filters().stream().anyMatch(filter ->
+        filter instanceof MeshRoute.Redirect r && r.path() != null && r.path().replacePrefixMatch() != null
+            || filter instanceof MeshRoute.UrlRewrite u && u.path() != null && u.path().replacePrefixMatch() != null);
+    boolean prefixMatchesOnly = rule.matches().stream()
+        .allMatch(m -> m.path() == null || m.path().type() == MeshRoute.MatchType.PREFIX);
+    if (prefixRewrite && !prefixMatchesOnly) {
+      return "replacePrefixMatch needs PathPrefix matches only";
+    }
     long redirects = rule.filters().stream().filter(MeshRoute.Redirect.class::isInstance).count();
     long rewrites = rule.filters().stream().filter(MeshRoute.UrlRewrite.class::isInstance).count();
     if (redirects > 1 || rewrites > 1) {
@@ -232,8 +240,10 @@ public final class RouteResolution {
   }
 
   private static String describe(MeshRoute.Parent parent) {
-    return parent.port() == 0 && parent.sectionName().isEmpty() ? "(any)"
-        : (parent.sectionName().isEmpty() ? "" : parent.sectionName()) + (parent.port() == 0 ? "" : ":" + parent.port());
+    if (parent.sectionName().isEmpty()) {
+      return parent.port() == 0 ? "(any)" : Integer.toString(parent.port());
+    }
+    return parent.sectionName() + (parent.port() == 0 ? "" : ":" + parent.port());
   }
 
   private static String clean(String message) {
