@@ -223,6 +223,9 @@ public final class RouteValidation {
       return what + " value is missing or longer than " + maxLength;
     }
     if (type == MeshRoute.MatchType.REGEX) {
+      if (value.isEmpty()) {
+        return what + " regex is empty";
+      }
       try {
         Pattern.compile(value);
       } catch (PatternSyntaxException e) {
