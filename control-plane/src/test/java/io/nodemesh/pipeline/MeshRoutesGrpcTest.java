@@ -16,6 +16,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.ProtoUtils;
@@ -33,6 +34,7 @@ import io.nodemesh.model.EndpointSliceInfo;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.NodeInfo;
+import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
@@ -182,6 +184,52 @@ class MeshRoutesGrpcTest {
     });
     System.out.printf("[mesh-routes] weight change -> 50 calls in a row on the remaining backend: %d ms%n",
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - changed));
+  }
+
+  @Test
+  void aBackendServiceCreatedAfterItsRouteIsPickedUpByTheIncrementalPath() throws Exception {
+    Server stable = backend("127.0.0.2", "stable", new AtomicInteger(), false);
+    Server canary = backend("127.0.0.3", "canary", new AtomicInteger(), false);
+    MeshRoute split = route(rule(null, backend("greeter", 50), backend("greeter-canary", 50)));
+    ClusterState withoutCanary = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putNode(NodeInfo.of("node-a", "zone-a"))
+        .putService(service("greeter"))
+        .putEndpointSlice(slice("greeter", stable))
+        .putRoute(split)
+        .build();
+    publish(withoutCanary);
+    connect();
+    // half the calls go to a backend that does not resolve: they fail, the others reach the stable server
+    Map<String, Integer> before = new TreeMap<>();
+    for (int i = 0; i < 40; i++) {
+      before.merge(askOrFailure(channel), 1, Integer::sum);
+    }
+    assertThat(before).containsKeys("stable", "UNAVAILABLE").doesNotContainKey("canary");
+
+    // only the canary Service and its slice changed; the route's parent is retranslated because it names it
+    ClusterState withCanary = withoutCanary.toBuilder()
+        .putService(service("greeter-canary"))
+        .putEndpointSlice(slice("greeter-canary", canary))
+        .build();
+    ObjectKey canaryKey = ObjectKey.of(NAMESPACE, "greeter-canary");
+    pipeline.accept(new StateUpdate(withCanary,
+        Change.builder().service(canaryKey).endpoints(canaryKey).observedAt(System.nanoTime()).build(), ++generation));
+    await().atMost(Duration.ofSeconds(10)).until(() -> pipeline.view().state() == withCanary);
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      Map<String, Integer> after = new TreeMap<>();
+      for (int i = 0; i < 40; i++) {
+        after.merge(askOrFailure(channel), 1, Integer::sum);
+      }
+      return after.keySet().equals(java.util.Set.of("stable", "canary"));
+    });
+  }
+
+  private static String askOrFailure(Channel channel) {
+    try {
+      return ask(channel);
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode().name();
+    }
   }
 
   private void connect() {

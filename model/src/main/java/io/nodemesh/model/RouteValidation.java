@@ -1,8 +1,10 @@
 package io.nodemesh.model;
 
+import com.google.common.collect.ImmutableList;
 import com.google.re2j.Pattern;
 import com.google.re2j.PatternSyntaxException;
 import io.nodemesh.log.SafeText;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -27,7 +29,8 @@ public final class RouteValidation {
   static final int MAX_RETRY_ATTEMPTS = 10;
   static final int MAX_PERCENT_DENOMINATOR = 1_000_000;
   /** RFC 7230 token characters: what a header name may hold. */
-  private static final java.util.regex.Pattern HEADER_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}");
+  private static final java.util.regex.Pattern HEADER_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}");
 
   private RouteValidation() {}
 
@@ -241,7 +244,7 @@ public final class RouteValidation {
     return name != null && HEADER_NAME.matcher(name).matches() ? null : "header name " + quote(name) + " is not a token";
   }
 
-  private static boolean negative(java.time.Duration duration) {
+  private static boolean negative(Duration duration) {
     return duration != null && duration.isNegative();
   }
 
@@ -250,7 +253,7 @@ public final class RouteValidation {
   }
 
   private static <T> List<T> concat(List<T> a, List<T> b) {
-    return com.google.common.collect.ImmutableList.<T>builder().addAll(a).addAll(b).build();
+    return ImmutableList.<T>builder().addAll(a).addAll(b).build();
   }
 
   private static String quote(String value) {
