@@ -89,6 +89,12 @@ public final class MockKubernetes implements AutoCloseable {
     return serve(dispatcher, port);
   }
 
+  /** Makes discovery list the Gateway API's route kinds (the mock stores any kind; discovery needs telling). */
+  public MockKubernetes withGatewayApi() {
+    dispatcher.serveGatewayApi();
+    return this;
+  }
+
   public KubernetesClient client() {
     return client;
   }

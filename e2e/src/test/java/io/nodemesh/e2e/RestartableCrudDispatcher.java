@@ -16,11 +16,33 @@ import java.util.concurrent.ConcurrentHashMap;
  * 410 on the watch request would not do: fabric8 retries that as a connection failure.
  */
 public class RestartableCrudDispatcher extends KubernetesCrudDispatcher {
+  /** What discovery of gateway.networking.k8s.io/v1 answers, as an API server with the CRDs installed. */
+  private static final String GATEWAY_API_RESOURCES = "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\","
+      + "\"groupVersion\":\"gateway.networking.k8s.io/v1\",\"resources\":["
+      + "{\"name\":\"httproutes\",\"singularName\":\"httproute\",\"namespaced\":true,\"kind\":\"HTTPRoute\","
+      + "\"verbs\":[\"get\",\"list\",\"watch\",\"create\",\"update\",\"patch\",\"delete\"]},"
+      + "{\"name\":\"grpcroutes\",\"singularName\":\"grpcroute\",\"namespaced\":true,\"kind\":\"GRPCRoute\","
+      + "\"verbs\":[\"get\",\"list\",\"watch\",\"create\",\"update\",\"patch\",\"delete\"]}]}";
+
   private final Set<String> expiredPaths = ConcurrentHashMap.newKeySet();
   private volatile boolean expired;
+  private volatile boolean gatewayApi;
 
   public RestartableCrudDispatcher() {
     super(List.of());
+  }
+
+  /** From now on discovery lists HTTPRoute and GRPCRoute, as it does once the Gateway API CRDs are installed. */
+  public void serveGatewayApi() {
+    gatewayApi = true;
+  }
+
+  @Override
+  public MockResponse handleGet(String path) {
+    if (gatewayApi && "/apis/gateway.networking.k8s.io/v1".equals(path)) {
+      return new MockResponse().setResponseCode(200).setBody(GATEWAY_API_RESOURCES);
+    }
+    return super.handleGet(path);
   }
 
   /** From now on, the first watch per resource path is answered with 410 Gone. */
