@@ -166,6 +166,25 @@ public final class ControlPlaneMetrics extends PrometheusMetrics {
         .register(registry);
   }
 
+  /**
+   * Route status writes ({@code nodemesh_route_status_writes_total} by result) and whether this replica holds the
+   * route status Lease ({@code nodemesh_route_status_leader}, 1 or 0).
+   */
+  public void registerRouteStatus(LongSupplier written, LongSupplier failed, java.util.function.BooleanSupplier leader) {
+    CounterWithCallback.builder()
+        .name("nodemesh_route_status_writes").help("HTTPRoute/GRPCRoute status updates sent, by result")
+        .labelNames("result")
+        .callback(cb -> {
+          cb.call(written.getAsLong(), "written");
+          cb.call(failed.getAsLong(), "failed");
+        })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("nodemesh_route_status_leader").help("1 while this replica holds the route status Lease and writes")
+        .callback(cb -> cb.call(leader.getAsBoolean() ? 1 : 0))
+        .register(registry);
+  }
+
   /** Counts the admin listeners' refusals ({@code nodemesh_admin_refused_total}). */
   public void registerAdminRefusals(AdminListeners listeners) {
     registry.register(listeners.refusalCounter("nodemesh_admin_refused"));

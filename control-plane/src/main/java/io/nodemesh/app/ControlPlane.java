@@ -14,9 +14,12 @@ import io.nodemesh.flags.Flag;
 import io.nodemesh.k8s.ClusterStateStore;
 import io.nodemesh.k8s.Debouncer;
 import io.nodemesh.k8s.KubernetesWatchers;
+import io.nodemesh.k8s.RouteStatusWriter;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.RouteResolution;
+import io.nodemesh.model.ServicePort;
 import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
@@ -26,6 +29,7 @@ import io.nodemesh.security.PeerBinding;
 import io.nodemesh.security.QuarantineEvents;
 import io.nodemesh.security.TokenReviewer;
 import io.nodemesh.security.XdsTls;
+import io.nodemesh.translate.PortProtocol;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.XdsEventListener;
@@ -46,6 +50,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,6 +87,8 @@ public final class ControlPlane implements Application {
   private final TranslationPipeline pipeline;
   private final AdminListeners admin;
   private final AtomicReference<KubernetesWatchers> watchers = new AtomicReference<>();
+  /** Writes route statuses while this replica holds the Lease; null with --route-status=false. */
+  private final AtomicReference<RouteStatusWriter> routeStatus = new AtomicReference<>();
   private final AtomicReference<Server> grpc = new AtomicReference<>();
   private final NodeAuthorizer authorizer;
   private final QuarantineEvents events;
@@ -128,6 +135,8 @@ public final class ControlPlane implements Application {
     pipelineRef.set(pipeline);
     this.metrics = new ControlPlaneMetrics(xds, watchers::get, pipeline::queueDepth);
     metrics.registerEventCounters(events::created, events::failed, events::suppressed);
+    metrics.registerRouteStatus(() -> countOf(RouteStatusWriter::written), () -> countOf(RouteStatusWriter::failed),
+        () -> routeStatus.get() != null && routeStatus.get().isLeader());
     metricsRef.set(metrics);
     this.admin = adminListeners(settings, client);
     metrics.registerAdminRefusals(admin);
@@ -169,6 +178,14 @@ public final class ControlPlane implements Application {
     admin.start();
     stateStore.subscribe(debouncer);
     debouncer.subscribe(pipeline);
+    if (settings.get(Settings.ROUTE_STATUS)) {
+      // the translator's rule for which ports carry HTTP, so a status never claims what the proxies do not do
+      Predicate<ServicePort> httpPort = port -> PortProtocol.of(port).map(PortProtocol::http).orElse(false);
+      RouteStatusWriter writer = RouteStatusWriter.start(client, state -> RouteResolution.statuses(state, httpPort),
+          settings.routeStatusOptions(System.getenv(), System.getenv().getOrDefault("HOSTNAME", "")));
+      routeStatus.set(writer);
+      debouncer.subscribe(writer);
+    }
     log.info("watching Kubernetes at {}", client.getMasterUrl());
     watchers.set(KubernetesWatchers.start(client, stateStore, settings.watcherOptions()));
     firstTranslation.thenRunAsync(this::startXds).exceptionally(e -> {
@@ -247,6 +264,11 @@ public final class ControlPlane implements Application {
     }
   }
 
+  private long countOf(java.util.function.ToLongFunction<RouteStatusWriter> counter) {
+    RouteStatusWriter writer = routeStatus.get();
+    return writer == null ? 0 : counter.applyAsLong(writer);
+  }
+
   private static ThreadFactory daemon(String name) {
     return runnable -> {
       Thread thread = new Thread(runnable, name);
@@ -304,6 +326,10 @@ public final class ControlPlane implements Application {
     events.close();
     if (tokenReviews != null) {
       tokenReviews.shutdownNow();
+    }
+    RouteStatusWriter writer = routeStatus.get();
+    if (writer != null) {
+      writer.close(); // releases the Lease, so another replica writes statuses at once
     }
     KubernetesWatchers current = watchers.get();
     if (current != null) {

@@ -8,6 +8,7 @@ import io.nodemesh.flags.Configuration;
 import io.nodemesh.flags.Flag;
 import io.nodemesh.http.AdminListeners;
 import io.nodemesh.http.DebugAuthMode;
+import io.nodemesh.k8s.RouteStatusOptions;
 import io.nodemesh.k8s.WatcherOptions;
 import io.nodemesh.model.MeshOptions;
 import io.nodemesh.model.NetnsMode;
@@ -184,6 +185,31 @@ public final class Settings implements Configuration {
       Flag.integer("xds-nack-isolation-max-probes", 64, 0, 10_000,
           "delta NACK isolation: subset responses re-sent to find the rejected resource(s) of one NACK before giving"
               + " up (0: off, a NACK only parks the type)");
+  public static final Flag<Boolean> ROUTE_STATUS =
+      Flag.bool("route-status", true,
+          "write status.parents[] of HTTPRoutes and GRPCRoutes attached to Services (Accepted, ResolvedRefs,"
+              + " PartiallyInvalid); only the replica holding the --leader-election-lease Lease writes");
+  public static final Flag<String> LEADER_ELECTION_NAMESPACE =
+      Flag.text("leader-election-namespace", "nodemesh-system",
+          "namespace of the Lease the replicas compete for to write route statuses; when not set, the"
+              + " POD_NAMESPACE environment variable (the chart sets it from the downward API) if set");
+  public static final Flag<String> LEADER_ELECTION_LEASE =
+      Flag.text("leader-election-lease", "nodemesh-route-status",
+          "name of that Lease (coordination.k8s.io/v1); the holder's identity is the POD_NAME environment"
+              + " variable, else the host name");
+  public static final Flag<Duration> LEADER_ELECTION_LEASE_DURATION =
+      Flag.duration("leader-election-lease-duration", RouteStatusOptions.DEFAULT_LEASE_DURATION.toSeconds() + "s",
+          Duration.ofSeconds(1),
+          "how long a route status leader's claim holds without renewal: the longest gap in status writing after"
+              + " a leader vanished without releasing it");
+  public static final Flag<Duration> LEADER_ELECTION_RENEW_DEADLINE =
+      Flag.duration("leader-election-renew-deadline", RouteStatusOptions.DEFAULT_RENEW_DEADLINE.toSeconds() + "s",
+          Duration.ofMillis(100), "how long the leader tries to renew before giving leadership up (below the lease"
+              + " duration)");
+  public static final Flag<Duration> LEADER_ELECTION_RETRY_PERIOD =
+      Flag.duration("leader-election-retry-period", RouteStatusOptions.DEFAULT_RETRY_PERIOD.toSeconds() + "s",
+          Duration.ofMillis(10), "how often candidates try to take the Lease and the leader renews it (below the"
+              + " renew deadline)");
   public static final Flag<LogLevel> LOG_LEVEL = SharedFlags.LOG_LEVEL;
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
@@ -197,7 +223,9 @@ public final class Settings implements Configuration {
       XDS_MAX_STREAMS, XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_NAME_BYTES_PER_ADDRESS,
       XDS_MAX_REQUEST_RATE, XDS_REQUEST_BURST, XDS_FIRST_REQUEST_TIMEOUT, XDS_KEEPALIVE_TIME, XDS_KEEPALIVE_TIMEOUT,
       XDS_MAX_CONNECTION_AGE, XDS_MAX_CONNECTION_AGE_GRACE, XDS_MAX_CONNECTION_IDLE, XDS_NACK_ISOLATION_MAX_PROBES,
-      XDS_QUARANTINE_MAX_ENTRIES, XDS_QUARANTINE_FORGET_AFTER, LOG_LEVEL);
+      XDS_QUARANTINE_MAX_ENTRIES, XDS_QUARANTINE_FORGET_AFTER, ROUTE_STATUS, LEADER_ELECTION_NAMESPACE,
+      LEADER_ELECTION_LEASE, LEADER_ELECTION_LEASE_DURATION, LEADER_ELECTION_RENEW_DEADLINE,
+      LEADER_ELECTION_RETRY_PERIOD, LOG_LEVEL);
 
   private final ImmutableMap<String, String> raw;
   private final ImmutableMap<String, String> sources;
@@ -242,6 +270,7 @@ public final class Settings implements Configuration {
     ALL.forEach(settings::get);
     settings.meshOptions();
     settings.watcherOptions();
+    settings.routeStatusOptions(Map.of(), "nodemesh");
     settings.checkTls();
     settings.adminListeners();
     return settings;
@@ -309,6 +338,27 @@ public final class Settings implements Configuration {
       return new WatcherOptions(get(DEBOUNCE_QUIET), get(DEBOUNCE_MAX), get(INFORMER_RESYNC));
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("invalid watcher settings: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The route status writer's Lease and timings; {@code env} supplies POD_NAMESPACE (when the namespace flag is
+   * not set) and POD_NAME (the identity, else {@code hostname}).
+   */
+  public RouteStatusOptions routeStatusOptions(Map<String, String> env, String hostname) {
+    String namespace = get(LEADER_ELECTION_NAMESPACE);
+    String podNamespace = env.getOrDefault("POD_NAMESPACE", "");
+    if (source(LEADER_ELECTION_NAMESPACE).equals("default") && !podNamespace.isEmpty()) {
+      namespace = podNamespace;
+    }
+    String podName = env.getOrDefault("POD_NAME", "");
+    String identity = podName.isEmpty() ? hostname : podName;
+    try {
+      return RouteStatusOptions.of(namespace, get(LEADER_ELECTION_LEASE), identity.isEmpty() ? "nodemesh" : identity)
+          .withTimings(get(LEADER_ELECTION_LEASE_DURATION), get(LEADER_ELECTION_RENEW_DEADLINE),
+              get(LEADER_ELECTION_RETRY_PERIOD));
+    } catch (IllegalArgumentException e) {
+      throw new Flag.UsageException("invalid leader election settings: " + e.getMessage());
     }
   }
 

@@ -19,6 +19,8 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.nodemesh.app.Settings;
@@ -38,15 +40,54 @@ class ControlPlaneManifestsTest {
   private final Manifests defaults = HelmChart.template().render();
 
   @Test
-  void clusterRoleGrantsReadOnPodsServicesEndpointSlicesNodesAndNamespacesAndCreateOnEventsOnly() {
+  void clusterRoleGrantsReadOnPodsServicesEndpointSlicesNodesNamespacesAndRoutesAndWritesEventsAndRouteStatus() {
     Set<String> read = Set.of("get", "list", "watch");
+    Set<String> status = Set.of("get", "update", "patch");
     assertThat(verbsByResource(defaults)).isEqualTo(Map.of(
         "/pods", read,
         "/services", read,
         "/nodes", read,
         "/namespaces", read,
         "discovery.k8s.io/endpointslices", read,
+        "gateway.networking.k8s.io/httproutes", read,
+        "gateway.networking.k8s.io/grpcroutes", read,
+        "gateway.networking.k8s.io/httproutes/status", status,
+        "gateway.networking.k8s.io/grpcroutes/status", status,
         "/events", Set.of("create")));
+  }
+
+  @Test
+  void routeStatusLeaderElectionMayUseLeasesInTheReleaseNamespaceOnly() {
+    Role role = defaults.named(Role.class, NAME);
+    RoleBinding binding = defaults.named(RoleBinding.class, NAME);
+
+    assertThat(role.getMetadata().getNamespace()).isEqualTo(HelmChart.NAMESPACE);
+    assertThat(role.getRules()).singleElement().satisfies(rule -> {
+      assertThat(rule.getApiGroups()).containsExactly("coordination.k8s.io");
+      assertThat(rule.getResources()).containsExactly("leases");
+      assertThat(rule.getVerbs()).containsExactlyInAnyOrder("get", "create", "update");
+    });
+    assertThat(binding.getMetadata().getNamespace()).isEqualTo(HelmChart.NAMESPACE);
+    assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
+    assertThat(binding.getRoleRef().getName()).isEqualTo(NAME);
+    assertThat(binding.getSubjects()).extracting(Subject::getKind, Subject::getName, Subject::getNamespace)
+        .containsExactly(tuple("ServiceAccount", NAME, HelmChart.NAMESPACE));
+    Container container = container(defaults);
+    assertThat(container.getArgs()).contains("--leader-election-namespace=" + HelmChart.NAMESPACE);
+    assertThat(container.getEnv()).filteredOn(env -> env.getValueFrom() != null)
+        .extracting(env -> env.getName() + "=" + env.getValueFrom().getFieldRef().getFieldPath())
+        .contains("POD_NAME=metadata.name", "POD_NAMESPACE=metadata.namespace");
+  }
+
+  @Test
+  void withoutRouteStatusThereIsNoLeaseRoleAndNoStatusWrite() {
+    Manifests manifests = HelmChart.template().set("controlPlane.config.routeStatus", false).render();
+
+    assertThat(manifests.all(Role.class)).extracting(role -> role.getMetadata().getName()).doesNotContain(NAME);
+    assertThat(manifests.all(RoleBinding.class)).extracting(b -> b.getMetadata().getName()).doesNotContain(NAME);
+    assertThat(verbsByResource(manifests)).doesNotContainKeys("gateway.networking.k8s.io/httproutes/status",
+        "gateway.networking.k8s.io/grpcroutes/status").containsKey("gateway.networking.k8s.io/httproutes");
+    assertThat(container(manifests).getArgs()).contains("--route-status=false");
   }
 
   @Test
@@ -175,7 +216,13 @@ class ControlPlaneManifestsTest {
         "--xds-max-subscribed-names=100000",
         "--xds-max-request-rate=100",
         "--xds-request-burst=1000",
-        "--xds-nack-isolation-max-probes=64");
+        "--xds-nack-isolation-max-probes=64",
+        "--route-status=true",
+        "--leader-election-namespace=nodemesh-system",
+        "--leader-election-lease=nodemesh-route-status",
+        "--leader-election-lease-duration=15s",
+        "--leader-election-renew-deadline=10s",
+        "--leader-election-retry-period=2s");
   }
 
   /**
@@ -234,6 +281,11 @@ class ControlPlaneManifestsTest {
         "--xds-max-request-rate=50",
         "--xds-request-burst=200",
         "--xds-nack-isolation-max-probes=0",
+        "--route-status=false",
+        "--leader-election-lease=mesh-status",
+        "--leader-election-lease-duration=30s",
+        "--leader-election-renew-deadline=20s",
+        "--leader-election-retry-period=5s",
         "--extra-flag=x");
     assertThat(container.getPorts()).extracting(ContainerPort::getName, ContainerPort::getContainerPort)
         .containsExactly(

@@ -5,6 +5,7 @@ import com.google.common.collect.ImmutableMap;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.EndpointSliceInfo;
 import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.NodePin;
@@ -43,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * <p>Content, not resourceVersion, decides what changed: an event whose converted object equals the one
  * already applied is dropped, and a batch whose model result equals the previous state publishes nothing.
  *
- * <p>Nothing is published before every kind has been listed once ({@link #synced()}): a partial state would
+ * <p>Nothing is published before every kind has been listed once ({@link #synced()}; an optional kind, a route
+ * kind whose CRD may be missing, only if it is watched): a partial state would
  * make the xDS layer remove listeners of pods it simply has not seen yet. The first published update has
  * {@link Change#full()} set.
  *
@@ -54,7 +56,6 @@ import org.slf4j.LoggerFactory;
 public final class ClusterStateStore implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ClusterStateStore.class);
-  private static final int KIND_COUNT = ResourceKind.values().length;
 
   private final ExecutorService writer;
   private volatile Thread writerThread;
@@ -71,6 +72,8 @@ public final class ClusterStateStore implements AutoCloseable {
   /** What was last applied per object (converted value + problems, or a rejection), to drop no-op events. */
   private final Map<ResourceKind, Map<Object, Applied>> applied = new EnumMap<>(ResourceKind.class);
   private final Set<ResourceKind> listed = EnumSet.noneOf(ResourceKind.class);
+  /** The kinds whose first list the first state waits for: every non-optional kind, and optional ones watched. */
+  private final Set<ResourceKind> required = EnumSet.noneOf(ResourceKind.class);
   private final Map<ResourceKind, Set<Object>> touched = new EnumMap<>(ResourceKind.class);
   private final List<Consumer<StateUpdate>> subscribers = new ArrayList<>();
   private boolean dirty;
@@ -85,6 +88,9 @@ public final class ClusterStateStore implements AutoCloseable {
     for (ResourceKind kind : ResourceKind.values()) {
       applied.put(kind, new HashMap<>());
       touched.put(kind, new HashSet<>());
+      if (!kind.optional()) {
+        required.add(kind);
+      }
     }
     this.writer = Executors.newSingleThreadExecutor(runnable -> {
       Thread thread = new Thread(runnable, "nodemesh-state-writer");
@@ -218,6 +224,8 @@ public final class ClusterStateStore implements AutoCloseable {
       applyPins(report);
     } else if (event instanceof StoreEvent.Listed done) {
       listed.add(done.kind());
+    } else if (event instanceof StoreEvent.Watched watched) {
+      required.add(watched.kind());
     }
   }
 
@@ -258,6 +266,19 @@ public final class ClusterStateStore implements AutoCloseable {
         NamespaceInfo ns = (NamespaceInfo) value;
         builder.putNamespace(ns);
         name = ns.name();
+      }
+      case HTTP_ROUTE, GRPC_ROUTE -> {
+        MeshRoute route = (MeshRoute) value;
+        if (route.parents().isEmpty()) {
+          // attached to Gateways only (or to nothing): another controller's route, not part of the mesh; a
+          // version that named a Service before leaves the model
+          builder.removeRoute(route.key());
+          touch(kind, event.key(), event.observedNanos());
+          return;
+        }
+        builder.putRoute(route);
+        namespace = route.namespace();
+        name = route.name();
       }
       default -> throw new IllegalStateException("unknown kind " + kind);
     }
@@ -346,6 +367,7 @@ public final class ClusterStateStore implements AutoCloseable {
       case ENDPOINT_SLICE -> builder.removeEndpointSlice((ObjectKey) key);
       case NODE -> builder.removeNode((String) key);
       case NAMESPACE -> builder.removeNamespace((String) key);
+      case HTTP_ROUTE, GRPC_ROUTE -> builder.removeRoute((MeshRoute.Key) key);
       default -> throw new IllegalStateException("unknown kind " + kind);
     }
   }
@@ -358,9 +380,9 @@ public final class ClusterStateStore implements AutoCloseable {
   }
 
   private void finishBatch() {
-    boolean syncsNow = !isSynced && listed.size() == KIND_COUNT;
+    boolean syncsNow = !isSynced && listed.containsAll(required);
     if (!isSynced && !syncsNow) {
-      // hold everything until every kind has listed; no state is built until then
+      // hold everything until every watched kind has listed; no state is built until then
       return;
     }
     if (!dirty && !syncsNow) {
@@ -434,6 +456,23 @@ public final class ClusterStateStore implements AutoCloseable {
       if (!Objects.equals(previous.nodes().get(key), next.nodes().get(key))) {
         change.node((String) key);
       }
+    }
+    for (ResourceKind kind : List.of(ResourceKind.HTTP_ROUTE, ResourceKind.GRPC_ROUTE)) {
+      for (Object key : touched.get(kind)) {
+        MeshRoute before = previous.routes().get(key);
+        MeshRoute after = next.routes().get(key);
+        if (!Objects.equals(before, after)) {
+          // a route is translated as part of the service ports it attaches to: those of both versions change
+          routeParents(before, change);
+          routeParents(after, change);
+        }
+      }
+    }
+  }
+
+  private static void routeParents(MeshRoute route, Change.Builder change) {
+    if (route != null) {
+      route.parents().forEach(parent -> change.service(parent.service()));
     }
   }
 

@@ -2,15 +2,22 @@ package io.nodemesh.k8s;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import io.fabric8.kubernetes.api.model.APIResource;
+import io.fabric8.kubernetes.api.model.APIResourceList;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.GRPCRoute;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.nodemesh.model.ClusterState;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -18,10 +25,16 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Cluster-wide fabric8 shared informers for Pods, Services, EndpointSlices (discovery.k8s.io/v1), Nodes and
- * Namespaces, feeding a {@link ClusterStateStore}. Each informer converts on its own handler thread and queues
+ * Namespaces, and for HTTPRoutes and GRPCRoutes (gateway.networking.k8s.io/v1) when the API server serves them,
+ * feeding a {@link ClusterStateStore}. Each informer converts on its own handler thread and queues
  * the result; a converter failure becomes a {@code Problem}, never an exception out of a handler. List and
  * watch failures are retried forever with fabric8's backoff (the default would stop an informer whose first
  * list fails, e.g. when the API server is not up yet).
+ *
+ * <p>Route kinds are asked of API discovery once at start: a cluster without the Gateway API CRDs gets one INFO
+ * line and no route informers, and the first state does not wait for them. When discovery itself fails (API
+ * server not up yet) it is retried in the background, with backoff, until it answers. CRDs installed later are
+ * picked up at the next restart.
  *
  * <p>Thread-safe.
  */
@@ -29,8 +42,19 @@ public final class KubernetesWatchers implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(KubernetesWatchers.class);
 
+  /** The group version of the route kinds watched. */
+  static final String GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1";
+  /** Discovery retries while the API server does not answer: first and longest pause. */
+  private static final long DISCOVERY_RETRY_FIRST_MS = 500;
+  private static final long DISCOVERY_RETRY_MAX_MS = 30_000;
+
   private final ClusterStateStore store;
-  private final ImmutableList<KindWatch<?>> watches;
+  private final KubernetesClient client;
+  private final long resyncMillis;
+  /** The core kinds from the start, the route kinds added once discovery says they are served. */
+  private final List<KindWatch<?>> watches = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+  private volatile Thread discovery;
   private final AtomicLong watchErrors = new AtomicLong();
   /** The last list/watch failure and when, published together so a reader never pairs one error with another's time. */
   private volatile LastError lastError;
@@ -39,8 +63,10 @@ public final class KubernetesWatchers implements AutoCloseable {
 
   private KubernetesWatchers(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
     this.store = Objects.requireNonNull(store, "store");
+    this.client = client;
     long resync = options.resyncPeriod().toMillis();
-    this.watches = ImmutableList.of(
+    this.resyncMillis = resync;
+    this.watches.addAll(ImmutableList.of(
         new KindWatch<>(ResourceKind.NAMESPACE, client.namespaces().runnableInformer(resync),
             Converters::namespace, Converters::clusterScopedKey),
         new KindWatch<>(ResourceKind.NODE, client.nodes().runnableInformer(resync),
@@ -51,7 +77,7 @@ public final class KubernetesWatchers implements AutoCloseable {
             client.discovery().v1().endpointSlices().inAnyNamespace().runnableInformer(resync),
             Converters::endpointSlice, Converters::namespacedKey),
         new KindWatch<>(ResourceKind.POD, client.pods().inAnyNamespace().runnableInformer(resync),
-            Converters::pod, Converters::namespacedKey));
+            Converters::pod, Converters::namespacedKey)));
   }
 
   /**
@@ -60,8 +86,87 @@ public final class KubernetesWatchers implements AutoCloseable {
    */
   public static KubernetesWatchers start(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
     KubernetesWatchers watchers = new KubernetesWatchers(client, store, options);
+    // before the core informers start: a route informer must announce itself before their lists complete
+    if (!watchers.discoverRoutes()) {
+      watchers.retryDiscoveryInBackground();
+    }
     watchers.watches.forEach(KindWatch::start);
     return watchers;
+  }
+
+  /**
+   * Asks discovery whether the route kinds are served and, for those that are, adds informers (started when
+   * this runs after the others). False when discovery could not be asked.
+   */
+  private boolean discoverRoutes() {
+    boolean http;
+    boolean grpc;
+    try {
+      // discovery itself rather than client.supports(), which a client may answer without asking (fabric8's mock)
+      APIResourceList served = client.getApiResources(GATEWAY_API_VERSION);
+      List<APIResource> resources = served == null || served.getResources() == null ? List.of() : served.getResources();
+      http = resources.stream().anyMatch(r -> r != null && "HTTPRoute".equals(r.getKind()));
+      grpc = resources.stream().anyMatch(r -> r != null && "GRPCRoute".equals(r.getKind()));
+    } catch (RuntimeException e) {
+      recordError(ResourceKind.HTTP_ROUTE, e);
+      return false;
+    }
+    if (!http && !grpc) {
+      log.info("gateway.networking.k8s.io/v1 HTTPRoute and GRPCRoute are not served (Gateway API CRDs not"
+          + " installed): mesh routes are off until a restart after they are");
+      return true;
+    }
+    if (http) {
+      addOptional(new KindWatch<>(ResourceKind.HTTP_ROUTE,
+          client.resources(HTTPRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
+          RouteConverters::httpRoute, RouteConverters::httpRouteKey));
+    }
+    if (grpc) {
+      addOptional(new KindWatch<>(ResourceKind.GRPC_ROUTE,
+          client.resources(GRPCRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
+          RouteConverters::grpcRoute, RouteConverters::grpcRouteKey));
+    }
+    if (!http || !grpc) {
+      log.info("gateway.networking.k8s.io/v1 {} is not served: only {} routes are watched",
+          http ? "GRPCRoute" : "HTTPRoute", http ? "HTTP" : "gRPC");
+    }
+    return true;
+  }
+
+  private void addOptional(KindWatch<?> watch) {
+    store.submit(new StoreEvent.Watched(watch.kind));
+    watches.add(watch);
+    if (discovery != null) {
+      watch.start(); // found by the background retry: the core informers run already
+      if (closed) {
+        watch.informer.close(); // close() may have missed it
+      }
+    }
+  }
+
+  private void retryDiscoveryInBackground() {
+    Thread thread = new Thread(() -> {
+      long pause = DISCOVERY_RETRY_FIRST_MS;
+      while (!closed) {
+        try {
+          TimeUnit.MILLISECONDS.sleep(pause);
+        } catch (InterruptedException e) {
+          return;
+        }
+        if (!closed && discoverRoutes()) {
+          return;
+        }
+        pause = Math.min(pause * 2, DISCOVERY_RETRY_MAX_MS);
+      }
+    }, "nodemesh-route-discovery");
+    thread.setDaemon(true);
+    discovery = thread;
+    thread.start();
+  }
+
+  /** The kinds watched: the core kinds and the route kinds the API server serves. */
+  public ImmutableList<ResourceKind> watchedKinds() {
+    return watches.stream().map(w -> w.kind).collect(ImmutableList.toImmutableList());
   }
 
   /** True once every informer has listed and the store published the resulting state (for /readyz). */
@@ -102,6 +207,11 @@ public final class KubernetesWatchers implements AutoCloseable {
   /** Stops every informer; the store keeps its last state. */
   @Override
   public void close() {
+    closed = true;
+    Thread thread = discovery;
+    if (thread != null) {
+      thread.interrupt();
+    }
     watches.forEach(w -> w.informer.close());
   }
 

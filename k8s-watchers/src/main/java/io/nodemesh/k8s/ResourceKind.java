@@ -6,14 +6,24 @@ public enum ResourceKind {
   SERVICE("Service", true),
   ENDPOINT_SLICE("EndpointSlice", true),
   NODE("Node", false),
-  NAMESPACE("Namespace", false);
+  NAMESPACE("Namespace", false),
+  /** gateway.networking.k8s.io/v1, watched only when the API server serves it (its CRD is installed). */
+  HTTP_ROUTE("HTTPRoute", true, true),
+  /** gateway.networking.k8s.io/v1, watched only when the API server serves it (its CRD is installed). */
+  GRPC_ROUTE("GRPCRoute", true, true);
 
   private final String kindName;
   private final boolean namespaced;
+  private final boolean optional;
 
   ResourceKind(String kindName, boolean namespaced) {
+    this(kindName, namespaced, false);
+  }
+
+  ResourceKind(String kindName, boolean namespaced, boolean optional) {
     this.kindName = kindName;
     this.namespaced = namespaced;
+    this.optional = optional;
   }
 
   /** The Kubernetes kind, e.g. {@code EndpointSlice}. */
@@ -21,8 +31,16 @@ public enum ResourceKind {
     return kindName;
   }
 
-  /** Namespaced kinds are keyed by {@code ObjectKey}, cluster-scoped ones by name. */
+  /** Namespaced kinds are keyed by {@code ObjectKey} (routes by {@code MeshRoute.Key}), cluster-scoped ones by name. */
   public boolean namespaced() {
     return namespaced;
+  }
+
+  /**
+   * Kinds a cluster may not serve (CRDs): the store waits for their first list only once an informer for them
+   * was started ({@code StoreEvent.Watched}); every other kind it always waits for.
+   */
+  public boolean optional() {
+    return optional;
   }
 }

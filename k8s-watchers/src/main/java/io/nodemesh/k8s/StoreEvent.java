@@ -46,6 +46,12 @@ sealed interface StoreEvent {
     }
   }
 
+  /**
+   * An informer for an {@link ResourceKind#optional() optional} kind was started, so the store waits for its
+   * list too. Queued before the informer starts, hence before its {@link Listed}.
+   */
+  record Watched(ResourceKind kind) implements StoreEvent {}
+
   /** An informer finished a list (initial or relist); every object of that list was queued before this. */
   record Listed(ResourceKind kind) implements StoreEvent {}
 }

@@ -9,6 +9,7 @@ import io.nodemesh.model.AddressType;
 import io.nodemesh.model.EndpointInfo;
 import io.nodemesh.model.EndpointSliceInfo;
 import io.nodemesh.model.MeshOptions;
+import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.MeshStatus;
 import io.nodemesh.model.NamespaceInfo;
 import io.nodemesh.model.NetnsMode;
@@ -375,7 +376,92 @@ class ClusterStateStoreTest {
     }
   }
 
+  @Test
+  void routeKindsAreWaitedForOnlyOnceTheirInformerIsWatched() throws Exception {
+    store.submit(new StoreEvent.Watched(ResourceKind.HTTP_ROUTE));
+    for (ResourceKind kind : ResourceKind.values()) {
+      if (!kind.optional()) {
+        store.submit(new StoreEvent.Listed(kind));
+      }
+    }
+    awaitWriter();
+    assertThat(store.isSynced()).as("HTTPRoute is watched and not listed yet").isFalse();
+
+    store.submit(new StoreEvent.Listed(ResourceKind.HTTP_ROUTE));
+    awaitWriter();
+    assertThat(store.isSynced()).as("GRPCRoute is not watched: not waited for").isTrue();
+  }
+
+  @Test
+  void aRouteChangeNamesTheParentServicesOfItsOldAndNewVersions() throws Exception {
+    syncEmpty();
+    MeshRoute first = route("r", parent("web"), parent("api"));
+    store.submit(routeUpsert(first, 1));
+    awaitWriter();
+    assertThat(store.current().routes()).containsOnlyKeys(first.key());
+    assertThat(last().change().services())
+        .containsExactlyInAnyOrder(ObjectKey.of("shop", "web"), ObjectKey.of("shop", "api"));
+
+    MeshRoute moved = route("r", parent("web"), parent("cart"));
+    store.submit(routeUpsert(moved, 2));
+    awaitWriter();
+    assertThat(store.current().routes().get(first.key())).isEqualTo(moved);
+    assertThat(last().change().services()).containsExactlyInAnyOrder(
+        ObjectKey.of("shop", "web"), ObjectKey.of("shop", "api"), ObjectKey.of("shop", "cart"));
+
+    int published = updates.size();
+    store.submit(routeUpsert(moved, 3));
+    awaitWriter();
+    assertThat(updates).as("an unchanged route publishes nothing").hasSize(published);
+
+    store.submit(new StoreEvent.Delete(ResourceKind.HTTP_ROUTE, first.key(), 4));
+    awaitWriter();
+    assertThat(store.current().routes()).isEmpty();
+    assertThat(last().change().services())
+        .containsExactlyInAnyOrder(ObjectKey.of("shop", "web"), ObjectKey.of("shop", "cart"));
+  }
+
+  @Test
+  void aRouteThatNoLongerNamesAServiceLeavesTheModel() throws Exception {
+    syncEmpty();
+    MeshRoute attached = route("r", parent("web"));
+    store.submit(routeUpsert(attached, 1));
+    awaitWriter();
+    assertThat(store.current().routes()).hasSize(1);
+
+    store.submit(routeUpsert(route("r"), 2)); // moved to a Gateway: no Service parent left
+    awaitWriter();
+    assertThat(store.current().routes()).isEmpty();
+    assertThat(last().change().services()).containsExactly(ObjectKey.of("shop", "web"));
+    assertThat(store.current().problems()).isEmpty();
+  }
+
+  @Test
+  void aRejectedRouteStaysWithItsReasonAndIsReported() throws Exception {
+    syncEmpty();
+    MeshRoute rejected = route("r", parent("web")).rejectedFor("timeouts.request: bad duration");
+    store.submit(routeUpsert(rejected, 1));
+    awaitWriter();
+    assertThat(store.current().routes().get(rejected.key()).rejected()).contains("bad duration");
+    assertThat(store.current().problems()).extracting(p -> p.kind() + " " + p.name())
+        .containsExactly("HTTPRoute r");
+    assertThat(last().change().services()).containsExactly(ObjectKey.of("shop", "web"));
+  }
+
   // ---- helpers ----
+
+  private static MeshRoute route(String name, MeshRoute.Parent... parents) {
+    return new MeshRoute(MeshRoute.Kind.HTTP_ROUTE, "shop", name, 1, 0, ImmutableList.copyOf(parents),
+        ImmutableList.of(new MeshRoute.Rule(null, null, null, null, null, null)), null);
+  }
+
+  private static MeshRoute.Parent parent(String service) {
+    return new MeshRoute.Parent("shop", service, 0, "");
+  }
+
+  private static StoreEvent routeUpsert(MeshRoute route, long observedNanos) {
+    return new StoreEvent.Upsert(ResourceKind.HTTP_ROUTE, route.key(), new Converted<>(route, null), observedNanos);
+  }
 
   private void syncEmpty() throws Exception {
     for (ResourceKind kind : ResourceKind.values()) {
