@@ -19,7 +19,6 @@ import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.NodePin;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.RouteResolution;
-import io.nodemesh.model.ServicePort;
 import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.security.CachingTokenReviewer;
 import io.nodemesh.security.KubernetesTokenReviewer;
@@ -50,7 +49,6 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -180,8 +178,8 @@ public final class ControlPlane implements Application {
     debouncer.subscribe(pipeline);
     if (settings.get(Settings.ROUTE_STATUS)) {
       // the translator's rule for which ports carry HTTP, so a status never claims what the proxies do not do
-      Predicate<ServicePort> httpPort = port -> PortProtocol.of(port).map(PortProtocol::http).orElse(false);
-      RouteStatusWriter writer = RouteStatusWriter.start(client, state -> RouteResolution.statuses(state, httpPort),
+      RouteStatusWriter writer = RouteStatusWriter.start(client,
+          state -> RouteResolution.statuses(state, PortProtocol::carriesHttp),
           settings.routeStatusOptions(System.getenv(), System.getenv().getOrDefault("HOSTNAME", "")));
       routeStatus.set(writer);
       debouncer.subscribe(writer);

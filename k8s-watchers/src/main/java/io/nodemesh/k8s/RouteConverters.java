@@ -31,6 +31,7 @@ import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPURLRewriteFilter;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.ParentReference;
 import io.nodemesh.log.SafeText;
 import io.nodemesh.model.MeshRoute;
+import io.nodemesh.model.RouteValidation;
 import io.nodemesh.model.ObjectKey;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -56,15 +57,6 @@ public final class RouteConverters {
 
   /** Lists are copied up to this many times the CRD's bound, then cut and the route rejected. */
   static final int COPY_FACTOR = 4;
-  /** The CRD's bounds (standard channel), as {@code RouteValidation} enforces them. */
-  static final int CRD_MAX_PARENTS = 32;
-  static final int CRD_MAX_RULES = 16;
-  static final int CRD_MAX_MATCHES = 64;
-  static final int CRD_MAX_FILTERS = 16;
-  static final int CRD_MAX_BACKENDS = 16;
-  static final int CRD_MAX_HEADERS = 16;
-  /** Retry codes: the CRD leaves them unbounded; every 4xx/5xx code once is plenty. */
-  static final int MAX_RETRY_CODES = 200;
   /** Longest gRPC service or method name read; longer ones cannot make a valid path (1024 characters) anyway. */
   static final int MAX_GRPC_NAME = 1024;
   /**
@@ -87,7 +79,7 @@ public final class RouteConverters {
     List<HTTPRouteRule> rawRules = route.getSpec() == null ? null : route.getSpec().getRules();
     ImmutableList<MeshRoute.Parent> parents = parents(parentRefs, context);
     ImmutableList.Builder<MeshRoute.Rule> rules = ImmutableList.builder();
-    for (HTTPRouteRule rule : bounded(rawRules, CRD_MAX_RULES, "rules", context)) {
+    for (HTTPRouteRule rule : bounded(rawRules, RouteValidation.MAX_RULES, "rules", context)) {
       if (rule != null) {
         rules.add(httpRule(rule, context));
       }
@@ -106,7 +98,7 @@ public final class RouteConverters {
     List<GRPCRouteRule> rawRules = route.getSpec() == null ? null : route.getSpec().getRules();
     ImmutableList<MeshRoute.Parent> parents = parents(parentRefs, context);
     ImmutableList.Builder<MeshRoute.Rule> rules = ImmutableList.builder();
-    for (GRPCRouteRule rule : bounded(rawRules, CRD_MAX_RULES, "rules", context)) {
+    for (GRPCRouteRule rule : bounded(rawRules, RouteValidation.MAX_RULES, "rules", context)) {
       if (rule != null) {
         rules.add(grpcRule(rule, context));
       }
@@ -162,7 +154,7 @@ public final class RouteConverters {
 
   private static ImmutableList<MeshRoute.Parent> parents(List<ParentReference> refs, Context context) {
     ImmutableList.Builder<MeshRoute.Parent> parents = ImmutableList.builder();
-    for (ParentReference ref : bounded(refs, CRD_MAX_PARENTS, "parentRefs", context)) {
+    for (ParentReference ref : bounded(refs, RouteValidation.MAX_PARENTS, "parentRefs", context)) {
       // the spec's defaults are group gateway.networking.k8s.io and kind Gateway: a Service must be named so
       if (ref == null || !"Service".equals(ref.getKind())
           || !("".equals(ref.getGroup()) || "core".equals(ref.getGroup()))) {
@@ -180,7 +172,7 @@ public final class RouteConverters {
 
   private static MeshRoute.Rule httpRule(HTTPRouteRule rule, Context context) {
     ImmutableList.Builder<MeshRoute.Match> matches = ImmutableList.builder();
-    for (HTTPRouteMatch match : bounded(rule.getMatches(), CRD_MAX_MATCHES, "matches", context)) {
+    for (HTTPRouteMatch match : bounded(rule.getMatches(), RouteValidation.MAX_MATCHES, "matches", context)) {
       if (match != null) {
         matches.add(new MeshRoute.Match(httpPath(match.getPath(), context),
             valueMatches(match.getHeaders(), HTTPHeaderMatch::getName, HTTPHeaderMatch::getType,
@@ -191,14 +183,14 @@ public final class RouteConverters {
       }
     }
     List<MeshRoute.Filter> filters = new ArrayList<>();
-    for (HTTPRouteFilter filter : bounded(rule.getFilters(), CRD_MAX_FILTERS, "filters", context)) {
+    for (HTTPRouteFilter filter : bounded(rule.getFilters(), RouteValidation.MAX_FILTERS, "filters", context)) {
       if (filter != null) {
         filters.add(httpFilter(filter, context));
       }
     }
     ImmutableList.Builder<MeshRoute.Backend> backends = ImmutableList.builder();
     boolean backendFilters = false;
-    for (HTTPBackendRef ref : bounded(rule.getBackendRefs(), CRD_MAX_BACKENDS, "backendRefs", context)) {
+    for (HTTPBackendRef ref : bounded(rule.getBackendRefs(), RouteValidation.MAX_BACKENDS, "backendRefs", context)) {
       if (ref != null) {
         backends.add(backend(ref.getGroup(), ref.getKind(), ref.getNamespace(), ref.getName(), ref.getPort(),
             ref.getWeight(), context));
@@ -216,7 +208,7 @@ public final class RouteConverters {
 
   private static MeshRoute.Rule grpcRule(GRPCRouteRule rule, Context context) {
     ImmutableList.Builder<MeshRoute.Match> matches = ImmutableList.builder();
-    for (GRPCRouteMatch match : bounded(rule.getMatches(), CRD_MAX_MATCHES, "matches", context)) {
+    for (GRPCRouteMatch match : bounded(rule.getMatches(), RouteValidation.MAX_MATCHES, "matches", context)) {
       if (match != null) {
         matches.add(new MeshRoute.Match(grpcPath(match.getMethod(), context),
             valueMatches(match.getHeaders(), GRPCHeaderMatch::getName, GRPCHeaderMatch::getType,
@@ -225,14 +217,14 @@ public final class RouteConverters {
       }
     }
     List<MeshRoute.Filter> filters = new ArrayList<>();
-    for (GRPCRouteFilter filter : bounded(rule.getFilters(), CRD_MAX_FILTERS, "filters", context)) {
+    for (GRPCRouteFilter filter : bounded(rule.getFilters(), RouteValidation.MAX_FILTERS, "filters", context)) {
       if (filter != null) {
         filters.add(grpcFilter(filter, context));
       }
     }
     ImmutableList.Builder<MeshRoute.Backend> backends = ImmutableList.builder();
     boolean backendFilters = false;
-    for (GRPCBackendRef ref : bounded(rule.getBackendRefs(), CRD_MAX_BACKENDS, "backendRefs", context)) {
+    for (GRPCBackendRef ref : bounded(rule.getBackendRefs(), RouteValidation.MAX_BACKENDS, "backendRefs", context)) {
       if (ref != null) {
         backends.add(backend(ref.getGroup(), ref.getKind(), ref.getNamespace(), ref.getName(), ref.getPort(),
             ref.getWeight(), context));
@@ -314,7 +306,7 @@ public final class RouteConverters {
   private static <T> ImmutableList<MeshRoute.ValueMatch> valueMatches(List<T> raw, Function<T, String> nameOf,
       Function<T, String> typeOf, Function<T, String> valueOf, String what, Context context) {
     ImmutableList.Builder<MeshRoute.ValueMatch> matches = ImmutableList.builder();
-    for (T match : bounded(raw, CRD_MAX_HEADERS, what + " matches", context)) {
+    for (T match : bounded(raw, RouteValidation.MAX_HEADERS, what + " matches", context)) {
       if (match == null) {
         continue;
       }
@@ -368,13 +360,13 @@ public final class RouteConverters {
     }
     return new MeshRoute.HeaderModifier(response, headers(modifier.getSet(), "set", context),
         headers(modifier.getAdd(), "add", context),
-        bounded(modifier.getRemove(), CRD_MAX_HEADERS, "header removals", context).stream()
+        bounded(modifier.getRemove(), RouteValidation.MAX_HEADERS, "header removals", context).stream()
             .filter(Objects::nonNull).collect(ImmutableList.toImmutableList()));
   }
 
   private static ImmutableList<MeshRoute.Header> headers(List<HTTPHeader> raw, String what, Context context) {
     ImmutableList.Builder<MeshRoute.Header> headers = ImmutableList.builder();
-    for (HTTPHeader header : bounded(raw, CRD_MAX_HEADERS, "header " + what + " entries", context)) {
+    for (HTTPHeader header : bounded(raw, RouteValidation.MAX_HEADERS, "header " + what + " entries", context)) {
       if (header != null) {
         headers.add(new MeshRoute.Header(header.getName(), header.getValue()));
       }
@@ -448,9 +440,9 @@ public final class RouteConverters {
       return null;
     }
     List<Integer> rawCodes = retry.getCodes() == null ? List.of() : retry.getCodes();
-    if (rawCodes.size() > MAX_RETRY_CODES) {
-      context.reject("more than " + MAX_RETRY_CODES + " retry codes (" + rawCodes.size() + ")");
-      rawCodes = rawCodes.subList(0, MAX_RETRY_CODES);
+    if (rawCodes.size() > RouteValidation.MAX_RETRY_CODES) {
+      context.reject("more than " + RouteValidation.MAX_RETRY_CODES + " retry codes (" + rawCodes.size() + ")");
+      rawCodes = rawCodes.subList(0, RouteValidation.MAX_RETRY_CODES);
     }
     ImmutableList<Integer> codes = rawCodes.stream().filter(Objects::nonNull)
         .collect(ImmutableList.toImmutableList());

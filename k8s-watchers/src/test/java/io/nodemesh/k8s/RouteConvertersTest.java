@@ -376,7 +376,7 @@ class RouteConvertersTest {
     MeshRoute converted = RouteConverters.httpRoute(route).value();
 
     assertThat(converted.rejected()).contains("more than 32 parentRefs (10000)");
-    assertThat(converted.parents()).hasSize(RouteConverters.CRD_MAX_PARENTS * RouteConverters.COPY_FACTOR);
+    assertThat(converted.parents()).hasSize(RouteValidation.MAX_PARENTS * RouteConverters.COPY_FACTOR);
     assertThat(converted.rules()).isEmpty();
 
     HTTPRoute manyMatches = http(rule().withMatches(matches).build());
@@ -385,7 +385,7 @@ class RouteConvertersTest {
 
   @Test
   void justOverTheCrdBoundIsLeftToValidation() {
-    List<HTTPRouteRule> rules = new ArrayList<>(Collections.nCopies(RouteConverters.CRD_MAX_RULES + 1, rule().build()));
+    List<HTTPRouteRule> rules = new ArrayList<>(Collections.nCopies(RouteValidation.MAX_RULES + 1, rule().build()));
     MeshRoute converted = RouteConverters.httpRoute(http(rules.toArray(HTTPRouteRule[]::new))).value();
     assertThat(converted.rejected()).isNull();
     assertThat(converted.rules()).hasSize(17);

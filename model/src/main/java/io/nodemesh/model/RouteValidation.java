@@ -16,17 +16,19 @@ import java.util.List;
 public final class RouteValidation {
 
   /** The CRD's limits (gateway.networking.k8s.io/v1, standard channel). */
-  static final int MAX_PARENTS = 32;
-  static final int MAX_RULES = 16;
-  static final int MAX_MATCHES = 64;
-  static final int MAX_FILTERS = 16;
-  static final int MAX_BACKENDS = 16;
-  static final int MAX_HEADERS = 16;
+  public static final int MAX_PARENTS = 32;
+  public static final int MAX_RULES = 16;
+  public static final int MAX_MATCHES = 64;
+  public static final int MAX_FILTERS = 16;
+  public static final int MAX_BACKENDS = 16;
+  public static final int MAX_HEADERS = 16;
   static final int MAX_WEIGHT = 1_000_000;
   /** Paths and regexes; the CRD allows 1024 for paths. Envoy's RE2 program size limit bounds regexes further. */
   static final int MAX_VALUE_LENGTH = 1024;
   static final int MAX_HEADER_VALUE_LENGTH = 4096;
   static final int MAX_RETRY_ATTEMPTS = 10;
+  /** Retry codes: the CRD leaves them unbounded; every 4xx/5xx code once is plenty. */
+  public static final int MAX_RETRY_CODES = 200;
   static final int MAX_PERCENT_DENOMINATOR = 1_000_000;
   /** RFC 7230 token characters: what a header name may hold. */
   private static final java.util.regex.Pattern HEADER_NAME =
@@ -85,6 +87,9 @@ public final class RouteValidation {
     if (rule.retry() != null) {
       if (rule.retry().attempts() < 0 || rule.retry().attempts() > MAX_RETRY_ATTEMPTS) {
         return "retry attempts must be 0-" + MAX_RETRY_ATTEMPTS;
+      }
+      if (rule.retry().codes().size() > MAX_RETRY_CODES) {
+        return "more than " + MAX_RETRY_CODES + " retry codes";
       }
       for (int code : rule.retry().codes()) {
         if (code < 400 || code > 599) {
