@@ -53,6 +53,9 @@ public final class Settings implements Configuration {
   public static final Flag<Duration> INFORMER_RESYNC =
       Flag.duration("informer-resync", WatcherOptions.DEFAULT_RESYNC_PERIOD_S + "s", Duration.ZERO,
           "how often informers replay their cache (0 disables); unchanged content emits nothing");
+  public static final Flag<Duration> ROUTE_DISCOVERY_INTERVAL =
+      Flag.duration("route-discovery-interval", WatcherOptions.DEFAULT_ROUTE_DISCOVERY_S + "s", Duration.ofSeconds(1),
+          "how often to look again for HTTPRoute/GRPCRoute while the API server does not serve them or we may not list them");
   public static final Flag<Boolean> MESH_ALL_NAMESPACES = SharedFlags.MESH_ALL_NAMESPACES;
   public static final Flag<NetnsMode> NETNS_MODE = SharedFlags.NETNS_MODE;
   public static final Flag<String> NETNS_TEMPLATE = SharedFlags.NETNS_TEMPLATE;
@@ -214,7 +217,7 @@ public final class Settings implements Configuration {
 
   public static final ImmutableList<Flag<?>> ALL = ImmutableList.of(
       XDS_PORT, ADMIN_PORT, DEBUG_PORT, DEBUG_ADDRESS, DEBUG_AUTH, DEBUG_TOKEN_FILE, ADMIN_READ_TIMEOUT,
-      ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
+      ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_ADDRESS, DEBOUNCE_QUIET, DEBOUNCE_MAX, INFORMER_RESYNC, ROUTE_DISCOVERY_INTERVAL, MESH_ALL_NAMESPACES, NETNS_MODE, NETNS_TEMPLATE,
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT,
       POD_MAX_CONNECTIONS, POD_MAX_CONNECTION_RATE, POD_MAX_REQUEST_RATE_PER_CONNECTION, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
@@ -335,7 +338,8 @@ public final class Settings implements Configuration {
 
   public WatcherOptions watcherOptions() {
     try {
-      return new WatcherOptions(get(DEBOUNCE_QUIET), get(DEBOUNCE_MAX), get(INFORMER_RESYNC));
+      return new WatcherOptions(get(DEBOUNCE_QUIET), get(DEBOUNCE_MAX), get(INFORMER_RESYNC),
+          get(ROUTE_DISCOVERY_INTERVAL));
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("invalid watcher settings: " + e.getMessage());
     }

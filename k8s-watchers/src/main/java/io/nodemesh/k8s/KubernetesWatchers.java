@@ -5,13 +5,16 @@ import com.google.common.collect.ImmutableMap;
 import io.fabric8.kubernetes.api.model.APIResource;
 import io.fabric8.kubernetes.api.model.APIResourceList;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.GRPCRoute;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.nodemesh.model.ClusterState;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Objects;
 import java.util.List;
 import java.util.Optional;
@@ -31,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * watch failures are retried forever with fabric8's backoff (the default would stop an informer whose first
  * list fails, e.g. when the API server is not up yet).
  *
- * <p>Route kinds are asked of API discovery once at start: a cluster without the Gateway API CRDs gets one INFO
- * line and no route informers, and the first state does not wait for them. When discovery itself fails (API
- * server not up yet) it is retried in the background, with backoff, until it answers. CRDs installed later are
- * picked up at the next restart.
+ * <p>Route kinds are asked of API discovery at start: a cluster without the Gateway API CRDs (or RBAC that does not
+ * let us list routes) gets one INFO line and no route informers, and the first state does not wait for them; the
+ * control plane looks again every {@code routeDiscoveryInterval} and starts the informers when CRDs or RBAC
+ * arrive. When discovery itself fails (API server not up yet) it is retried with backoff until it answers.
  *
  * <p>Thread-safe.
  */
@@ -51,10 +54,15 @@ public final class KubernetesWatchers implements AutoCloseable {
   private final ClusterStateStore store;
   private final KubernetesClient client;
   private final long resyncMillis;
+  private final long routeRecheckMillis;
   /** The core kinds from the start, the route kinds added once discovery says they are served. */
   private final List<KindWatch<?>> watches = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
   private volatile Thread discovery;
+  /** Set once the core informers were started: route informers found later start at once. */
+  private volatile boolean started;
+  /** What the last look at the route kinds found missing, to log only changes. Discovery thread or start(). */
+  private volatile String lastRouteGaps = "";
   private final AtomicLong watchErrors = new AtomicLong();
   /** The last list/watch failure and when, published together so a reader never pairs one error with another's time. */
   private volatile LastError lastError;
@@ -66,6 +74,7 @@ public final class KubernetesWatchers implements AutoCloseable {
     this.client = client;
     long resync = options.resyncPeriod().toMillis();
     this.resyncMillis = resync;
+    this.routeRecheckMillis = options.routeDiscoveryInterval().toMillis();
     this.watches.addAll(ImmutableList.of(
         new KindWatch<>(ResourceKind.NAMESPACE, client.namespaces().runnableInformer(resync),
             Converters::namespace, Converters::clusterScopedKey),
@@ -87,76 +96,116 @@ public final class KubernetesWatchers implements AutoCloseable {
   public static KubernetesWatchers start(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
     KubernetesWatchers watchers = new KubernetesWatchers(client, store, options);
     // before the core informers start: a route informer must announce itself before their lists complete
-    if (!watchers.discoverRoutes()) {
-      watchers.retryDiscoveryInBackground();
-    }
+    RouteDiscovery routes = watchers.discoverRoutes();
     watchers.watches.forEach(KindWatch::start);
+    watchers.started = true;
+    if (routes != RouteDiscovery.COMPLETE) {
+      watchers.keepDiscoveringInBackground(routes);
+    }
     return watchers;
   }
 
+  /** What one look at the route kinds found. */
+  private enum RouteDiscovery {
+    /** The API server could not be asked: retry soon. */
+    FAILED,
+    /** A route kind is not served or not permitted: look again now and then (CRDs and RBAC arrive later). */
+    INCOMPLETE,
+    /** Both route kinds are watched. */
+    COMPLETE
+  }
+
   /**
-   * Asks discovery whether the route kinds are served and, for those that are, adds informers (started when
-   * this runs after the others). False when discovery could not be asked.
+   * Asks discovery which route kinds are served and whether we may list them, and adds an informer for each
+   * one that is and is not watched yet (started at once when this runs after the others). A kind that is
+   * served but not permitted (RBAC without the Gateway API rules) is reported and left out: an informer that
+   * can never list would hold readiness and the first state back for every other kind.
    */
-  private boolean discoverRoutes() {
-    boolean http;
-    boolean grpc;
+  private RouteDiscovery discoverRoutes() {
+    List<String> served;
     try {
       // discovery itself rather than client.supports(), which a client may answer without asking (fabric8's mock)
-      APIResourceList served = client.getApiResources(GATEWAY_API_VERSION);
-      List<APIResource> resources = served == null || served.getResources() == null ? List.of() : served.getResources();
-      http = resources.stream().anyMatch(r -> r != null && "HTTPRoute".equals(r.getKind()));
-      grpc = resources.stream().anyMatch(r -> r != null && "GRPCRoute".equals(r.getKind()));
+      APIResourceList list = client.getApiResources(GATEWAY_API_VERSION);
+      List<APIResource> resources = list == null || list.getResources() == null ? List.of() : list.getResources();
+      served = resources.stream().filter(Objects::nonNull).map(APIResource::getKind).filter(Objects::nonNull).toList();
     } catch (RuntimeException e) {
       recordError(ResourceKind.HTTP_ROUTE, e);
-      return false;
+      return RouteDiscovery.FAILED;
     }
-    if (!http && !grpc) {
-      log.info("gateway.networking.k8s.io/v1 HTTPRoute and GRPCRoute are not served (Gateway API CRDs not"
-          + " installed): mesh routes are off until a restart after they are");
-      return true;
+    List<String> missing = new ArrayList<>();
+    for (ResourceKind kind : List.of(ResourceKind.HTTP_ROUTE, ResourceKind.GRPC_ROUTE)) {
+      if (isWatched(kind)) {
+        continue;
+      }
+      if (!served.contains(kind.kindName())) {
+        missing.add(kind.kindName() + " not served (Gateway API CRDs not installed)");
+        continue;
+      }
+      Class<? extends HasMetadata> type = kind == ResourceKind.HTTP_ROUTE ? HTTPRoute.class : GRPCRoute.class;
+      try {
+        client.resources(type).inAnyNamespace().list(new ListOptionsBuilder().withLimit(1L).build());
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 403) {
+          recordError(kind, e);
+          return RouteDiscovery.FAILED;
+        }
+        // shown on /debug/state; logged below only when what is missing changes, not once a minute
+        lastError = new LastError(kind.kindName() + ": " + e, Instant.now());
+        missing.add(kind.kindName() + " not permitted (list " + kind.kindName() + " is forbidden to us)");
+        continue;
+      }
+      if (kind == ResourceKind.HTTP_ROUTE) {
+        addOptional(new KindWatch<>(kind, client.resources(HTTPRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
+            RouteConverters::httpRoute, RouteConverters::httpRouteKey));
+      } else {
+        addOptional(new KindWatch<>(kind, client.resources(GRPCRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
+            RouteConverters::grpcRoute, RouteConverters::grpcRouteKey));
+      }
+      log.info("watching gateway.networking.k8s.io/v1 {}", kind.kindName());
     }
-    if (http) {
-      addOptional(new KindWatch<>(ResourceKind.HTTP_ROUTE,
-          client.resources(HTTPRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
-          RouteConverters::httpRoute, RouteConverters::httpRouteKey));
+    String state = String.join("; ", missing);
+    if (!state.equals(lastRouteGaps)) {
+      lastRouteGaps = state;
+      if (!missing.isEmpty()) {
+        log.info("mesh routes: {}; looking again every {} s", state, TimeUnit.MILLISECONDS.toSeconds(routeRecheckMillis));
+      }
     }
-    if (grpc) {
-      addOptional(new KindWatch<>(ResourceKind.GRPC_ROUTE,
-          client.resources(GRPCRoute.class).inAnyNamespace().runnableInformer(resyncMillis),
-          RouteConverters::grpcRoute, RouteConverters::grpcRouteKey));
-    }
-    if (!http || !grpc) {
-      log.info("gateway.networking.k8s.io/v1 {} is not served: only {} routes are watched",
-          http ? "GRPCRoute" : "HTTPRoute", http ? "HTTP" : "gRPC");
-    }
-    return true;
+    return missing.isEmpty() ? RouteDiscovery.COMPLETE : RouteDiscovery.INCOMPLETE;
+  }
+
+  private boolean isWatched(ResourceKind kind) {
+    return watches.stream().anyMatch(watch -> watch.kind == kind);
   }
 
   private void addOptional(KindWatch<?> watch) {
     store.submit(new StoreEvent.Watched(watch.kind));
     watches.add(watch);
-    if (discovery != null) {
-      watch.start(); // found by the background retry: the core informers run already
+    if (started) {
+      watch.start(); // found by the background look: the core informers run already
       if (closed) {
         watch.informer.close(); // close() may have missed it
       }
     }
   }
 
-  private void retryDiscoveryInBackground() {
+  /** Looks at the route kinds again until both are watched: soon after failures, now and then otherwise. */
+  private void keepDiscoveringInBackground(RouteDiscovery first) {
     Thread thread = new Thread(() -> {
-      long pause = DISCOVERY_RETRY_FIRST_MS;
-      while (!closed) {
+      RouteDiscovery last = first;
+      long failurePause = DISCOVERY_RETRY_FIRST_MS;
+      while (!closed && last != RouteDiscovery.COMPLETE) {
+        long pause = last == RouteDiscovery.FAILED ? failurePause : routeRecheckMillis;
         try {
           TimeUnit.MILLISECONDS.sleep(pause);
         } catch (InterruptedException e) {
           return;
         }
-        if (!closed && discoverRoutes()) {
+        if (closed) {
           return;
         }
-        pause = Math.min(pause * 2, DISCOVERY_RETRY_MAX_MS);
+        last = discoverRoutes();
+        failurePause = last == RouteDiscovery.FAILED ? Math.min(failurePause * 2, DISCOVERY_RETRY_MAX_MS)
+            : DISCOVERY_RETRY_FIRST_MS;
       }
     }, "nodemesh-route-discovery");
     thread.setDaemon(true);

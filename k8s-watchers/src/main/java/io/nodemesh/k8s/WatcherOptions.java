@@ -18,23 +18,33 @@ import java.util.Objects;
  * @param resyncPeriod how often informers replay their cache to the handlers (default {@value
  *     #DEFAULT_RESYNC_PERIOD_S} s; zero disables). A replay costs a conversion per object and emits no change
  *     unless content differs; it only repairs a missed or mis-handled event.
+ * @param routeDiscoveryInterval how often to look again for HTTPRoute/GRPCRoute when the API server does not serve
+ *     them or we may not list them (default {@value #DEFAULT_ROUTE_DISCOVERY_S} s): CRDs and RBAC are often
+ *     installed after the control plane, and one discovery request a minute costs the API server nothing
  */
-public record WatcherOptions(Duration debounceQuiet, Duration debounceMax, Duration resyncPeriod) {
+public record WatcherOptions(Duration debounceQuiet, Duration debounceMax, Duration resyncPeriod,
+    Duration routeDiscoveryInterval) {
 
   public static final long DEFAULT_DEBOUNCE_QUIET_MS = 2;
   public static final long DEFAULT_DEBOUNCE_MAX_MS = 20;
   public static final long DEFAULT_RESYNC_PERIOD_S = 300;
+  public static final long DEFAULT_ROUTE_DISCOVERY_S = 60;
 
   public static final WatcherOptions DEFAULTS =
       new WatcherOptions(
           Duration.ofMillis(DEFAULT_DEBOUNCE_QUIET_MS),
           Duration.ofMillis(DEFAULT_DEBOUNCE_MAX_MS),
-          Duration.ofSeconds(DEFAULT_RESYNC_PERIOD_S));
+          Duration.ofSeconds(DEFAULT_RESYNC_PERIOD_S),
+          Duration.ofSeconds(DEFAULT_ROUTE_DISCOVERY_S));
 
   public WatcherOptions {
     Objects.requireNonNull(debounceQuiet, "debounceQuiet");
     Objects.requireNonNull(debounceMax, "debounceMax");
     Objects.requireNonNull(resyncPeriod, "resyncPeriod");
+    Objects.requireNonNull(routeDiscoveryInterval, "routeDiscoveryInterval");
+    if (routeDiscoveryInterval.compareTo(Duration.ofMillis(10)) < 0) {
+      throw new IllegalArgumentException("route discovery interval must be at least 10ms: " + routeDiscoveryInterval);
+    }
     if (debounceQuiet.isNegative() || debounceMax.isNegative() || resyncPeriod.isNegative()) {
       throw new IllegalArgumentException("watcher durations must not be negative: " + this);
     }
@@ -49,10 +59,14 @@ public record WatcherOptions(Duration debounceQuiet, Duration debounceMax, Durat
   }
 
   public WatcherOptions withDebounce(Duration quiet, Duration max) {
-    return new WatcherOptions(quiet, max, resyncPeriod);
+    return new WatcherOptions(quiet, max, resyncPeriod, routeDiscoveryInterval);
   }
 
   public WatcherOptions withResyncPeriod(Duration period) {
-    return new WatcherOptions(debounceQuiet, debounceMax, period);
+    return new WatcherOptions(debounceQuiet, debounceMax, period, routeDiscoveryInterval);
+  }
+
+  public WatcherOptions withRouteDiscoveryInterval(Duration interval) {
+    return new WatcherOptions(debounceQuiet, debounceMax, resyncPeriod, interval);
   }
 }

@@ -1,6 +1,7 @@
 package io.nodemesh.k8s;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.APIResourceBuilder;
 import io.fabric8.kubernetes.api.model.APIResourceListBuilder;
@@ -14,6 +15,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.ObjectKey;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -106,6 +108,35 @@ class RouteWatchersTest {
     assertThat(harness.watchers.watchedKinds()).contains(ResourceKind.HTTP_ROUTE)
         .doesNotContain(ResourceKind.GRPC_ROUTE);
   }
+
+  @Test
+  void aRouteKindWeMayNotListHoldsNothingBackAndIsReported() {
+    serveGatewayApi(true, true);
+    server.expect().get().withPath("/apis/gateway.networking.k8s.io/v1/httproutes?limit=1")
+        .andReturn(403, "{\"kind\":\"Status\",\"code\":403,\"reason\":\"Forbidden\"}").always();
+
+    harness = new WatcherHarness(client, FAST_ROUTE_DISCOVERY).awaitSynced();
+
+    assertThat(harness.watchers.watchedKinds()).contains(ResourceKind.GRPC_ROUTE, ResourceKind.POD)
+        .doesNotContain(ResourceKind.HTTP_ROUTE);
+    assertThat(harness.watchers.health().lastError()).hasValueSatisfying(error -> assertThat(error)
+        .startsWith("HTTPRoute").contains("403"));
+  }
+
+  @Test
+  void routeKindsServedAfterTheStartAreWatchedOnceDiscoveryListsThem() {
+    harness = new WatcherHarness(client, FAST_ROUTE_DISCOVERY).awaitSynced();
+    assertThat(harness.watchers.watchedKinds()).doesNotContain(ResourceKind.HTTP_ROUTE);
+
+    serveGatewayApi(true, true); // the CRDs are installed
+    await().atMost(Duration.ofSeconds(10)).until(() -> harness.watchers.watchedKinds().contains(ResourceKind.HTTP_ROUTE));
+    client.resources(HTTPRoute.class).inNamespace("shop").resource(httpRoute("canary", "web", "/v1")).create();
+    harness.awaitState(s -> s.routes().containsKey(ROUTE));
+  }
+
+  /** Looks again for route kinds ten times a second instead of once a minute. */
+  private static final WatcherOptions FAST_ROUTE_DISCOVERY =
+      WatcherOptions.DEFAULTS.withRouteDiscoveryInterval(Duration.ofMillis(100));
 
   /** Makes discovery list the route kinds, as an API server with the Gateway API CRDs does. */
   private void serveGatewayApi(boolean http, boolean grpc) {
