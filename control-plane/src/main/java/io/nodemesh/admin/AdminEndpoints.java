@@ -1,6 +1,7 @@
 package io.nodemesh.admin;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedMap;
 import com.google.protobuf.Any;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.Timestamp;
@@ -32,13 +33,16 @@ import io.nodemesh.http.AdminServer;
 import io.nodemesh.k8s.KubernetesWatchers;
 import io.nodemesh.k8s.WatchHealth;
 import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.MeshRoute;
 import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.Problem;
+import io.nodemesh.model.RouteResolution;
 import io.nodemesh.pipeline.TranslationPipeline;
 import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.PodLimits;
+import io.nodemesh.translate.PortProtocol;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.Quarantine;
 import io.nodemesh.xds.Resource;
@@ -64,6 +68,8 @@ public final class AdminEndpoints {
 
   /** Pods listed by one {@code /debug/pods} answer at most; the filters narrow it. */
   static final int MAX_LISTED_PODS = 2000;
+  /** Routes listed by one {@code /debug/routes} answer at most; {@code ?namespace=} narrows it. */
+  static final int MAX_LISTED_ROUTES = 2000;
 
   private static final JsonFormat.Printer PROTO_JSON =
       JsonFormat.printer().includingDefaultValueFields().preservingProtoFieldNames();
@@ -114,7 +120,11 @@ public final class AdminEndpoints {
         .register("/debug/pods/{namespace}/{name}",
             "one pod: meshed or why not, its resources, whether its node's Envoys ACKed them, and any they rejected"
                 + " (quarantined)",
-            (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))));
+            (p, q) -> pod(ObjectKey.of(p.get("namespace"), p.get("name"))))
+        .register("/debug/routes", "HTTPRoutes and GRPCRoutes attached to Services, filtered by ?namespace=: per"
+                + " parent the status conditions this control plane computes (and writes when it leads), the service"
+                + " ports they route (at most " + MAX_LISTED_ROUTES + ")",
+            (p, q) -> Response.json(routes(q.getOrDefault("namespace", ""))));
   }
 
   private void registerProbes(AdminServer server) {
@@ -209,6 +219,46 @@ public final class AdminEndpoints {
     }
     body.put("xds_streams", xds.connectedStreams());
     return body;
+  }
+
+  private Map<String, Object> routes(String namespace) {
+    ClusterState state = pipeline.view().state();
+    ImmutableSortedMap<MeshRoute.Key, ImmutableList<RouteResolution.ParentStatus>> statuses =
+        RouteResolution.statuses(state, PortProtocol::carriesHttp);
+    List<Map<String, Object>> routes = new ArrayList<>();
+    int matched = 0;
+    for (MeshRoute route : state.routes().values()) {
+      if (!namespace.isEmpty() && !route.namespace().equals(namespace) || ++matched > MAX_LISTED_ROUTES) {
+        continue;
+      }
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("kind", route.kind().kindName());
+      entry.put("namespace", route.namespace());
+      entry.put("name", route.name());
+      entry.put("generation", route.generation());
+      entry.put("rules", route.rules().size());
+      if (route.rejected() != null) {
+        entry.put("rejected", route.rejected());
+      }
+      List<Map<String, Object>> parents = new ArrayList<>();
+      for (RouteResolution.ParentStatus parent : statuses.getOrDefault(route.key(), ImmutableList.of())) {
+        Map<String, Object> parentEntry = new LinkedHashMap<>();
+        parentEntry.put("service", parent.parent().service().toString());
+        parentEntry.put("port", parent.parent().port());
+        parentEntry.put("section_name", parent.parent().sectionName());
+        parentEntry.put("conditions", parent.conditions().stream().map(condition -> Map.of(
+            "type", condition.type(), "status", condition.status() ? "True" : "False",
+            "reason", condition.reason(), "message", condition.message())).toList());
+        parents.add(parentEntry);
+      }
+      entry.put("parents", parents);
+      routes.add(entry);
+    }
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("routes", routes);
+    answer.put("matched", matched);
+    answer.put("truncated", matched > MAX_LISTED_ROUTES);
+    return answer;
   }
 
   private List<Map<String, Object>> nodes() {

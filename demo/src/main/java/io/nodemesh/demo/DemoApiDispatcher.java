@@ -52,7 +52,10 @@ final class DemoApiDispatcher extends KubernetesCrudDispatcher {
       new Served("", "pods", "pod", "Pod", true, List.of("po")),
       new Served("", "services", "service", "Service", true, List.of("svc")),
       new Served("", "events", "event", "Event", true, List.of("ev")),
-      new Served("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice", true, List.of()));
+      new Served("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice", true, List.of()),
+      // as in a cluster with the Gateway API CRDs installed: kubectl applies mesh routes, nodemesh watches them
+      new Served("gateway.networking.k8s.io", "httproutes", "httproute", "HTTPRoute", true, List.of()),
+      new Served("gateway.networking.k8s.io", "grpcroutes", "grpcroute", "GRPCRoute", true, List.of()));
 
   private static final Pattern PODS = Pattern.compile("/api/v1(/namespaces/[^/]+/pods(/[^/]+)?|/pods)");
 
