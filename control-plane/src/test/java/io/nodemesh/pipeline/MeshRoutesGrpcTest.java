@@ -5,25 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
-import com.google.protobuf.StringValue;
-import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.Server;
-import io.grpc.ServerServiceDefinition;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.ProtoUtils;
-import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.ServerCalls;
-import io.grpc.xds.XdsNameResolverProvider;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.AddressType;
@@ -38,6 +27,7 @@ import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.testkit.GrpcBackends;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.xds.ResourceStore;
 import io.nodemesh.xds.XdsServer;
@@ -67,13 +57,6 @@ class MeshRoutesGrpcTest {
   private static final String TARGET = "greeter." + NAMESPACE + ".svc.cluster.local:" + SERVICE_PORT;
   private static final int RPCS = 1_000;
 
-  private static final MethodDescriptor<StringValue, StringValue> WHO =
-      MethodDescriptor.<StringValue, StringValue>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName("nodemesh.test.Who/Ask")
-          .setRequestMarshaller(ProtoUtils.marshaller(StringValue.getDefaultInstance()))
-          .setResponseMarshaller(ProtoUtils.marshaller(StringValue.getDefaultInstance()))
-          .build();
 
   private final ResourceStore store = new ResourceStore();
   private final XdsServer xds = XdsServer.create(store);
@@ -233,19 +216,8 @@ class MeshRoutesGrpcTest {
   }
 
   private void connect() {
-    Map<String, ?> bootstrap = Map.of(
-        "xds_servers", List.of(Map.of(
-            "server_uri", "127.0.0.1:" + xdsServer.getPort(),
-            "channel_creds", List.of(Map.of("type", "insecure")),
-            "server_features", List.of("xds_v3"))),
-        "node", Map.of("id", "mesh-routes-client"));
-    @SuppressWarnings("deprecation") // the per-channel way to hand grpc-xds a bootstrap without globals
-    ManagedChannel built = NettyChannelBuilder.forTarget("xds:///" + TARGET, InsecureChannelCredentials.create())
-        .nameResolverFactory(XdsNameResolverProvider.createForTest("xds", bootstrap))
-        .build();
-    channel = built;
-    ClientCalls.blockingUnaryCall(channel, WHO,
-        CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(20, TimeUnit.SECONDS), StringValue.of("hi"));
+    channel = GrpcBackends.proxylessChannel(TARGET, xdsServer.getPort(), "mesh-routes-client");
+    GrpcBackends.ask(channel, 20_000, true);
   }
 
   private void publish(ClusterState state) {
@@ -255,24 +227,13 @@ class MeshRoutesGrpcTest {
   }
 
   private Server backend(String ip, String name, AtomicInteger attempts, boolean failEveryOther) throws IOException {
-    ServerServiceDefinition who = ServerServiceDefinition.builder("nodemesh.test.Who")
-        .addMethod(WHO, ServerCalls.asyncUnaryCall((request, response) -> {
-          if (attempts.incrementAndGet() % 2 == 1 && failEveryOther) {
-            response.onError(Status.UNAVAILABLE.withDescription("first attempt fails").asRuntimeException());
-            return;
-          }
-          response.onNext(StringValue.of(name));
-          response.onCompleted();
-        }))
-        .build();
-    Server server = NettyServerBuilder.forAddress(new InetSocketAddress(ip, 0)).addService(who).build().start();
+    Server server = GrpcBackends.start(ip, 0, name, call -> attempts.incrementAndGet() % 2 == 1 && failEveryOther);
     servers.add(server);
     return server;
   }
 
   private static String ask(Channel channel) {
-    return ClientCalls.blockingUnaryCall(channel, WHO,
-        CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS), StringValue.of("who are you?")).getValue();
+    return GrpcBackends.ask(channel, 5_000, false);
   }
 
   /** The greeter and greeter-canary Services, each with one ready endpoint: the two servers. */

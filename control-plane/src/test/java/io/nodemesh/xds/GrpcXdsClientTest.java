@@ -8,28 +8,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.Message;
-import com.google.protobuf.StringValue;
-import io.grpc.CallOptions;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.MethodDescriptor;
 import io.grpc.Server;
-import io.grpc.ServerServiceDefinition;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.ProtoUtils;
-import io.grpc.stub.ClientCalls;
-import io.grpc.stub.ServerCalls;
-import io.grpc.xds.XdsNameResolverProvider;
 import io.nodemesh.admin.SyncStatusMessages;
 import io.nodemesh.api.admin.v1.ClientStatus;
 import io.nodemesh.api.admin.v1.SyncState;
 import io.nodemesh.api.envoy.EnvoyValidator;
+import io.nodemesh.testkit.GrpcBackends;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -43,14 +32,6 @@ class GrpcXdsClientTest {
   private static final String TARGET = "echo.default.svc.cluster.local:8080";
   private static final String SERVICE = "svc/default/echo/8080";
 
-  /** A one-method service that answers with the backend's name, so the test sees where an RPC went. */
-  private static final MethodDescriptor<StringValue, StringValue> WHO =
-      MethodDescriptor.<StringValue, StringValue>newBuilder()
-          .setType(MethodDescriptor.MethodType.UNARY)
-          .setFullMethodName("nodemesh.test.Who/Ask")
-          .setRequestMarshaller(ProtoUtils.marshaller(StringValue.getDefaultInstance()))
-          .setResponseMarshaller(ProtoUtils.marshaller(StringValue.getDefaultInstance()))
-          .build();
 
   private final ResourceStore store = new ResourceStore();
   private final XdsServer xds = XdsServer.create(store);
@@ -73,17 +54,7 @@ class GrpcXdsClientTest {
   }
 
   private static Server backend(String host, String name) throws IOException {
-    ServerServiceDefinition who =
-        ServerServiceDefinition.builder("nodemesh.test.Who")
-            .addMethod(
-                WHO,
-                ServerCalls.asyncUnaryCall(
-                    (request, response) -> {
-                      response.onNext(StringValue.of(name));
-                      response.onCompleted();
-                    }))
-            .build();
-    return NettyServerBuilder.forAddress(new InetSocketAddress(host, 0)).addService(who).build().start();
+    return GrpcBackends.start(host, 0, name);
   }
 
   private void put(Message... resources) throws Exception {
@@ -96,12 +67,7 @@ class GrpcXdsClientTest {
   }
 
   private String ask() {
-    return ClientCalls.blockingUnaryCall(
-            channel,
-            WHO,
-            CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(5, TimeUnit.SECONDS),
-            StringValue.of("who are you?"))
-        .getValue();
+    return GrpcBackends.ask(channel, 5_000, true);
   }
 
   @Test
@@ -116,24 +82,7 @@ class GrpcXdsClientTest {
         cluster(SERVICE),
         endpoints(SERVICE, "127.0.0.2", backendA.getPort()));
 
-    Map<String, ?> bootstrap =
-        Map.of(
-            "xds_servers",
-            List.of(
-                Map.of(
-                    "server_uri", "127.0.0.1:" + xdsServer.getPort(),
-                    "channel_creds", List.of(Map.of("type", "insecure")),
-                    "server_features", List.of("xds_v3"))),
-            "node",
-            Map.of("id", "grpc-proxyless-client"));
-    // NettyChannelBuilder directly, not Grpc.newChannelBuilder: the latter pins the globally registered
-    // "xds" resolver (which reads a process-wide bootstrap) before our per-channel factory can apply
-    @SuppressWarnings("deprecation") // the per-channel way to hand grpc-xds a bootstrap without globals
-    ManagedChannel built =
-        NettyChannelBuilder.forTarget("xds:///" + TARGET, InsecureChannelCredentials.create())
-            .nameResolverFactory(XdsNameResolverProvider.createForTest("xds", bootstrap))
-            .build();
-    channel = built;
+    channel = GrpcBackends.proxylessChannel(TARGET, xdsServer.getPort(), "grpc-proxyless-client");
 
     assertThat(ask()).isEqualTo("backend-a");
     await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.gatewayapi.v1.GRPCRouteBuilder;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.RouteParentStatus;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.nodemesh.testkit.GrpcBackends;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
+import io.nodemesh.testkit.GrpcBackends;
 import io.nodemesh.testkit.SimulatedEnvoy;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,4 +1,4 @@
-package io.nodemesh.e2e;
+package io.nodemesh.testkit;
 
 import com.google.protobuf.StringValue;
 import io.grpc.CallOptions;
@@ -8,6 +8,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.ProtoUtils;
@@ -19,6 +20,8 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntPredicate;
 
 /**
  * Real gRPC servers standing for pods (bound on a 127.0.0.x address, the pod's IP; all of 127/8 is local)
@@ -40,8 +43,21 @@ public final class GrpcBackends {
 
   /** Starts a backend named {@code name} on {@code ip:port} (port 0 picks one). */
   public static Server start(String ip, int port, String name) throws IOException {
+    return start(ip, port, name, attempt -> false);
+  }
+
+  /**
+   * Starts a backend that answers UNAVAILABLE to the calls {@code fails} picks (given each call's number, from 1),
+   * to test retries.
+   */
+  public static Server start(String ip, int port, String name, IntPredicate fails) throws IOException {
+    AtomicInteger calls = new AtomicInteger();
     ServerServiceDefinition who = ServerServiceDefinition.builder("nodemesh.test.Who")
         .addMethod(WHO, ServerCalls.asyncUnaryCall((request, response) -> {
+          if (fails.test(calls.incrementAndGet())) {
+            response.onError(Status.UNAVAILABLE.withDescription("this attempt fails").asRuntimeException());
+            return;
+          }
           response.onNext(StringValue.of(name));
           response.onCompleted();
         }))
