@@ -15,9 +15,11 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.nodemesh.model.ClusterState;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.Objects;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +47,7 @@ public final class KubernetesWatchers implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(KubernetesWatchers.class);
 
+  private static final List<ResourceKind> ROUTE_KINDS = List.of(ResourceKind.HTTP_ROUTE, ResourceKind.GRPC_ROUTE);
   /** The group version of the route kinds watched. */
   static final String GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1";
   /** Discovery retries while the API server does not answer: first and longest pause. */
@@ -61,6 +64,8 @@ public final class KubernetesWatchers implements AutoCloseable {
   private volatile Thread discovery;
   /** Set once the core informers were started: route informers found later start at once. */
   private volatile boolean started;
+  /** Route kinds the first state no longer waits for; touched by the discovery thread only. */
+  private final Set<ResourceKind> gatesReleased = EnumSet.noneOf(ResourceKind.class);
   /** What the last look at the route kinds found missing, to log only changes. Discovery thread or start(). */
   private volatile String lastRouteGaps = "";
   private final AtomicLong watchErrors = new AtomicLong();
@@ -95,13 +100,13 @@ public final class KubernetesWatchers implements AutoCloseable {
    */
   public static KubernetesWatchers start(KubernetesClient client, ClusterStateStore store, WatcherOptions options) {
     KubernetesWatchers watchers = new KubernetesWatchers(client, store, options);
-    // before the core informers start: a route informer must announce itself before their lists complete
-    RouteDiscovery routes = watchers.discoverRoutes();
+    // the first state waits for the route kinds until discovery has said whether they are watched (a restart
+    // must not publish a state without the routes that Envoys hold); queued before any informer lists
+    ROUTE_KINDS.forEach(kind -> store.submit(new StoreEvent.Watched(kind)));
     watchers.watches.forEach(KindWatch::start);
     watchers.started = true;
-    if (routes != RouteDiscovery.COMPLETE) {
-      watchers.keepDiscoveringInBackground(routes);
-    }
+    // off the caller's thread: against an unreachable API server a discovery request takes fabric8's retries
+    watchers.keepDiscoveringInBackground();
     return watchers;
   }
 
@@ -133,12 +138,13 @@ public final class KubernetesWatchers implements AutoCloseable {
       return RouteDiscovery.FAILED;
     }
     List<String> missing = new ArrayList<>();
-    for (ResourceKind kind : List.of(ResourceKind.HTTP_ROUTE, ResourceKind.GRPC_ROUTE)) {
+    for (ResourceKind kind : ROUTE_KINDS) {
       if (isWatched(kind)) {
         continue;
       }
       if (!served.contains(kind.kindName())) {
         missing.add(kind.kindName() + " not served (Gateway API CRDs not installed)");
+        releaseFirstStateGate(kind);
         continue;
       }
       Class<? extends HasMetadata> type = kind == ResourceKind.HTTP_ROUTE ? HTTPRoute.class : GRPCRoute.class;
@@ -152,6 +158,7 @@ public final class KubernetesWatchers implements AutoCloseable {
         // shown on /debug/state; logged below only when what is missing changes, not once a minute
         lastError = new LastError(kind.kindName() + ": " + e, Instant.now());
         missing.add(kind.kindName() + " not permitted (list " + kind.kindName() + " is forbidden to us)");
+        releaseFirstStateGate(kind);
         continue;
       }
       if (kind == ResourceKind.HTTP_ROUTE) {
@@ -173,6 +180,16 @@ public final class KubernetesWatchers implements AutoCloseable {
     return missing.isEmpty() ? RouteDiscovery.COMPLETE : RouteDiscovery.INCOMPLETE;
   }
 
+  /**
+   * Lets the first state go without {@code kind}: it will not be listed now (not served, not permitted, or
+   * discovery failed). Once per kind; a later informer for it lists into the published states as usual.
+   */
+  private void releaseFirstStateGate(ResourceKind kind) {
+    if (gatesReleased.add(kind)) {
+      store.submit(new StoreEvent.Listed(kind));
+    }
+  }
+
   private boolean isWatched(ResourceKind kind) {
     return watches.stream().anyMatch(watch -> watch.kind == kind);
   }
@@ -188,10 +205,16 @@ public final class KubernetesWatchers implements AutoCloseable {
     }
   }
 
-  /** Looks at the route kinds again until both are watched: soon after failures, now and then otherwise. */
-  private void keepDiscoveringInBackground(RouteDiscovery first) {
+  /**
+   * Looks at the route kinds now and again until both are watched: soon after failures, now and then otherwise.
+   * A first look that fails lets the first state go without routes (the core kinds may still list).
+   */
+  private void keepDiscoveringInBackground() {
     Thread thread = new Thread(() -> {
-      RouteDiscovery last = first;
+      RouteDiscovery last = discoverRoutes();
+      if (last == RouteDiscovery.FAILED) {
+        ROUTE_KINDS.forEach(this::releaseFirstStateGate);
+      }
       long failurePause = DISCOVERY_RETRY_FIRST_MS;
       while (!closed && last != RouteDiscovery.COMPLETE) {
         long pause = last == RouteDiscovery.FAILED ? failurePause : routeRecheckMillis;

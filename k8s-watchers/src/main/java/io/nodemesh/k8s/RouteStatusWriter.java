@@ -69,6 +69,8 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
   private static final Logger log = LoggerFactory.getLogger(RouteStatusWriter.class);
   /** The CRD's bound on status.parents: other controllers' entries keep their place, ours get what is left. */
   static final int MAX_STATUS_PARENTS = 32;
+  /** How long shutdown waits for the Lease to be released before leaving it to expire. */
+  private static final long LEASE_RELEASE_WAIT_MS = 2_000;
   /** Immediate re-reads after a 409 Conflict before the write counts as failed and waits for its backoff. */
   private static final int CONFLICT_RETRIES = 3;
 
@@ -161,9 +163,21 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
   @Override
   public void close() {
     closed = true;
+    CompletableFuture<?> running;
     synchronized (electionLock) {
-      if (election != null) {
-        election.cancel(true); // releases the Lease, so another replica takes over without waiting for it to expire
+      running = election;
+    }
+    if (running != null) {
+      // cancelling releases the Lease (so another replica takes over without waiting for it to expire) on the
+      // cancelling thread, with fabric8's request retries: bounded here, since an unreachable API server would
+      // hold shutdown for as long; the Lease then simply expires
+      Thread release = new Thread(() -> running.cancel(true), "nodemesh-route-status-release");
+      release.setDaemon(true);
+      release.start();
+      try {
+        release.join(LEASE_RELEASE_WAIT_MS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
     leader = false;
