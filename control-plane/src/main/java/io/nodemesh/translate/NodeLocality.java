@@ -20,8 +20,11 @@ public record NodeLocality(Optional<String> node, Optional<String> zone) {
     zone = zone == null ? Optional.empty() : zone;
   }
 
-  /** The locality of {@code nodeName}: its zone if the node is known and has one. */
+  /**
+   * The locality of {@code nodeName}: the node and its zone if it has one; {@link #NONE} for a node the state
+   * does not hold yet (pods can arrive before their Node), since variants exist only for the nodes it holds.
+   */
   public static NodeLocality of(ClusterState state, String nodeName) {
-    return new NodeLocality(Optional.of(nodeName), state.node(nodeName).flatMap(NodeInfo::zone));
+    return state.node(nodeName).map(node -> new NodeLocality(Optional.of(node.name()), node.zone())).orElse(NONE);
   }
 }
