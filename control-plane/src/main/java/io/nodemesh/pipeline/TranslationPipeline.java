@@ -4,9 +4,6 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.protobuf.Message;
-import io.envoyproxy.envoy.config.cluster.v3.Cluster;
-import io.envoyproxy.envoy.config.core.v3.CidrRange;
-import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.nodemesh.k8s.Change;
 import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.ClusterState;
@@ -16,11 +13,13 @@ import io.nodemesh.model.PodInfo;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.translate.ClusterTranslator;
 import io.nodemesh.translate.NodeAssembler;
+import io.nodemesh.translate.NodeLocality;
 import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.OutboundService;
 import io.nodemesh.translate.PodResources;
 import io.nodemesh.translate.PodTranslator;
 import io.nodemesh.translate.ResourceNames;
+import io.nodemesh.translate.ServiceMatch;
 import io.nodemesh.translate.ServicePortResources;
 import io.nodemesh.translate.ServiceTranslator;
 import io.nodemesh.translate.SharedResources;
@@ -116,7 +115,7 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
   private record PodEntry(
       PodInfo pod,
       ImmutableList<OutboundService> scope,
-      ImmutableList<CidrRange> servicePrefixes,
+      ServiceMatch match,
       Resource listener,
       ImmutableList<Resource> podClusters,
       NodeAssembler.PodPart part) {}
@@ -208,11 +207,15 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     if (shared == null || !touchedServices.isEmpty()) {
       SharedResources previous = shared;
       shared = sharedResources();
-      if (previous != null && previous.servicePrefixes().equals(shared.servicePrefixes())) {
-        // the usual case (service CIDRs configured): keep the list every cached pod entry holds, so checking
-        // a pod's translation stays an identity check instead of rewriting every entry on each service change
-        shared = new SharedResources(shared.allOutbound(), shared.byName(), shared.serviceProblems(),
-            previous.servicePrefixes());
+      if (previous != null) {
+        // the usual case (service CIDRs configured, the same services asking for trafficDistribution): keep the
+        // lists every cached pod entry holds, so checking a pod's translation stays an identity check instead of
+        // rewriting every entry on each service change
+        shared = shared.withPrefixes(
+            previous.servicePrefixes().equals(shared.servicePrefixes())
+                ? previous.servicePrefixes() : shared.servicePrefixes(),
+            previous.distributionPrefixes().equals(shared.distributionPrefixes())
+                ? previous.distributionPrefixes() : shared.distributionPrefixes());
       }
       assembler = new NodeAssembler(shared, options);
       // an endpoints-only change leaves every port as it was: keep the index, its memo and thus every scope
@@ -229,6 +232,8 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     } else {
       touchedNodes.addAll(change.podNodes());
     }
+    // a node's zone names the trafficDistribution variants its pods' listeners and its service layer pick
+    touchedNodes.addAll(change.nodes());
     if (everything) {
       batch.put(ClusterTranslator.blackhole(options)).put(ClusterTranslator.sharedPassthrough(options));
     }
@@ -284,8 +289,9 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     ImmutableList<PodInfo> podsOfNode = state.podsOnNode(node);
     List<PodEntry> entries = new ArrayList<>(podsOfNode.size());
     retranslated = false;
+    NodeLocality where = NodeLocality.of(state, node);
     for (PodInfo pod : podsOfNode) {
-      PodEntry entry = podEntry(pod);
+      PodEntry entry = podEntry(pod, where);
       if (entry != null) {
         entries.add(entry);
       }
@@ -303,35 +309,39 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
         entry.podClusters().forEach(batch::put);
       }
     }
-    NodeAssembler.Assembled assembled = assembler.assemble(parts, previous);
+    NodeAssembler.Assembled assembled = assembler.assemble(parts, previous, where);
     podProblemsByNode.put(node, assembled.problems());
     return assembled.names();
   }
 
-  /** The pod's translation: the cached one while pod and scope are unchanged, else a new one. Null: no resources. */
-  private PodEntry podEntry(PodInfo pod) {
+  /**
+   * The pod's translation: the cached one while pod, scope and service match (prefixes, and where the pod is when
+   * a service asks for trafficDistribution) are unchanged, else a new one. Null: no resources.
+   */
+  private PodEntry podEntry(PodInfo pod, NodeLocality where) {
     if (!PodTranslator.translatable(pod)) {
       pods.remove(pod.key());
       return null;
     }
     List<String> problems = new ArrayList<>();
     ImmutableList<OutboundService> scope = scopeIndex.forPod(pod, problems::add);
-    // an unscoped pod's listener lists the service prefixes (every ClusterIP when no CIDR is configured)
-    ImmutableList<CidrRange> prefixes = UpstreamScope.scoped(pod) ? ImmutableList.of() : shared.servicePrefixes();
+    // an unscoped pod's listener lists the service prefixes (every ClusterIP when no CIDR is configured), and the
+    // ClusterIPs of services asking for trafficDistribution; any pod's chains name the variants of its node/zone
+    ServiceMatch match = ServiceMatch.of(shared, UpstreamScope.scoped(pod), where);
     PodEntry cached = pods.get(pod.key());
     // shared binding, unscoped: the listener does not depend on the catalogue, only on the prefixes; a new
     // service changes what the node gets (reassembled below) but not this pod's listener
     boolean listenerFollowsScope = UpstreamScope.scoped(pod) || options.upstreamBinding() == UpstreamBinding.PER_POD;
     boolean sameScope = cached != null && sameScope(cached.scope(), scope);
     if (cached != null && (cached.pod() == pod || cached.pod().equals(pod)) && (sameScope || !listenerFollowsScope)
-        && (cached.servicePrefixes() == prefixes || cached.servicePrefixes().equals(prefixes))) {
+        && sameMatch(cached.match(), match)) {
       if (!sameScope) {
         retranslated = true; // the node's names change with the scope
       }
-      if (cached.scope() != scope || cached.servicePrefixes() != prefixes) {
+      if (cached.scope() != scope || !sameLists(cached.match(), match)) {
         // equal ports from a new index: remember these lists, so the next check is an identity check
         NodeAssembler.PodPart part = cached.part();
-        cached = new PodEntry(pod, scope, prefixes, cached.listener(), cached.podClusters(),
+        cached = new PodEntry(pod, scope, match, cached.listener(), cached.podClusters(),
             new NodeAssembler.PodPart(part.pod(), part.listener(), part.podClusters(), scope, part.problems(),
                 part.failure()));
         pods.put(pod.key(), cached);
@@ -341,18 +351,27 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     retranslated = true;
     PodEntry entry;
     try {
-      PodResources resources = PodTranslator.translate(pod, scope, prefixes, problems, options);
+      PodResources resources = PodTranslator.translate(pod, scope, match, problems, options);
       ImmutableList.Builder<Resource> podClusters = ImmutableList.builder();
       resources.podClusters().values().forEach(cluster -> podClusters.add(Resource.of(cluster)));
-      entry = new PodEntry(pod, scope, prefixes, Resource.of(resources.listener()), podClusters.build(),
+      entry = new PodEntry(pod, scope, match, Resource.of(resources.listener()), podClusters.build(),
           new NodeAssembler.PodPart(pod.key(), resources.listener().getName(),
               resources.podClusters().keySet().asList(), scope, resources.problems(), null));
     } catch (RuntimeException e) {
-      entry = new PodEntry(pod, scope, prefixes, null, ImmutableList.of(),
+      entry = new PodEntry(pod, scope, match, null, ImmutableList.of(),
           NodeAssembler.PodPart.failed(pod.key(), "translation failed: " + e));
     }
     pods.put(pod.key(), entry);
     return entry;
+  }
+
+  /** Equal matches; compares the prefix lists by identity first (they are shared by every pod). */
+  private static boolean sameMatch(ServiceMatch a, ServiceMatch b) {
+    return sameLists(a, b) && a.where().equals(b.where()) || a.equals(b);
+  }
+
+  private static boolean sameLists(ServiceMatch a, ServiceMatch b) {
+    return a.services() == b.services() && a.distribution() == b.distribution();
   }
 
   /** Same service ports (same objects, or equal after a service was retranslated without a change). */
@@ -403,30 +422,17 @@ public final class TranslationPipeline implements Consumer<StateUpdate>, AutoClo
     }
     Map<ResourceType, Set<String>> kept = new HashMap<>();
     for (ServicePortResources port : after) {
-      List<Message> messages = new ArrayList<>(List.of(port.cluster(), port.endpoints(), port.routes()));
-      messages.addAll(port.proxylessListeners());
-      messages.addAll(port.destinationClusters());
-      if (port.internalListener() != null) {
-        messages.add(port.internalListener());
-      }
-      for (Message message : messages) {
+      // base resources and trafficDistribution variants alike
+      for (Message message : port.allResources()) {
         batch.put(message);
         ResourceType type = ResourceType.of(message);
         kept.computeIfAbsent(type, t -> new HashSet<>()).add(type.nameOf(message));
       }
     }
     for (ServicePortResources port : before) {
-      removeUnlessKept(batch, kept, ResourceType.CLUSTER, port.name());
-      removeUnlessKept(batch, kept, ResourceType.ENDPOINT, port.name());
-      removeUnlessKept(batch, kept, ResourceType.ROUTE, port.name());
-      for (Listener listener : port.proxylessListeners()) {
-        removeUnlessKept(batch, kept, ResourceType.LISTENER, listener.getName());
-      }
-      for (Cluster cluster : port.destinationClusters()) {
-        removeUnlessKept(batch, kept, ResourceType.CLUSTER, cluster.getName());
-      }
-      if (port.internalListener() != null) {
-        removeUnlessKept(batch, kept, ResourceType.LISTENER, port.name());
+      for (Message message : port.allResources()) {
+        ResourceType type = ResourceType.of(message);
+        removeUnlessKept(batch, kept, type, type.nameOf(message));
       }
     }
   }

@@ -37,6 +37,19 @@ public final class ClusterTranslator {
     return serviceCluster(outbound.sharedName(), outbound, UpstreamBindings.shared(options), options).build();
   }
 
+  /**
+   * {@code svc/{ns}/{svc}/{port}{suffix}}: the shared cluster of a trafficDistribution variant, EDS over the
+   * variant's assignment (same name; named explicitly so the dependency reads in the config).
+   */
+  public static Cluster variantServiceCluster(OutboundService outbound, String suffix, TranslatorOptions options) {
+    String name = ResourceNames.variant(outbound.sharedName(), suffix);
+    return serviceCluster(name, outbound, UpstreamBindings.shared(options), options)
+        .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder()
+            .setEdsConfig(EnvoyBuilders.ads())
+            .setServiceName(name))
+        .build();
+  }
+
   /** {@code pod/{ns}/{pod}/svc/...}: a pod's own cluster for a service port, EDS from the shared CLA. */
   public static Cluster perPodServiceCluster(
       PodInfo pod, String netnsPath, OutboundService outbound, TranslatorOptions options) {
@@ -54,11 +67,18 @@ public final class ClusterTranslator {
    * ClusterIP (a dual-stack service has two), shared by every pod and node.
    */
   public static Cluster destinationServiceCluster(OutboundService outbound, String clusterIp, TranslatorOptions options) {
-    return serviceCluster(ResourceNames.destinationCluster(clusterIp, outbound.port().port()), outbound,
+    return destinationServiceCluster(outbound, clusterIp, "", options);
+  }
+
+  /** {@link #destinationServiceCluster} of a variant: {@code suffix} on its name and on its EDS service name. */
+  public static Cluster destinationServiceCluster(
+      OutboundService outbound, String clusterIp, String suffix, TranslatorOptions options) {
+    return serviceCluster(
+        ResourceNames.variant(ResourceNames.destinationCluster(clusterIp, outbound.port().port()), suffix), outbound,
         UpstreamBindings.shared(options), options)
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder()
             .setEdsConfig(EnvoyBuilders.ads())
-            .setServiceName(outbound.sharedName()))
+            .setServiceName(ResourceNames.variant(outbound.sharedName(), suffix)))
         .build();
   }
 
@@ -69,7 +89,13 @@ public final class ClusterTranslator {
    */
   public static Cluster destinationInternalCluster(
       OutboundService outbound, String clusterIp, TranslatorOptions options) {
-    String name = ResourceNames.destinationCluster(clusterIp, outbound.port().port());
+    return destinationInternalCluster(outbound, clusterIp, "", options);
+  }
+
+  /** {@link #destinationInternalCluster} of a variant: into the variant's internal listener. */
+  public static Cluster destinationInternalCluster(
+      OutboundService outbound, String clusterIp, String suffix, TranslatorOptions options) {
+    String name = ResourceNames.variant(ResourceNames.destinationCluster(clusterIp, outbound.port().port()), suffix);
     return Cluster.newBuilder()
         .setName(name)
         .setType(Cluster.DiscoveryType.STATIC)
@@ -83,7 +109,7 @@ public final class ClusterTranslator {
                     .setEndpoint(Endpoint.newBuilder()
                         .setAddress(Address.newBuilder()
                             .setEnvoyInternalAddress(EnvoyInternalAddress.newBuilder()
-                                .setServerListenerName(outbound.sharedName())))))))
+                                .setServerListenerName(ResourceNames.variant(outbound.sharedName(), suffix))))))))
         .setTransportSocket(TransportSocket.newBuilder()
             .setName(EnvoyBuilders.INTERNAL_UPSTREAM_TRANSPORT_SOCKET)
             .setTypedConfig(Any.pack(InternalUpstreamTransport.newBuilder()

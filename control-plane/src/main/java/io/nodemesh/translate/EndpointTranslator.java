@@ -25,7 +25,8 @@ import java.util.TreeSet;
 /**
  * Builds the shared ClusterLoadAssignment of a service port from its EndpointSlices (never from selectors):
  * ready endpoints; serving-but-terminating ones only while nothing is ready (as kube-proxy does); grouped
- * into zone localities of weight 1 (gRPC ignores localities of weight 0).
+ * into zone localities of weight 1 (gRPC ignores localities of weight 0). For a service that asks for
+ * trafficDistribution, variants per client zone or node put close endpoints in lower priorities.
  */
 public final class EndpointTranslator {
 
@@ -33,6 +34,23 @@ public final class EndpointTranslator {
 
   /** {@code svc/{ns}/{svc}/{port}} for one port of a service. */
   public static ClusterLoadAssignment serviceEndpoints(ServiceInfo service, ServicePort port, ClusterState state) {
+    return assignment(ResourceNames.servicePort(service, port), candidates(service, port, state), null);
+  }
+
+  /**
+   * {@code svc/{ns}/{svc}/{port}{suffix}}: the same endpoints in priorities by closeness to the variant's clients:
+   * same node (PreferSameNode only), then same zone, then the rest. Empty groups are skipped, so priorities
+   * stay 0..N without gaps (Envoy and grpc-java require it); Envoy moves traffic to the next priority as the
+   * healthy share of one drops below 1/1.4 (the default overprovisioning factor), and only ready endpoints are
+   * here (or, while none is ready, serving-terminating ones, as in the base).
+   */
+  public static ClusterLoadAssignment variantEndpoints(
+      ServiceInfo service, ServicePort port, ClusterState state, Proximity proximity) {
+    return assignment(ResourceNames.variant(ResourceNames.servicePort(service, port), proximity.suffix()),
+        candidates(service, port, state), proximity);
+  }
+
+  private static List<Candidate> candidates(ServiceInfo service, ServicePort port, ClusterState state) {
     Optional<AddressType> family = primaryFamily(service);
     List<Candidate> ready = new ArrayList<>();
     List<Candidate> servingTerminating = new ArrayList<>();
@@ -50,8 +68,8 @@ public final class EndpointTranslator {
       }
       for (EndpointInfo endpoint : slice.endpoints()) {
         // addresses of one endpoint are fungible; the API tells consumers to use the first
-        Candidate candidate =
-            new Candidate(endpoint.addresses().get(0), slicePort.get().port(), locality(endpoint, state));
+        Candidate candidate = new Candidate(endpoint.addresses().get(0), slicePort.get().port(),
+            locality(endpoint, state), endpoint.nodeName().orElse(""));
         if (endpoint.ready()) {
           ready.add(candidate);
         } else if (endpoint.serving() && endpoint.terminating()) {
@@ -59,24 +77,26 @@ public final class EndpointTranslator {
         }
       }
     }
-    return assignment(
-        ResourceNames.servicePort(service, port), ready.isEmpty() ? servingTerminating : ready);
+    return ready.isEmpty() ? servingTerminating : ready;
   }
 
-  private static ClusterLoadAssignment assignment(String name, List<Candidate> endpoints) {
+  /** {@code proximity} null: the base assignment, every endpoint at priority 0. */
+  private static ClusterLoadAssignment assignment(String name, List<Candidate> endpoints, Proximity proximity) {
     // sorted maps/sets: identical state must give byte-identical output on every replica
-    Map<LocalityKey, TreeSet<HostPort>> byLocality = new TreeMap<>();
+    Map<PriorityLocality, TreeSet<HostPort>> byLocality = new TreeMap<>();
+    int[] priorities = proximity == null ? null : priorities(endpoints, proximity);
     for (Candidate candidate : endpoints) {
-      byLocality.computeIfAbsent(candidate.locality(), k -> new TreeSet<>())
+      int priority = priorities == null ? 0 : priorities[closeness(candidate, proximity)];
+      byLocality.computeIfAbsent(new PriorityLocality(priority, candidate.locality()), k -> new TreeSet<>())
           .add(new HostPort(candidate.ip(), candidate.port()));
     }
     ClusterLoadAssignment.Builder cla = ClusterLoadAssignment.newBuilder().setClusterName(name);
-    for (Map.Entry<LocalityKey, TreeSet<HostPort>> entry : byLocality.entrySet()) {
+    for (Map.Entry<PriorityLocality, TreeSet<HostPort>> entry : byLocality.entrySet()) {
       LocalityLbEndpoints.Builder locality =
           LocalityLbEndpoints.newBuilder()
-              .setLocality(entry.getKey().toLocality())
+              .setLocality(entry.getKey().locality().toLocality())
               .setLoadBalancingWeight(EnvoyBuilders.uint32(1))
-              .setPriority(0);
+              .setPriority(entry.getKey().priority());
       for (HostPort host : entry.getValue()) {
         locality.addLbEndpoints(LbEndpoint.newBuilder()
             .setEndpoint(Endpoint.newBuilder()
@@ -87,6 +107,40 @@ public final class EndpointTranslator {
       cla.addEndpoints(locality);
     }
     return cla.build();
+  }
+
+  private static final int SAME_NODE = 0;
+  private static final int SAME_ZONE = 1;
+  private static final int REST = 2;
+
+  /** How close an endpoint is to the variant's clients: {@link #SAME_NODE}, {@link #SAME_ZONE} or {@link #REST}. */
+  static int closeness(Candidate candidate, Proximity proximity) {
+    if (proximity.node().isPresent() && proximity.node().get().equals(candidate.node())) {
+      return SAME_NODE;
+    }
+    // an endpoint without a zone (neither the slice nor its node says) is never "same zone"
+    if (proximity.zone().isPresent() && !candidate.locality().zone().isEmpty()
+        && proximity.zone().get().equals(candidate.locality().zone())) {
+      return SAME_ZONE;
+    }
+    return REST;
+  }
+
+  /** The priority of each closeness group: the groups that have endpoints numbered 0..N in order, no gaps. */
+  static int[] priorities(List<Candidate> endpoints, Proximity proximity) {
+    boolean[] present = new boolean[REST + 1];
+    for (Candidate candidate : endpoints) {
+      present[closeness(candidate, proximity)] = true;
+    }
+    int[] priorities = new int[REST + 1];
+    int next = 0;
+    for (int group = SAME_NODE; group <= REST; group++) {
+      priorities[group] = next;
+      if (present[group]) {
+        next++;
+      }
+    }
+    return priorities;
   }
 
   /** A dual-stack service's endpoints come in one slice per family; use its primary family only. */
@@ -104,9 +158,19 @@ public final class EndpointTranslator {
     return new LocalityKey(region, zone);
   }
 
-  private record Candidate(String ip, int port, LocalityKey locality) {}
+  /** One endpoint: address, port, locality and the node it runs on ("" when the slice does not say). */
+  record Candidate(String ip, int port, LocalityKey locality, String node) {}
 
-  private record LocalityKey(String region, String zone) implements Comparable<LocalityKey> {
+  /** Localities ordered by priority first: Envoy wants nothing in particular, but replicas must agree. */
+  private record PriorityLocality(int priority, LocalityKey locality) implements Comparable<PriorityLocality> {
+    @Override
+    public int compareTo(PriorityLocality other) {
+      int byPriority = Integer.compare(priority, other.priority);
+      return byPriority != 0 ? byPriority : locality.compareTo(other.locality);
+    }
+  }
+
+  record LocalityKey(String region, String zone) implements Comparable<LocalityKey> {
     @Override
     public int compareTo(LocalityKey other) {
       int byRegion = region.compareTo(other.region);

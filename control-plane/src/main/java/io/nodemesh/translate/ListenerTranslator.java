@@ -17,7 +17,10 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.nodemesh.model.PodInfo;
+import io.nodemesh.model.TrafficDistribution;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Builds a pod's outbound listener {@code pod/{ns}/{pod}/outbound} (opened on the capture port inside the pod's
@@ -43,11 +46,11 @@ public final class ListenerTranslator {
    *
    * @param scope the service ports the pod may call ({@link UpstreamScope})
    * @param scoped whether the pod narrowed its scope with {@code nodemesh.io/upstreams}
-   * @param servicePrefixes shared binding, unscoped pod: what the service chain matches ({@link ServiceCidrs})
+   * @param match shared binding: what the service chains match and where the pod is ({@link ServiceMatch})
    * @param limits the pod's limits, enforced first on every chain that carries traffic (not the loop guard)
    */
   public static Listener outboundListener(PodInfo pod, String netnsPath, List<OutboundService> scope,
-      boolean scoped, List<CidrRange> servicePrefixes, PodLimits limits, TranslatorOptions options) {
+      boolean scoped, ServiceMatch match, PodLimits limits, TranslatorOptions options) {
     List<Filter> limitFilters = limits.filters(pod);
     UpstreamBinding binding = options.upstreamBinding();
     Listener.Builder listener =
@@ -66,8 +69,31 @@ public final class ListenerTranslator {
     Filter netnsFilter = null;
     if (binding == UpstreamBinding.SHARED) {
       netnsFilter = UpstreamBindings.setNetnsFilterState(netnsPath);
-      Filter serviceFilterState = UpstreamBindings.setServiceFilterState(netnsPath);
+      Filter serviceFilterState = UpstreamBindings.setServiceFilterState(netnsPath, "");
       if (!scoped) {
+        List<CidrRange> servicePrefixes = new ArrayList<>(match.services());
+        // trafficDistribution: the asking services' ClusterIPs get a chain whose cluster name carries the
+        // variant suffix; /32 and /128 beat the service CIDRs (Envoy picks the longest destination prefix). A pod
+        // whose node has no zone (or is unknown) reaches them through the services chain, by base name.
+        for (TrafficDistribution asked : List.of(TrafficDistribution.PREFER_SAME_NODE,
+            TrafficDistribution.PREFER_SAME_ZONE)) {
+          List<CidrRange> askingIps = match.distribution().getOrDefault(asked, ImmutableList.of());
+          if (askingIps.isEmpty()) {
+            continue;
+          }
+          Optional<Proximity> proximity = Proximity.of(asked, match.where());
+          if (proximity.isPresent()) {
+            String suffix = proximity.get().suffix();
+            listener.addFilterChains(FilterChain.newBuilder()
+                .setName(SERVICES_CHAIN + suffix)
+                .setFilterChainMatch(FilterChainMatch.newBuilder().addAllPrefixRanges(askingIps))
+                .addAllFilters(limitFilters)
+                .addFilters(UpstreamBindings.setServiceFilterState(netnsPath, suffix))
+                .addFilters(tcpProxy(SERVICES_CHAIN, ResourceNames.BLACKHOLE)));
+          } else if (options.serviceCidrs().isEmpty()) {
+            servicePrefixes.addAll(askingIps); // left out of match.services() for the chain above
+          }
+        }
         if (!servicePrefixes.isEmpty()) {
           listener.addFilterChains(FilterChain.newBuilder()
               .setName(SERVICES_CHAIN)
@@ -78,11 +104,13 @@ public final class ListenerTranslator {
         }
       } else {
         for (OutboundService outbound : scope) {
+          Optional<Proximity> proximity = Proximity.of(outbound.service().trafficDistribution(), match.where());
           listener.addFilterChains(FilterChain.newBuilder()
               .setName(outbound.sharedName())
               .setFilterChainMatch(serviceMatch(outbound))
               .addAllFilters(limitFilters)
-              .addFilters(serviceFilterState)
+              .addFilters(proximity.isEmpty() ? serviceFilterState
+                  : UpstreamBindings.setServiceFilterState(netnsPath, proximity.get().suffix()))
               .addFilters(tcpProxy(outbound.sharedName(), ResourceNames.BLACKHOLE)));
         }
       }
@@ -110,7 +138,14 @@ public final class ListenerTranslator {
    * arrives as filter state over the hop and makes the upstream connection leave from the pod.
    */
   public static Listener internalListener(OutboundService outbound, TranslatorOptions options) {
-    String name = outbound.sharedName();
+    return internalListener(outbound.sharedName(), options);
+  }
+
+  /**
+   * The internal listener {@code name} whose connection manager reads the route config of the same name: the
+   * base ({@code svc/...}) or a trafficDistribution variant ({@code svc/...@zone/{z}}).
+   */
+  public static Listener internalListener(String name, TranslatorOptions options) {
     return Listener.newBuilder()
         .setName(name)
         .setInternalListener(Listener.InternalListenerConfig.getDefaultInstance())

@@ -5,8 +5,10 @@ import com.google.common.collect.ImmutableSet;
 import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.nodemesh.model.ObjectKey;
+import io.nodemesh.model.TrafficDistribution;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -48,8 +50,39 @@ public final class NodeAssembler {
 
   private final SharedResources shared;
   private final ImmutableList<String> nodeClusterNames;
-  /** The service layer each distinct scope brings, one instance per scope: nodes share it. */
-  private final Map<ImmutableList<OutboundService>, NamesByType> byScope = new IdentityHashMap<>();
+  /**
+   * The service layer each distinct scope brings, one instance per (scope, proximity key): nodes share it. The key
+   * is "" when no service of the scope asks for trafficDistribution, the zone when only PreferSameZone ones do,
+   * the node when a PreferSameNode one does: O(scopes x zones) layers, O(nodes) only with PreferSameNode.
+   */
+  private final Map<ImmutableList<OutboundService>, ScopeLayers> byScope = new IdentityHashMap<>();
+  private int layers;
+
+  /** What a scope's services ask for (decided once per scope) and its layers by proximity key. */
+  private static final class ScopeLayers {
+    final boolean zoneAsks;
+    final boolean nodeAsks;
+    final Map<String, NamesByType> byKey = new HashMap<>();
+
+    ScopeLayers(ImmutableList<OutboundService> scope) {
+      boolean zone = false;
+      boolean node = false;
+      for (OutboundService outbound : scope) {
+        zone |= outbound.service().trafficDistribution() == TrafficDistribution.PREFER_SAME_ZONE;
+        node |= outbound.service().trafficDistribution() == TrafficDistribution.PREFER_SAME_NODE;
+      }
+      zoneAsks = zone;
+      nodeAsks = node;
+    }
+
+    /** What of {@code where} this scope's layer depends on. */
+    String key(NodeLocality where) {
+      if (nodeAsks && where.node().isPresent()) {
+        return "node/" + where.node().get();
+      }
+      return (zoneAsks || nodeAsks) && where.zone().isPresent() ? "zone/" + where.zone().get() : "";
+    }
+  }
 
   public NodeAssembler(SharedResources shared, TranslatorOptions options) {
     this.shared = shared;
@@ -63,8 +96,9 @@ public final class NodeAssembler {
    *
    * @param previous the node's names before, or null: parts equal to the previous ones are reused, so an
    *     unchanged node compares by identity
+   * @param where the node and its zone: services asking for trafficDistribution bring their variants for it
    */
-  public Assembled assemble(List<PodPart> pods, NodeNames previous) {
+  public Assembled assemble(List<PodPart> pods, NodeNames previous, NodeLocality where) {
     Set<String> listeners = new HashSet<>();
     Set<String> clusters = new HashSet<>();
     TreeMap<ObjectKey, String> problems = new TreeMap<>();
@@ -87,7 +121,7 @@ public final class NodeAssembler {
     NamesByType before = previous == null ? NamesByType.EMPTY : previous.own();
     NamesByType own = new NamesByType(sorted(listeners, before.listeners()), sorted(clusters, before.clusters()),
         ImmutableSet.of(), ImmutableSet.of());
-    NamesByType layer = serviceLayer(scopes);
+    NamesByType layer = serviceLayer(scopes, where);
     if (previous != null) {
       own = own.equals(previous.own()) ? previous.own() : own;
       layer = layer.equals(previous.serviceLayer()) ? previous.serviceLayer() : layer;
@@ -101,13 +135,13 @@ public final class NodeAssembler {
    * The service layer of a node whose pods call these scopes. Every scope is a sub-list of the catalogue, so a
    * scope as long as the catalogue (an unscoped pod's) covers all others: its layer is the node's.
    */
-  private NamesByType serviceLayer(Set<ImmutableList<OutboundService>> scopes) {
+  private NamesByType serviceLayer(Set<ImmutableList<OutboundService>> scopes, NodeLocality where) {
     if (scopes.isEmpty()) {
       return NamesByType.EMPTY;
     }
     for (ImmutableList<OutboundService> scope : scopes) {
       if (scopes.size() == 1 || scope.size() == shared.allOutbound().size()) {
-        return layerOf(scope);
+        return layerOf(scope, where);
       }
     }
     Set<String> listeners = new HashSet<>();
@@ -115,7 +149,7 @@ public final class NodeAssembler {
     Set<String> endpoints = new HashSet<>();
     Set<String> routes = new HashSet<>();
     for (ImmutableList<OutboundService> scope : scopes) {
-      NamesByType layer = layerOf(scope);
+      NamesByType layer = layerOf(scope, where);
       listeners.addAll(layer.listeners());
       clusters.addAll(layer.clusters());
       endpoints.addAll(layer.endpoints());
@@ -125,11 +159,26 @@ public final class NodeAssembler {
         sorted(routes, null));
   }
 
-  private NamesByType layerOf(ImmutableList<OutboundService> scope) {
-    if (byScope.size() >= MAX_SCOPES && !byScope.containsKey(scope)) {
-      byScope.clear();
+  private NamesByType layerOf(ImmutableList<OutboundService> scope, NodeLocality where) {
+    ScopeLayers scopeLayers = byScope.get(scope);
+    if (scopeLayers == null) {
+      scopeLayers = new ScopeLayers(scope);
+      byScope.put(scope, scopeLayers);
     }
-    return byScope.computeIfAbsent(scope, this::scopeNames);
+    String key = scopeLayers.key(where);
+    NamesByType layer = scopeLayers.byKey.get(key);
+    if (layer == null) {
+      if (layers >= MAX_SCOPES) {
+        byScope.clear();
+        layers = 0;
+        scopeLayers = new ScopeLayers(scope);
+        byScope.put(scope, scopeLayers);
+      }
+      layer = scopeNames(scope, where);
+      scopeLayers.byKey.put(key, layer);
+      layers++;
+    }
+    return layer;
   }
 
   /**
@@ -139,7 +188,7 @@ public final class NodeAssembler {
    * Per-pod binding: endpoints only (the pod's own clusters and inlined routes come with the pod). Ports whose
    * service failed to translate are skipped (SharedResources reported them).
    */
-  private NamesByType scopeNames(ImmutableList<OutboundService> scope) {
+  private NamesByType scopeNames(ImmutableList<OutboundService> scope, NodeLocality where) {
     Set<String> listeners = new HashSet<>();
     Set<String> clusters = new HashSet<>();
     Set<String> endpoints = new HashSet<>();
@@ -149,22 +198,46 @@ public final class NodeAssembler {
       if (port == null) {
         continue;
       }
+      ServicePortResources.Variant variant = Proximity.of(outbound.service().trafficDistribution(), where)
+          .map(proximity -> port.variants().get(proximity.suffix())).orElse(null);
+      if (variant != null) {
+        // the pod listener's chain for this service names the variant: its names replace the base ones
+        endpoints.add(variant.endpoints().getClusterName());
+        variant.destinationClusters().forEach(cluster -> clusters.add(cluster.getName()));
+        if (variant.internalListener() != null) {
+          listeners.add(variant.internalListener().getName());
+          clusters.add(variant.name());
+          routes.add(variant.routes().getName());
+          addBackends(variant.routeBackends(), clusters, endpoints);
+        }
+        continue;
+      }
       endpoints.add(port.name());
       port.destinationClusters().forEach(cluster -> clusters.add(cluster.getName()));
       if (port.viaInternalListener()) {
         listeners.add(port.name());
         clusters.add(port.name());
         routes.add(port.name());
-        for (String backend : port.routeBackends()) {
-          if (shared.byName().containsKey(backend)) {
-            clusters.add(backend);
-            endpoints.add(backend);
-          }
-        }
+        addBackends(port.routeBackends(), clusters, endpoints);
       }
     }
     return new NamesByType(sorted(listeners, null), sorted(clusters, null), sorted(endpoints, null),
         sorted(routes, null));
+  }
+
+  /**
+   * The clusters and endpoints of the route backends (base names, or variants of asking services) that exist: a
+   * backend that failed to translate, or has no such variant, is left out as the route's unresolved share.
+   */
+  private void addBackends(List<String> backends, Set<String> clusters, Set<String> endpoints) {
+    for (String backend : backends) {
+      String base = ResourceNames.baseOf(backend);
+      ServicePortResources port = shared.byName().get(base);
+      if (port != null && (base.equals(backend) || port.variants().containsKey(backend.substring(base.length())))) {
+        clusters.add(backend);
+        endpoints.add(backend);
+      }
+    }
   }
 
   /** The clusters of every node that has at least one pod listener: blackhole, and in shared mode passthrough. */

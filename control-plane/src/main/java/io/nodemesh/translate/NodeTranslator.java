@@ -40,13 +40,21 @@ public final class NodeTranslator {
   private record Catalogue(Map<String, Listener> listeners, Map<String, Cluster> clusters,
       Map<String, ClusterLoadAssignment> endpoints, Map<String, RouteConfiguration> routes) {
     Catalogue(SharedResources shared) {
-      this(shared.internalListeners(), merged(shared.clusters(), shared.destinationClusters()), shared.endpoints(),
-          shared.routes());
+      this(shared, shared.variants());
     }
 
-    private static Map<String, Cluster> merged(Map<String, Cluster> a, Map<String, Cluster> b) {
-      Map<String, Cluster> all = new HashMap<>(a);
-      all.putAll(b);
+    Catalogue(SharedResources shared, SharedResources.VariantCatalogue variants) {
+      this(merged(shared.internalListeners(), variants.listeners()),
+          merged(shared.clusters(), shared.destinationClusters(), variants.clusters()),
+          merged(shared.endpoints(), variants.endpoints()), merged(shared.routes(), variants.routes()));
+    }
+
+    @SafeVarargs
+    private static <T> Map<String, T> merged(Map<String, T>... parts) {
+      Map<String, T> all = new HashMap<>();
+      for (Map<String, T> part : parts) {
+        all.putAll(part);
+      }
       return all;
     }
   }
@@ -54,12 +62,13 @@ public final class NodeTranslator {
   private static NodeResources translate(ClusterState state, String nodeName, TranslatorOptions options,
       SharedResources shared, NodeAssembler assembler, Catalogue catalogue) {
     List<NodeAssembler.PodPart> parts = new ArrayList<>();
+    NodeLocality where = NodeLocality.of(state, nodeName);
     Map<String, Listener> podListeners = new HashMap<>();
     Map<String, Cluster> podClusters = new HashMap<>();
     for (PodInfo pod : state.podsOnNode(nodeName)) {
       Optional<PodResources> translated;
       try {
-        translated = PodTranslator.translate(pod, shared, options);
+        translated = PodTranslator.translate(pod, shared, where, options);
       } catch (RuntimeException e) {
         parts.add(NodeAssembler.PodPart.failed(pod.key(), "translation failed: " + e));
         continue;
@@ -73,7 +82,7 @@ public final class NodeTranslator {
       parts.add(new NodeAssembler.PodPart(pod.key(), resources.listener().getName(),
           resources.podClusters().keySet().asList(), resources.scope(), resources.problems(), null));
     }
-    NodeAssembler.Assembled assembled = assembler.assemble(parts, null);
+    NodeAssembler.Assembled assembled = assembler.assemble(parts, null, where);
     NodeAssembler.nodeClusters(options).forEach(cluster -> podClusters.put(cluster.getName(), cluster));
     NodeNames names = assembled.names();
     return new NodeResources(

@@ -3,7 +3,6 @@ package io.nodemesh.translate;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
-import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.nodemesh.model.PodInfo;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,13 +14,15 @@ public final class PodTranslator {
   private PodTranslator() {}
 
   /** The pod's resources, or empty when the pod is not meshed (its {@code MeshStatus} says why). */
-  public static Optional<PodResources> translate(PodInfo pod, SharedResources shared, TranslatorOptions options) {
+  public static Optional<PodResources> translate(
+      PodInfo pod, SharedResources shared, NodeLocality where, TranslatorOptions options) {
     if (!translatable(pod)) {
       return Optional.empty();
     }
     List<String> problems = new ArrayList<>();
     ImmutableList<OutboundService> scope = UpstreamScope.forPod(pod, shared.allOutbound(), problems::add);
-    return Optional.of(translate(pod, scope, shared.servicePrefixes(), problems, options));
+    ServiceMatch match = ServiceMatch.of(shared, UpstreamScope.scoped(pod), where);
+    return Optional.of(translate(pod, scope, match, problems, options));
   }
 
   /** Whether the pod gets resources at all: meshed, with a validated netns path and an IP. */
@@ -33,10 +34,10 @@ public final class PodTranslator {
    * The resources of a {@link #translatable} pod whose scope is already known ({@link UpstreamScope}), with the
    * problems found while scoping it.
    *
-   * @param servicePrefixes what an unscoped pod's service chain matches ({@link SharedResources#servicePrefixes})
+   * @param match what the pod's service chains match and where it is ({@link ServiceMatch#of})
    */
   public static PodResources translate(PodInfo pod, ImmutableList<OutboundService> scope,
-      ImmutableList<CidrRange> servicePrefixes, List<String> problems, TranslatorOptions options) {
+      ServiceMatch match, List<String> problems, TranslatorOptions options) {
     String netns = pod.mesh().netnsPath().orElseThrow();
     List<String> allProblems = new ArrayList<>(problems);
     PodLimits limits = PodLimits.forPod(pod, options.podLimits(), allProblems::add);
@@ -51,7 +52,7 @@ public final class PodTranslator {
     }
     return new PodResources(
         pod.key(),
-        ListenerTranslator.outboundListener(pod, netns, scope, UpstreamScope.scoped(pod), servicePrefixes, limits,
+        ListenerTranslator.outboundListener(pod, netns, scope, UpstreamScope.scoped(pod), match, limits,
             options),
         podClusters.build(),
         scope,

@@ -50,6 +50,39 @@ public final class ResourceNames {
   public static final String DESTINATION_CLUSTER_FORMAT =
       "dst/%DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%/%DOWNSTREAM_LOCAL_PORT%";
 
+  /**
+   * {@code @zone/{zone}}: the suffix of a service port's variant for clients in {@code zone} (trafficDistribution
+   * PreferClose/PreferSameZone). The zone is a validated label value ({@code [-A-Za-z0-9_.]}, no '%'), so it is
+   * inert in a substitution format string too.
+   */
+  public static String zoneSuffix(String zone) {
+    return "@zone/" + zone;
+  }
+
+  /** {@code @node/{node}}: the suffix of a variant for clients on {@code node} (PreferSameNode); a DNS subdomain. */
+  public static String nodeSuffix(String node) {
+    return "@node/" + node;
+  }
+
+  /**
+   * {@code {base}{suffix}}: a variant of a service-layer name ({@code svc/...} or {@code dst/...}) whose endpoints
+   * are in priorities by closeness to the client; {@code suffix} from {@link #zoneSuffix} or {@link #nodeSuffix}.
+   */
+  public static String variant(String base, String suffix) {
+    return base + suffix;
+  }
+
+  /** The name without its variant suffix ({@code svc/ns/web/80@zone/a} -> {@code svc/ns/web/80}). */
+  public static String baseOf(String name) {
+    int at = name.indexOf('@');
+    return at < 0 ? name : name.substring(0, at);
+  }
+
+  /** {@link #DESTINATION_CLUSTER_FORMAT} naming a variant of the destination cluster ({@code suffix} is literal). */
+  public static String destinationClusterFormat(String suffix) {
+    return DESTINATION_CLUSTER_FORMAT + suffix;
+  }
+
   /** {@code pod/{ns}/{pod}/svc/{svcNs}/{svc}/{port}}: per-pod cluster (per-pod binding mode). */
   public static String perPodServiceCluster(ObjectKey pod, ObjectKey service, int port) {
     return podPrefix(pod) + "/" + servicePort(service, port);
@@ -117,11 +150,11 @@ public final class ResourceNames {
   }
 
   /**
-   * The service a service-port name ({@code svc/{ns}/{svc}/{port}}) or a proxyless listener name
+   * The service a service-port name ({@code svc/{ns}/{svc}/{port}}, or a variant of it) or a proxyless listener name
    * ({@code {svc}.{ns}.svc.cluster.local:{port}}, {@code {svc}.{ns}:{port}}) was generated for.
    */
   public static Optional<ObjectKey> serviceOf(String name) {
-    String[] parts = name.split("/", -1);
+    String[] parts = (name.startsWith("svc/") ? baseOf(name) : name).split("/", -1);
     if (parts.length == 4 && parts[0].equals("svc")) {
       return Optional.of(ObjectKey.of(parts[1], parts[2]));
     }

@@ -27,6 +27,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * Builds the route configuration of an HTTP/gRPC service port: every request to the port's cluster, or, when
@@ -86,6 +87,33 @@ public final class RouteTranslator {
       entry.mirrors().forEach(mirror -> names.add(backendName(mirror.backend())));
     }
     return ImmutableList.copyOf(names);
+  }
+
+  /**
+   * {@code base} renamed {@code routeName}, every cluster it sends or mirrors to passed through {@code cluster}:
+   * a trafficDistribution variant routes exactly as the base, to the variants of the backends that ask.
+   */
+  public static RouteConfiguration renamed(
+      RouteConfiguration base, String routeName, UnaryOperator<String> cluster) {
+    RouteConfiguration.Builder config = base.toBuilder().setName(routeName);
+    for (VirtualHost.Builder host : config.getVirtualHostsBuilderList()) {
+      host.setName(routeName);
+      for (Route.Builder route : host.getRoutesBuilderList()) {
+        if (!route.hasRoute()) {
+          continue; // redirects and direct responses name no cluster
+        }
+        RouteAction.Builder action = route.getRouteBuilder();
+        if (action.hasWeightedClusters()) {
+          action.getWeightedClustersBuilder().getClustersBuilderList()
+              .forEach(weighted -> weighted.setName(cluster.apply(weighted.getName())));
+        } else if (!action.getCluster().isEmpty()) {
+          action.setCluster(cluster.apply(action.getCluster()));
+        }
+        action.getRequestMirrorPoliciesBuilderList()
+            .forEach(mirror -> mirror.setCluster(cluster.apply(mirror.getCluster())));
+      }
+    }
+    return config.build();
   }
 
   private static RouteConfiguration config(String routeName, List<Route> routes) {

@@ -3,6 +3,7 @@ package io.nodemesh.translate;
 import com.google.common.collect.ImmutableList;
 import com.google.common.net.InetAddresses;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
+import io.nodemesh.model.TrafficDistribution;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Collection;
@@ -46,6 +47,43 @@ public final class ServiceCidrs {
     for (OutboundService port : ports) {
       ips.addAll(port.service().clusterIps());
     }
+    // the ClusterIPs of services asking for trafficDistribution have their own chains, and Envoy refuses a
+    // listener where two chains match the same destination
+    ips.removeAll(askingIps(options, ports, TrafficDistribution.PREFER_SAME_ZONE));
+    ips.removeAll(askingIps(options, ports, TrafficDistribution.PREFER_SAME_NODE));
+    return hosts(ips);
+  }
+
+  /**
+   * Shared binding: what the pod listener's trafficDistribution chain for {@code distribution} matches, the
+   * ClusterIPs of the services asking for it (an IP of a PreferSameNode service only in that chain); empty in
+   * per-pod binding, which has no variants.
+   */
+  public static ImmutableList<CidrRange> askingPrefixes(
+      TranslatorOptions options, Collection<OutboundService> ports, TrafficDistribution distribution) {
+    return hosts(askingIps(options, ports, distribution));
+  }
+
+  private static TreeSet<String> askingIps(
+      TranslatorOptions options, Collection<OutboundService> ports, TrafficDistribution distribution) {
+    TreeSet<String> ips = new TreeSet<>();
+    if (options.upstreamBinding() != UpstreamBinding.SHARED || !distribution.asks()) {
+      return ips;
+    }
+    TreeSet<String> sameNode = new TreeSet<>();
+    for (OutboundService port : ports) {
+      TrafficDistribution asked = port.service().trafficDistribution();
+      if (asked == distribution) {
+        ips.addAll(port.service().clusterIps());
+      } else if (asked == TrafficDistribution.PREFER_SAME_NODE) {
+        sameNode.addAll(port.service().clusterIps());
+      }
+    }
+    ips.removeAll(sameNode); // only ever reachable by a broken API (two services, one IP): one chain per IP
+    return ips;
+  }
+
+  private static ImmutableList<CidrRange> hosts(TreeSet<String> ips) {
     return ips.stream().map(ServiceCidrs::host).collect(ImmutableList.toImmutableList());
   }
 

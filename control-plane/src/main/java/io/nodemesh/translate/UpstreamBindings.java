@@ -94,16 +94,18 @@ final class UpstreamBindings {
    * crosses the internal listener of an HTTP port and still reaches the service cluster's upstream connection
    * (ONCE would stop at the hop and that connection would leave from the node's namespace: Envoy's
    * FilterStateImpl re-exports only TRANSITIVE objects); and tcp_proxy's per-connection cluster, named from the
-   * original destination ({@link ResourceNames#DESTINATION_CLUSTER_FORMAT}).
+   * original destination ({@link ResourceNames#DESTINATION_CLUSTER_FORMAT}), plus {@code suffix} for a
+   * trafficDistribution variant ({@code @zone/{z}}, {@code @node/{n}}: a label value or a DNS subdomain, both
+   * without '%', so the suffix is a literal to Envoy's formatter).
    */
-  static Filter setServiceFilterState(String netnsPath) {
+  static Filter setServiceFilterState(String netnsPath, String suffix) {
     return setFilterState(Config.newBuilder()
         .addOnNewConnection(netns(netnsPath, FilterStateValue.SharedWithUpstream.TRANSITIVE))
         .addOnNewConnection(FilterStateValue.newBuilder()
             .setObjectKey(TCP_PROXY_CLUSTER_KEY)
             .setFormatString(SubstitutionFormatString.newBuilder()
                 .setTextFormatSource(DataSource.newBuilder()
-                    .setInlineString(ResourceNames.DESTINATION_CLUSTER_FORMAT)))));
+                    .setInlineString(ResourceNames.destinationClusterFormat(suffix))))));
   }
 
   private static FilterStateValue.Builder netns(String netnsPath, FilterStateValue.SharedWithUpstream sharing) {

@@ -22,6 +22,7 @@ import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.model.TrafficDistribution;
 import io.nodemesh.translate.NodeNames;
 import io.nodemesh.translate.NodeResources;
 import io.nodemesh.translate.NodeTranslator;
@@ -121,6 +122,72 @@ class TranslationPipelineTest {
         .podNode("node-2").podNode("node-0").build());
     assertMatchesFreshTranslation();
     assertThat(store.snapshot().get(ResourceType.LISTENER, "pod/apps/pod-5/outbound")).isEmpty();
+  }
+
+  @ParameterizedTest
+  @EnumSource(UpstreamBinding.class)
+  void trafficDistributionVariantsFollowServiceAndNodeZoneChanges(UpstreamBinding binding) throws Exception {
+    options = TranslatorOptions.DEFAULTS.withUpstreamBinding(binding); // no CIDRs: chains list ClusterIPs
+    pipeline = new TranslationPipeline(store, options, outcomes::add);
+    model.putNamespace(new NamespaceInfo("apps", ImmutableSortedMap.of("nodemesh.io/mesh", "enabled")));
+    model.putNode(NodeInfo.of("node-0", "zone-a"));
+    model.putNode(NodeInfo.of("node-1", "zone-a"));
+    model.putNode(NodeInfo.of("node-2", "zone-b"));
+    model.putNode(NodeInfo.of("node-3", null));
+    for (int s = 0; s < 4; s++) {
+      model.putService(service(s, false));
+      model.putEndpointSlice(slice(s, 3));
+    }
+    model.putService(service(0, false).withTrafficDistribution(TrafficDistribution.PREFER_SAME_ZONE));
+    for (int p = 0; p < 8; p++) {
+      model.putPod(pod(p, "node-" + (p % 4), p == 5 ? "svc-0.apps,svc-1.apps" : null));
+    }
+    apply(Change.full(System.nanoTime()));
+    assertMatchesFreshTranslation();
+    boolean shared = binding == UpstreamBinding.SHARED;
+    assertThat(store.snapshot().get(ResourceType.CLUSTER, "dst/10.96.0.1/80@zone/zone-a").isPresent())
+        .isEqualTo(shared);
+    Resource node0Listener = store.snapshot().get(ResourceType.LISTENER, "pod/apps/pod-0/outbound").orElseThrow();
+
+    // another service asks (PreferSameNode): variants per node, every unscoped pod gets a chain for it
+    model.putService(service(1, false).withTrafficDistribution(TrafficDistribution.PREFER_SAME_NODE));
+    apply(Change.builder().service(ObjectKey.of("apps", "svc-1")).build());
+    assertMatchesFreshTranslation();
+    assertThat(store.snapshot().get(ResourceType.ENDPOINT, "svc/apps/svc-1/9000@node/node-3").isPresent())
+        .isEqualTo(shared);
+
+    // node-1 moves to zone-b and node-3 gets a zone: their pods' chains and service layers follow
+    model.putNode(NodeInfo.of("node-1", "zone-b"));
+    model.putNode(NodeInfo.of("node-3", "zone-c"));
+    apply(Change.builder().node("node-1").node("node-3").build());
+    assertMatchesFreshTranslation();
+    assertThat(store.snapshot().get(ResourceType.CLUSTER, "dst/10.96.0.1/9000@zone/zone-c").isPresent())
+        .isEqualTo(shared);
+
+    // a new node in a new zone, with a pod
+    model.putNode(NodeInfo.of("node-4", "zone-d"));
+    model.putPod(pod(9, "node-4", null));
+    apply(Change.builder().node("node-4").pod(ObjectKey.of("apps", "pod-9")).podNode("node-4").build());
+    assertMatchesFreshTranslation();
+
+    // endpoints move: only the service's resources, variants included
+    model.putEndpointSlice(slice(0, 1));
+    apply(Change.builder().endpoints(ObjectKey.of("apps", "svc-0")).build());
+    assertMatchesFreshTranslation();
+
+    // nobody asks any more: variants leave the store, listeners are as before
+    model.putService(service(0, false));
+    model.putService(service(1, false));
+    apply(Change.builder().service(ObjectKey.of("apps", "svc-0")).service(ObjectKey.of("apps", "svc-1")).build());
+    assertMatchesFreshTranslation();
+    StoreSnapshot snapshot = store.snapshot();
+    for (ResourceType type : ResourceType.values()) {
+      assertThat(snapshot.resources(type)).as("%s without variants", type.shortName())
+          .noneMatch(resource -> resource.name().contains("@"));
+    }
+    // shared binding: the zone chain came and went with the asking service; per-pod binding never had one
+    assertThat(snapshot.get(ResourceType.LISTENER, "pod/apps/pod-0/outbound").orElseThrow().version()
+        .equals(node0Listener.version())).isEqualTo(!shared);
   }
 
   @Test

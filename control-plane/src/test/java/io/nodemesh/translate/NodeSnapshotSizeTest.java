@@ -7,6 +7,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.Message;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.nodemesh.model.ClusterState;
+import io.nodemesh.model.TrafficDistribution;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -45,6 +46,50 @@ class NodeSnapshotSizeTest {
         report("per-pod binding", 100, TranslatorOptions.DEFAULTS.withUpstreamBinding(UpstreamBinding.PER_POD));
     assertThat(perPod.clusters()).hasSize(PODS * (300 + 1) + 1);
     assertThat(filterChains(perPod)).isEqualTo(PODS * (300 + 1));
+  }
+
+  /**
+   * trafficDistribution: 1,000 services (3 ports), 10 % PreferClose, 4 nodes in 3 zones, CIDRs set. Variants are
+   * O(zones) per asking port in the store; a node holds the variant for its zone instead of the base names, so
+   * its config grows by the pod listener's extra chain and slightly longer names only. Printed, and bounded.
+   */
+  @Test
+  void trafficDistributionCostsZonesPerAskingPortInTheStoreAndAboutNothingPerNode() {
+    int services = 1000;
+    ClusterState none = SyntheticCluster.build(4, PODS, services);
+    ClusterState asking = SyntheticCluster.build(4, PODS, services,
+        s -> s % 10 == 0 ? TrafficDistribution.PREFER_SAME_ZONE : TrafficDistribution.NONE);
+    ClusterState sameNode = SyntheticCluster.build(4, PODS, services,
+        s -> s % 10 == 0 ? TrafficDistribution.PREFER_SAME_NODE : TrafficDistribution.NONE);
+    System.out.println("[size] trafficDistribution | node resources | node bytes | pod listener | store resources"
+        + " | store bytes");
+    long[] base = distributionReport("none asks", none);
+    long[] zone = distributionReport("10 % PreferClose", asking);
+    long[] node = distributionReport("10 % PreferSameNode", sameNode);
+    // the node swaps base names for its variants: the same number of resources
+    assertThat(zone[0]).isEqualTo(base[0]);
+    assertThat(node[0]).isEqualTo(base[0]);
+    // the store: per asking port (300), one variant per zone (3) of EDS, cluster and dst, plus listener and
+    // routes for the 200 HTTP ports
+    assertThat(zone[3] - base[3]).isEqualTo(3L * (300 * 3 + 200 * 2));
+    assertThat(node[3] - base[3]).isEqualTo(4L * (300 * 3 + 200 * 2));
+  }
+
+  /** {node resources, node bytes, pod listener bytes, store resources, store bytes}, printed. */
+  private static long[] distributionReport(String layout, ClusterState state) {
+    SharedResources shared = SharedResources.translate(state, WITH_CIDRS);
+    NodeResources node = NodeTranslator.translate(state, "node-1", WITH_CIDRS, shared);
+    long podListener = node.listeners().values().stream().filter(l -> l.getName().startsWith("pod/"))
+        .mapToLong(l -> Any.pack(l).getSerializedSize()).max().orElse(0);
+    long nodeBytes = bytes(node.listeners()) + bytes(node.clusters()) + bytes(node.endpoints()) + bytes(node.routes());
+    SharedResources.VariantCatalogue variants = shared.variants();
+    long storeResources = shared.byName().values().stream().mapToLong(port -> port.allResources().size()).sum();
+    long storeBytes = shared.byName().values().stream()
+        .flatMap(port -> port.allResources().stream()).mapToLong(m -> Any.pack(m).getSerializedSize()).sum();
+    System.out.printf("[size] %s | %,d | %,d B | %,d B | %,d (%,d variants) | %,d B%n", layout, node.resourceCount(),
+        nodeBytes, podListener, storeResources, variants.listeners().size() + variants.clusters().size()
+            + variants.endpoints().size() + variants.routes().size(), storeBytes);
+    return new long[] {node.resourceCount(), nodeBytes, podListener, storeResources, storeBytes};
   }
 
   private static NodeResources report(String layout, int services, TranslatorOptions options) {

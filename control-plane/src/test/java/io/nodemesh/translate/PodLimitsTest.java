@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import io.envoyproxy.envoy.config.listener.v3.FilterChain;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
@@ -149,6 +150,7 @@ class PodLimitsTest {
   private static Listener outbound(PodInfo pod, PodLimits limits) {
     TranslatorOptions options = TranslatorOptions.DEFAULTS.withServiceCidrs(ImmutableList.of("10.96.0.0/12"));
     return ListenerTranslator.outboundListener(pod, pod.mesh().netnsPath().orElseThrow(), List.of(), false,
-        List.of(ServiceCidrs.parse("10.96.0.0/12")), limits, options);
+        new ServiceMatch(ImmutableList.of(ServiceCidrs.parse("10.96.0.0/12")), ImmutableMap.of(), NodeLocality.NONE),
+        limits, options);
   }
 }

@@ -16,7 +16,9 @@ import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.model.TrafficDistribution;
 import java.util.Optional;
+import java.util.function.IntFunction;
 
 /** Generates a regular cluster (nodes x pods per node, services x 3 ports with endpoints) for tests. */
 final class SyntheticCluster {
@@ -24,6 +26,11 @@ final class SyntheticCluster {
   private SyntheticCluster() {}
 
   static ClusterState build(int nodes, int podsPerNode, int services) {
+    return build(nodes, podsPerNode, services, s -> TrafficDistribution.NONE);
+  }
+
+  /** The same cluster with service {@code s} asking for {@code distribution.apply(s)}. */
+  static ClusterState build(int nodes, int podsPerNode, int services, IntFunction<TrafficDistribution> distribution) {
     ClusterState.Builder builder = ClusterState.builder(MeshOptions.DEFAULTS);
     builder.putNamespace(new NamespaceInfo("apps", ImmutableSortedMap.of("nodemesh.io/mesh", "enabled")));
     for (int n = 0; n < nodes; n++) {
@@ -43,7 +50,7 @@ final class SyntheticCluster {
               new ServicePort("grpc", 50051, "50051", Protocol.TCP, Optional.empty()),
               new ServicePort("http", 80, "8080", Protocol.TCP, Optional.empty()),
               new ServicePort("tcp-admin", 9000, "9000", Protocol.TCP, Optional.empty())),
-          null));
+          null, distribution.apply(s)));
       ImmutableList.Builder<EndpointInfo> endpoints = ImmutableList.builder();
       for (int e = 0; e < 3 && totalPods > 0; e++) {
         int pod = (s * 3 + e) % totalPods;

@@ -35,6 +35,7 @@ import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.model.TrafficDistribution;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -164,8 +165,28 @@ public final class Converters {
     }
     ServiceInfo info = new ServiceInfo(
         key.namespace(), key.name(), ImmutableList.copyOf(clusterIps), ports.build(),
-        stringMap(spec.getSelector(), "selector", null, problems));
+        stringMap(spec.getSelector(), "selector", null, problems),
+        trafficDistribution(spec.getTrafficDistribution(), problems));
     return new Converted<>(info, ImmutableList.copyOf(problems));
+  }
+
+  /**
+   * {@code spec.trafficDistribution}: PreferClose and PreferSameZone (synonyms) and PreferSameNode; anything
+   * else is no preference, reported (Kubernetes may add values; the API server already refuses unknown ones).
+   */
+  static TrafficDistribution trafficDistribution(String value, List<String> problems) {
+    if (value == null || value.isEmpty()) {
+      return TrafficDistribution.NONE;
+    }
+    return switch (value) {
+      case "PreferClose", "PreferSameZone" -> TrafficDistribution.PREFER_SAME_ZONE;
+      case "PreferSameNode" -> TrafficDistribution.PREFER_SAME_NODE;
+      default -> {
+        problems.add("trafficDistribution " + printable(value) + " is not PreferClose, PreferSameZone or "
+            + "PreferSameNode; no preference");
+        yield TrafficDistribution.NONE;
+      }
+    };
   }
 
   /** Converts an EndpointSlice; its service comes from the {@value #SERVICE_NAME_LABEL} label. */

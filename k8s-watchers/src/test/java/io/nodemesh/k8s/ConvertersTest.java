@@ -27,6 +27,7 @@ import io.nodemesh.model.PodPhase;
 import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
+import io.nodemesh.model.TrafficDistribution;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -271,6 +272,43 @@ class ConvertersTest {
 
       assertThat(converted.value().ports()).hasSize(Converters.MAX_SERVICE_PORTS);
       assertThat(converted.problems()).singleElement().asString().contains("50000 ports");
+    }
+
+    @Test
+    void trafficDistributionPreferCloseAndPreferSameZoneAreSynonymsAndPreferSameNodeIsItsOwn() {
+      assertThat(Converters.service(service().editSpec().withTrafficDistribution("PreferClose").endSpec().build())
+          .value().trafficDistribution()).isEqualTo(TrafficDistribution.PREFER_SAME_ZONE);
+      assertThat(Converters.service(service().editSpec().withTrafficDistribution("PreferSameZone").endSpec().build())
+          .value().trafficDistribution()).isEqualTo(TrafficDistribution.PREFER_SAME_ZONE);
+      Converted<ServiceInfo> sameNode =
+          Converters.service(service().editSpec().withTrafficDistribution("PreferSameNode").endSpec().build());
+      assertThat(sameNode.value().trafficDistribution()).isEqualTo(TrafficDistribution.PREFER_SAME_NODE);
+      assertThat(sameNode.problems()).isEmpty();
+    }
+
+    @Test
+    void noTrafficDistributionIsNoPreferenceWithoutAProblem() {
+      Converted<ServiceInfo> unset = Converters.service(service().build());
+      Converted<ServiceInfo> empty =
+          Converters.service(service().editSpec().withTrafficDistribution("").endSpec().build());
+
+      assertThat(unset.value().trafficDistribution()).isEqualTo(TrafficDistribution.NONE);
+      assertThat(empty.value().trafficDistribution()).isEqualTo(TrafficDistribution.NONE);
+      assertThat(unset.problems()).isEmpty();
+      assertThat(empty.problems()).isEmpty();
+    }
+
+    @Test
+    void anUnknownOrHostileTrafficDistributionIsNoPreferenceWithABoundedProblem() {
+      String hostile = "PreferClose%DOWNSTREAM_LOCAL_ADDRESS%\n" + "x".repeat(10_000);
+      for (String value : List.of("preferclose", "PreferRegion", hostile)) {
+        Converted<ServiceInfo> converted =
+            Converters.service(service().editSpec().withTrafficDistribution(value).endSpec().build());
+
+        assertThat(converted.value().trafficDistribution()).isEqualTo(TrafficDistribution.NONE);
+        assertThat(converted.problems()).singleElement().asString().contains("trafficDistribution")
+            .hasSizeLessThan(300);
+      }
     }
 
     @Test

@@ -428,6 +428,12 @@ public final class ClusterState {
         reportProblem(new Problem("Node", "", node.name(), problem));
         return this;
       }
+      String zoneProblem = node.zone().map(ModelValidation::zoneProblem).orElse(null);
+      if (zoneProblem != null) {
+        // zones name Envoy resources and the pod listener's format string: a bad one means no zone, loudly
+        reportProblem(new Problem("Node", "", node.name(), zoneProblem));
+        node = new NodeInfo(node.name(), Optional.empty(), node.region(), node.ready(), node.addresses());
+      }
       nodes.put(node.name(), node);
       nodesDirty = true;
       return this;

@@ -24,6 +24,12 @@ public final class ModelValidation {
   private static final Pattern DNS_SUBDOMAIN =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
 
+  /**
+   * Kubernetes label value (node zone labels): at most 63 characters. Zones end up in resource names and in
+   * the pod listener's substitution format string, so this grammar (no '%', no '/') is what keeps them inert.
+   */
+  private static final Pattern LABEL_VALUE = Pattern.compile("[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
+
   private static final int MAX_SUBDOMAIN_LENGTH = 253;
   /** Kubernetes sets no limit; beyond this a service is surely broken and would bloat every listener. */
   public static final int MAX_PORTS_PER_SERVICE = 1024;
@@ -39,6 +45,12 @@ public final class ModelValidation {
       return what + " is not a DNS-1123 subdomain (max " + MAX_SUBDOMAIN_LENGTH + " chars)";
     }
     return null;
+  }
+
+  /** Null when {@code zone} is a Kubernetes label value, else why it is not. */
+  public static String zoneProblem(String zone) {
+    return LABEL_VALUE.matcher(zone).matches() ? null
+        : "zone label " + truncate(zone) + " is not a Kubernetes label value (max 63 chars); the node has no zone";
   }
 
   static String serviceNameProblem(String name) {

@@ -121,6 +121,46 @@ class ClusterStateTest {
   }
 
   @Test
+  void aNodeZoneThatIsNoLabelValueIsDroppedWithAProblemAndTheNodeKept() {
+    String tooLong = "z".repeat(64);
+    ClusterState state = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putNode(NodeInfo.of("good", "eu-west_1.a"))
+        .putNode(NodeInfo.of("percent", "zone-%DOWNSTREAM_LOCAL_ADDRESS%"))
+        .putNode(NodeInfo.of("slash", "a/b"))
+        .putNode(NodeInfo.of("long", tooLong))
+        .putNode(NodeInfo.of("dash", "-a"))
+        .putNode(NodeInfo.of("max", "z".repeat(63)))
+        .build();
+
+    assertThat(state.node("good").orElseThrow().zone()).contains("eu-west_1.a");
+    assertThat(state.node("max").orElseThrow().zone()).contains("z".repeat(63));
+    for (String node : new String[] {"percent", "slash", "long", "dash"}) {
+      assertThat(state.node(node)).as(node).isPresent().get().extracting(NodeInfo::zone).isEqualTo(Optional.empty());
+    }
+    assertThat(state.problems()).hasSize(4).allSatisfy(problem -> {
+      assertThat(problem.kind()).isEqualTo("Node");
+      assertThat(problem.reason()).contains("not a Kubernetes label value").hasSizeLessThan(200);
+    });
+    // a valid zone later clears the problem
+    ClusterState fixed = state.toBuilder().putNode(NodeInfo.of("slash", "b")).build();
+    assertThat(fixed.problems()).hasSize(3);
+  }
+
+  @Test
+  void aServiceKeepsItsTrafficDistributionThroughValidation() {
+    ClusterState state = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putService(new ServiceInfo("a", "web", ImmutableList.of("10.96.0.1", "bad"),
+            ImmutableList.of(ServicePort.tcp("p", 80)), null, TrafficDistribution.PREFER_SAME_NODE))
+        .putService(new ServiceInfo("a", "old", ImmutableList.of("10.96.0.2"), null, null))
+        .build();
+
+    assertThat(state.service(ObjectKey.of("a", "web")).orElseThrow().trafficDistribution())
+        .isEqualTo(TrafficDistribution.PREFER_SAME_NODE);
+    assertThat(state.service(ObjectKey.of("a", "old")).orElseThrow().trafficDistribution())
+        .isEqualTo(TrafficDistribution.NONE);
+  }
+
+  @Test
   void slicesAreIndexedByTheirService() {
     EndpointSliceInfo slice = new EndpointSliceInfo("a", "web-x", "web", AddressType.IPV4, null,
         ImmutableList.of(new EndpointInfo(ImmutableList.of("10.0.0.9"), true, true, false, null, null, null),
