@@ -181,8 +181,11 @@ class MeshRoutesGrpcTest {
         .putRoute(split)
         .build();
     publish(withoutCanary);
-    connect();
-    // half the calls go to a backend that does not resolve: they fail, the others reach the stable server
+    channel = GrpcBackends.proxylessChannel(TARGET, xdsServer.getPort(), "mesh-routes-client");
+    // not wait-for-ready: a call routed to the backend that does not resolve would wait for it until its deadline.
+    // grpc-java resolves the route only once it gave up on that cluster (SotW: its 15 s does-not-exist timer)
+    await().atMost(Duration.ofSeconds(40)).until(() -> askOrFailure(channel).equals("stable"));
+    // half the calls go to the backend that does not resolve: they fail, the others reach the stable server
     Map<String, Integer> before = new TreeMap<>();
     for (int i = 0; i < 40; i++) {
       before.merge(askOrFailure(channel), 1, Integer::sum);
