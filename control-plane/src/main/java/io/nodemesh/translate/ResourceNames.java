@@ -72,6 +72,17 @@ public final class ResourceNames {
     return base + suffix;
   }
 
+  /**
+   * The ApiListener of a variant for proxyless clients: {@code {zone}.zone.{listener}} or {@code {node}.node.{listener}}
+   * (e.g. {@code zone-a.zone.web.shop.svc.cluster.local:80}). Not {@link #variant}'s suffix: a gRPC client takes its
+   * target's name as the channel's authority, which may not hold an {@code @}; zone label values and node names are
+   * valid there.
+   */
+  public static String proxylessVariant(String listener, Proximity proximity) {
+    return proximity.node().map(node -> node + ".node.")
+        .orElseGet(() -> proximity.zone().orElseThrow() + ".zone.") + listener;
+  }
+
   /** The name without its variant suffix ({@code svc/ns/web/80@zone/a} -> {@code svc/ns/web/80}). */
   public static String baseOf(String name) {
     int at = name.indexOf('@');

@@ -42,10 +42,13 @@ public record ServicePortResources(
    * @param routeBackends the names {@code routes} sends or mirrors to (variants or base names)
    * @param internalListener HTTP ports: the internal listener whose connection manager reads {@code routes}
    * @param destinationClusters {@code dst/{clusterIp}/{port}{suffix}} per ClusterIP
+   * @param proxylessListeners HTTP ports: the ApiListeners {@code {zone}.zone.{svc}.{ns}.svc.cluster.local:{port}} (or
+   *     {@code {node}.node.}; and the short name) over {@code routes}, for gRPC clients that name the variant in their
+   *     target ({@link ResourceNames#proxylessVariant})
    */
   public record Variant(Proximity proximity, Cluster cluster, ClusterLoadAssignment endpoints,
       RouteConfiguration routes, ImmutableList<String> routeBackends, Listener internalListener,
-      ImmutableList<Cluster> destinationClusters) {
+      ImmutableList<Cluster> destinationClusters, ImmutableList<Listener> proxylessListeners) {
 
     public String name() {
       return cluster.getName();
@@ -72,7 +75,8 @@ public record ServicePortResources(
       all.add(internalListener);
     }
     for (Variant variant : variants.values()) {
-      all.add(variant.cluster(), variant.endpoints()).addAll(variant.destinationClusters());
+      all.add(variant.cluster(), variant.endpoints()).addAll(variant.destinationClusters())
+          .addAll(variant.proxylessListeners());
       if (variant.routes() != null) {
         all.add(variant.routes());
       }

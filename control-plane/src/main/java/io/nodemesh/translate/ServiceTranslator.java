@@ -115,7 +115,14 @@ public final class ServiceTranslator {
         http ? RouteTranslator.renamed(baseRoutes, name, backend) : null,
         baseBackends.stream().map(backend).collect(ImmutableList.toImmutableList()),
         http ? ListenerTranslator.internalListener(name, options) : null,
-        destinations.build());
+        destinations.build(),
+        http ? ImmutableList.of(
+            ProxylessTranslator.apiListener(ResourceNames.proxylessVariant(
+                ResourceNames.proxylessListener(outbound.service().key(), outbound.port().port()), proximity), name),
+            ProxylessTranslator.apiListener(ResourceNames.proxylessVariant(
+                ResourceNames.proxylessShortListener(outbound.service().key(), outbound.port().port()), proximity),
+                name))
+            : ImmutableList.of());
   }
 
   /** A route backend for these clients: the variant of an asking service's port, else the base name. */

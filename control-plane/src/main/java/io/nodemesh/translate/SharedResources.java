@@ -76,10 +76,13 @@ public record SharedResources(
     return of(allOutbound, ports, ImmutableSortedMap.copyOfSorted(problems), options);
   }
 
+  /** The ApiListeners proxyless gRPC clients ask for, trafficDistribution variants ({@code {z}.zone.{svc}...}) included. */
   public ImmutableSortedMap<String, Listener> proxylessListeners() {
     TreeMap<String, Listener> listeners = new TreeMap<>();
     for (ServicePortResources port : byName.values()) {
       port.proxylessListeners().forEach(l -> listeners.put(l.getName(), l));
+      port.variants().values().forEach(variant ->
+          variant.proxylessListeners().forEach(l -> listeners.put(l.getName(), l)));
     }
     return ImmutableSortedMap.copyOfSorted(listeners);
   }
@@ -105,8 +108,8 @@ public record SharedResources(
   }
 
   /**
-   * Every trafficDistribution variant's resources by name (clusters include the destination ones); node Envoys
-   * only: proxyless clients ask for the base names.
+   * Every trafficDistribution variant's resources by name (clusters include the destination ones) that node Envoys
+   * get; the variants' ApiListeners are in {@link #proxylessListeners}.
    */
   public VariantCatalogue variants() {
     TreeMap<String, Listener> listeners = new TreeMap<>();
