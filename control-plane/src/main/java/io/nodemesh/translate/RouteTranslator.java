@@ -217,9 +217,13 @@ public final class RouteTranslator {
   }
 
   private static RedirectAction redirect(MeshRoute.Redirect redirect, RouteMatch match) {
-    RedirectAction.Builder action = RedirectAction.newBuilder()
-        .setResponseCode(redirect.statusCode() == 301
-            ? RedirectAction.RedirectResponseCode.MOVED_PERMANENTLY : RedirectAction.RedirectResponseCode.FOUND);
+    RedirectAction.Builder action = RedirectAction.newBuilder().setResponseCode(switch (redirect.statusCode()) {
+      case 301 -> RedirectAction.RedirectResponseCode.MOVED_PERMANENTLY;
+      case 303 -> RedirectAction.RedirectResponseCode.SEE_OTHER;
+      case 307 -> RedirectAction.RedirectResponseCode.TEMPORARY_REDIRECT;
+      case 308 -> RedirectAction.RedirectResponseCode.PERMANENT_REDIRECT;
+      default -> RedirectAction.RedirectResponseCode.FOUND;
+    });
     if (redirect.scheme() != null && !redirect.scheme().isEmpty()) {
       action.setSchemeRedirect(redirect.scheme());
     }

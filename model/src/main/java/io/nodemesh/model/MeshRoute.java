@@ -162,7 +162,7 @@ public record MeshRoute(
   /**
    * Answers with a redirect instead of forwarding; empty/0/null parts keep the request's.
    *
-   * @param statusCode 301 or 302 (the Gateway API's supported codes)
+   * @param statusCode 301, 302, 303, 307 or 308 (the Gateway API's codes)
    */
   public record Redirect(String scheme, String hostname, int port, PathModifier path, int statusCode)
       implements Filter {}

@@ -27,6 +27,8 @@ public final class RouteValidation {
   static final int MAX_VALUE_LENGTH = 1024;
   static final int MAX_HEADER_VALUE_LENGTH = 4096;
   static final int MAX_RETRY_ATTEMPTS = 10;
+  /** The redirect codes of the Gateway API (301, 302 core; 303, 307, 308 extended), all of which Envoy sends. */
+  static final List<Integer> REDIRECT_CODES = List.of(301, 302, 303, 307, 308);
   /** Retry codes: the CRD leaves them unbounded; every 4xx/5xx code once is plenty. */
   public static final int MAX_RETRY_CODES = 200;
   static final int MAX_PERCENT_DENOMINATOR = 1_000_000;
@@ -165,8 +167,8 @@ public final class RouteValidation {
         }
       }
     } else if (filter instanceof MeshRoute.Redirect redirect) {
-      if (redirect.statusCode() != 301 && redirect.statusCode() != 302) {
-        return "redirect status " + redirect.statusCode() + " is not 301 or 302";
+      if (!REDIRECT_CODES.contains(redirect.statusCode())) {
+        return "redirect status " + redirect.statusCode() + " is not one of " + REDIRECT_CODES;
       }
       if (redirect.scheme() != null && !redirect.scheme().isEmpty() && !redirect.scheme().matches("https?")) {
         return "redirect scheme must be http or https";
