@@ -69,10 +69,10 @@ class NodeSnapshotSizeTest {
     // the node swaps base names for its variants: the same number of resources
     assertThat(zone[0]).isEqualTo(base[0]);
     assertThat(node[0]).isEqualTo(base[0]);
-    // the store: per asking port (300), one variant per zone (3) of EDS, cluster and dst, plus listener and
-    // routes for the 200 HTTP ports
-    assertThat(zone[3] - base[3]).isEqualTo(3L * (300 * 3 + 200 * 2));
-    assertThat(node[3] - base[3]).isEqualTo(4L * (300 * 3 + 200 * 2));
+    // the store: per asking port (300), one variant per zone (3) of EDS, cluster and dst, plus internal listener,
+    // routes and the two proxyless ApiListeners for the 200 HTTP ports
+    assertThat(zone[3] - base[3]).isEqualTo(3L * (300 * 3 + 200 * 4));
+    assertThat(node[3] - base[3]).isEqualTo(4L * (300 * 3 + 200 * 4));
   }
 
   /** {node resources, node bytes, pod listener bytes, store resources, store bytes}, printed. */
