@@ -99,8 +99,9 @@ public final class RouteValidation {
         }
       }
     }
-    if (negative(rule.requestTimeout()) || negative(rule.backendTimeout())) {
-      return "a timeout is negative";
+    if (negative(rule.requestTimeout()) || negative(rule.backendTimeout())
+        || rule.retry() != null && negative(rule.retry().backoff())) {
+      return "a timeout or retry backoff is negative";
     }
     return null;
   }
