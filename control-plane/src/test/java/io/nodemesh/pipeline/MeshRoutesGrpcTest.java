@@ -11,10 +11,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.nodemesh.k8s.Change;
-import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.AddressType;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.EndpointInfo;
@@ -28,14 +26,9 @@ import io.nodemesh.model.Protocol;
 import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 import io.nodemesh.testkit.GrpcBackends;
-import io.nodemesh.translate.TranslatorOptions;
-import io.nodemesh.xds.ResourceStore;
-import io.nodemesh.xds.XdsServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -58,32 +51,17 @@ class MeshRoutesGrpcTest {
   private static final int RPCS = 1_000;
 
 
-  private final ResourceStore store = new ResourceStore();
-  private final XdsServer xds = XdsServer.create(store);
-  private final List<Server> servers = new ArrayList<>();
-  private TranslationPipeline pipeline;
-  private Server xdsServer;
+  private ProxylessPipeline mesh;
   private ManagedChannel channel;
-  private long generation;
 
   @BeforeEach
   void start() throws IOException {
-    xdsServer = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(xds.service())
-        .build().start();
-    servers.add(xdsServer);
-    pipeline = new TranslationPipeline(store, TranslatorOptions.DEFAULTS, outcome -> {});
+    mesh = new ProxylessPipeline();
   }
 
   @AfterEach
   void stop() throws InterruptedException {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    for (Server server : servers) {
-      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    pipeline.close();
-    xds.close();
+    mesh.close();
   }
 
   @Test
@@ -180,8 +158,8 @@ class MeshRoutesGrpcTest {
         .putEndpointSlice(slice("greeter", stable))
         .putRoute(split)
         .build();
-    publish(withoutCanary);
-    channel = GrpcBackends.proxylessChannel(TARGET, xdsServer.getPort(), "mesh-routes-client");
+    mesh.publish(withoutCanary);
+    channel = mesh.channel(TARGET, "mesh-routes-client");
     // not wait-for-ready: a call routed to the backend that does not resolve would wait for it until its deadline.
     // grpc-java resolves the route only once it gave up on that cluster (SotW: its 15 s does-not-exist timer)
     await().atMost(Duration.ofSeconds(40)).until(() -> askOrFailure(channel).equals("stable"));
@@ -198,9 +176,8 @@ class MeshRoutesGrpcTest {
         .putEndpointSlice(slice("greeter-canary", canary))
         .build();
     ObjectKey canaryKey = ObjectKey.of(NAMESPACE, "greeter-canary");
-    pipeline.accept(new StateUpdate(withCanary,
-        Change.builder().service(canaryKey).endpoints(canaryKey).observedAt(System.nanoTime()).build(), ++generation));
-    await().atMost(Duration.ofSeconds(10)).until(() -> pipeline.view().state() == withCanary);
+    mesh.publish(withCanary,
+        Change.builder().service(canaryKey).endpoints(canaryKey).observedAt(System.nanoTime()).build());
     await().atMost(Duration.ofSeconds(10)).until(() -> {
       Map<String, Integer> after = new TreeMap<>();
       for (int i = 0; i < 40; i++) {
@@ -219,20 +196,16 @@ class MeshRoutesGrpcTest {
   }
 
   private void connect() {
-    channel = GrpcBackends.proxylessChannel(TARGET, xdsServer.getPort(), "mesh-routes-client");
+    channel = mesh.channel(TARGET, "mesh-routes-client");
     GrpcBackends.ask(channel, 20_000, true);
   }
 
   private void publish(ClusterState state) {
-    long published = ++generation;
-    pipeline.accept(new StateUpdate(state, Change.full(System.nanoTime()), published));
-    await().atMost(Duration.ofSeconds(10)).until(() -> pipeline.view().state() == state);
+    mesh.publish(state);
   }
 
   private Server backend(String ip, String name, AtomicInteger attempts, boolean failEveryOther) throws IOException {
-    Server server = GrpcBackends.start(ip, 0, name, call -> attempts.incrementAndGet() % 2 == 1 && failEveryOther);
-    servers.add(server);
-    return server;
+    return mesh.serve(GrpcBackends.start(ip, 0, name, call -> attempts.incrementAndGet() % 2 == 1 && failEveryOther));
   }
 
   private static String ask(Channel channel) {

@@ -8,9 +8,6 @@ import com.google.common.collect.ImmutableSortedMap;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.nodemesh.k8s.Change;
-import io.nodemesh.k8s.StateUpdate;
 import io.nodemesh.model.AddressType;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.EndpointInfo;
@@ -23,13 +20,8 @@ import io.nodemesh.model.ServiceInfo;
 import io.nodemesh.model.ServicePort;
 import io.nodemesh.model.TrafficDistribution;
 import io.nodemesh.testkit.GrpcBackends;
-import io.nodemesh.translate.TranslatorOptions;
-import io.nodemesh.xds.ResourceStore;
-import io.nodemesh.xds.XdsServer;
-import java.net.InetSocketAddress;
+import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -51,41 +43,29 @@ class TrafficDistributionGrpcTest {
   private static final String ZONE_A_TARGET = "zone-a.zone." + TARGET;
   private static final String ZONE_B_TARGET = "zone-b.zone." + TARGET;
 
-  private final ResourceStore store = new ResourceStore();
-  private final XdsServer xds = XdsServer.create(store);
-  private final List<Server> servers = new ArrayList<>();
-  private final TranslationPipeline pipeline = new TranslationPipeline(store, TranslatorOptions.DEFAULTS, o -> {});
-  private final List<ManagedChannel> channels = new ArrayList<>();
-  private long generation;
+  private final ProxylessPipeline mesh = new ProxylessPipeline();
+
+  TrafficDistributionGrpcTest() throws IOException {}
 
   @AfterEach
   void stop() throws InterruptedException {
-    for (ManagedChannel channel : channels) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    for (Server server : servers) {
-      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    pipeline.close();
-    xds.close();
+    mesh.close();
   }
 
   @Test
   void aClientInZoneAStaysInZoneAWhileAnyEndpointIsReadyThereAndFailsOverWhenTheyGo() throws Exception {
-    Server xdsServer = serve(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(xds.service()).build().start());
     // every replica listens on the same port (the slice has one port), each on its own pod IP
-    Server a1 = serve(GrpcBackends.start("127.0.0.2", 0, "zone-a-1"));
+    Server a1 = mesh.serve(GrpcBackends.start("127.0.0.2", 0, "zone-a-1"));
     int port = a1.getPort();
-    serve(GrpcBackends.start("127.0.0.3", port, "zone-a-2"));
-    serve(GrpcBackends.start("127.0.0.4", port, "zone-b-1"));
+    mesh.serve(GrpcBackends.start("127.0.0.3", port, "zone-a-2"));
+    mesh.serve(GrpcBackends.start("127.0.0.4", port, "zone-b-1"));
     Endpoint zoneA1 = new Endpoint("127.0.0.2", "node-a1", "zone-a");
     Endpoint zoneA2 = new Endpoint("127.0.0.3", "node-a2", "zone-a");
     Endpoint zoneB = new Endpoint("127.0.0.4", "node-b", "zone-b");
 
-    publish(state(port, zoneA1, zoneA2, zoneB));
-    ManagedChannel inZoneA = channel(xdsServer, ZONE_A_TARGET);
-    ManagedChannel inZoneB = channel(xdsServer, ZONE_B_TARGET);
+    mesh.publish(state(port, zoneA1, zoneA2, zoneB));
+    ManagedChannel inZoneA = mesh.channel(ZONE_A_TARGET, "client-zone-a");
+    ManagedChannel inZoneB = mesh.channel(ZONE_B_TARGET, "client-zone-b");
     GrpcBackends.ask(inZoneA, 20_000, true);
     GrpcBackends.ask(inZoneB, 20_000, true);
 
@@ -94,18 +74,18 @@ class TrafficDistributionGrpcTest {
     assertThat(answers(inZoneB, 50).keySet()).containsExactly("zone-b-1");
 
     // one zone-a endpoint goes: the other still takes everything
-    publish(state(port, zoneA2, zoneB));
+    mesh.publish(state(port, zoneA2, zoneB));
     await().atMost(Duration.ofSeconds(10)).until(() -> answers(inZoneA, 20).keySet().equals(java.util.Set.of("zone-a-2")));
 
     // the last one goes: fail over to zone-b
     long gone = System.nanoTime();
-    publish(state(port, zoneB));
+    mesh.publish(state(port, zoneB));
     await().atMost(Duration.ofSeconds(20)).until(() -> answers(inZoneA, 20).keySet().equals(java.util.Set.of("zone-b-1")));
     long failover = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - gone);
 
     // one comes back: back to zone-a
     long back = System.nanoTime();
-    publish(state(port, zoneA1, zoneB));
+    mesh.publish(state(port, zoneA1, zoneB));
     await().atMost(Duration.ofSeconds(20)).until(() -> answers(inZoneA, 20).keySet().equals(java.util.Set.of("zone-a-1")));
     long failback = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - back);
     System.out.printf("[traffic-distribution] zone-a client: last zone-a endpoint gone -> 20 RPCs in a row on zone-b:"
@@ -129,22 +109,6 @@ class TrafficDistributionGrpcTest {
     }
     return state.putEndpointSlice(new EndpointSliceInfo(NAMESPACE, "greeter-1", "greeter", AddressType.IPV4,
         ImmutableList.of(new EndpointPort("grpc", port, Protocol.TCP, Optional.of("grpc"))), ready.build())).build();
-  }
-
-  private void publish(ClusterState state) {
-    pipeline.accept(new StateUpdate(state, Change.full(System.nanoTime()), ++generation));
-    await().atMost(Duration.ofSeconds(10)).until(() -> pipeline.view().state() == state);
-  }
-
-  private Server serve(Server server) {
-    servers.add(server);
-    return server;
-  }
-
-  private ManagedChannel channel(Server xdsServer, String target) {
-    ManagedChannel channel = GrpcBackends.proxylessChannel(target, xdsServer.getPort(), "client-" + channels.size());
-    channels.add(channel);
-    return channel;
   }
 
   private static Map<String, Integer> answers(ManagedChannel channel, int calls) {
