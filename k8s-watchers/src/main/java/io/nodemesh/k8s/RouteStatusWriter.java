@@ -93,6 +93,9 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
   // ---- confined to the worker thread ----
   /** What we computed last per route, to find the routes whose status must be written again. */
   private Map<MeshRoute.Key, Desired> desired = Map.of();
+  /** The routes and services {@link #desired} was computed from (compared by identity). */
+  private Object computedRoutes;
+  private Object computedServices;
   /** Routes to write, in the order they became pending; the value is the earliest time of the next try. */
   private final Map<MeshRoute.Key, Attempt> pending = new LinkedHashMap<>();
   private ScheduledFuture<?> retryTimer;
@@ -226,7 +229,7 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
     leader = true;
     execute(() -> {
       // forget what the previous term wrote: another replica may have written since; compare everything again
-      desired = Map.of();
+      forgetComputed();
       recompute();
     });
   }
@@ -236,8 +239,14 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
     leader = false;
     execute(() -> {
       pending.clear();
-      desired = Map.of();
+      forgetComputed();
     });
+  }
+
+  private void forgetComputed() {
+    desired = Map.of();
+    computedRoutes = null;
+    computedServices = null;
   }
 
   // ---- the worker ----
@@ -265,6 +274,11 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
     if (!leader || state == null) {
       return;
     }
+    // statuses depend on routes and services only; a state shares both maps with the previous one unless they
+    // changed, so pod and endpoint churn costs an identity check here, not a pass over every route
+    if (state.routes() == computedRoutes && state.services() == computedServices) {
+      return;
+    }
     ImmutableSortedMap<MeshRoute.Key, ImmutableList<ParentStatus>> computed;
     try {
       computed = statuses.apply(state);
@@ -272,6 +286,8 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
       log.error("route status writer: computing statuses failed", e);
       return;
     }
+    computedRoutes = state.routes();
+    computedServices = state.services();
     Map<MeshRoute.Key, Desired> next = new HashMap<>();
     computed.forEach((key, parents) -> {
       MeshRoute route = state.routes().get(key);
