@@ -22,7 +22,8 @@ import java.util.function.Supplier;
  *       resources only — unless its {@code node.id} is itself a node name and the peer check binds it to that
  *       node (an Envoy configured the old way, with {@code node.id} = node name). It must present a bearer
  *       token the API server accepts, unless anonymous node-independent clients are allowed
- *       ({@code --xds-allow-anonymous-clients}).
+ *       ({@code --xds-allow-anonymous-clients}). Such a client is placed on the node of its token's pod, or of
+ *       its peer address ({@link ClientLocality}), and served its locality's trafficDistribution variants.
  *   <li>A bearer token that the API server refuses is refused, whatever the client claims.
  *   <li>{@link NodeAuthMode#NONE}: everyone gets the node they claim.
  * </ul>
@@ -65,10 +66,11 @@ public final class NodeAuthorizer implements ClientAuthorizer {
   @Override
   public CompletableFuture<Authorization> authorize(ClientCredentials client) {
     NodeIdentity claimed = client.claimed();
-    if (mode == NodeAuthMode.NONE) {
-      return done(ClientAuthorizer.ALLOW_ALL.authorize(client).join());
-    }
     boolean claims = claimed.nodeNameFromMetadata();
+    if (mode == NodeAuthMode.NONE) {
+      Authorization claimedView = ClientAuthorizer.ALLOW_ALL.authorize(client).join();
+      return done(claims ? claimedView : locatedByPeer(claimedView, client));
+    }
     PeerBinding.Result peer = null;
     if (mode.usesPeer()) {
       peer = peerBinding.check(client, state.get());
@@ -84,9 +86,9 @@ public final class NodeAuthorizer implements ClientAuthorizer {
                   + (mode.usesToken() ? "" : "; this server runs --node-auth=" + mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
                   + ", or the server must allow anonymous clients (--xds-allow-anonymous-clients)"));
         }
-        return done(Authorization.sharedOnly("shared_only",
+        return done(locatedByPeer(Authorization.sharedOnly("shared_only",
             "no node_name claimed: node-independent resources only (anonymous, --xds-allow-anonymous-clients)",
-            "peer:" + client.peerText()));
+            "peer:" + client.peerText()), client));
       }
       if (!mode.usesToken()) {
         return done(Authorization.denied(peer.label(), peer.text()));
@@ -115,9 +117,10 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     }
     String who = review.namespace().orElse("?") + "/" + review.podName().orElse("?");
     if (!claimed.nodeNameFromMetadata()) {
-      return Authorization.sharedOnly("token_shared_only",
+      Authorization shared = Authorization.sharedOnly("token_shared_only",
           "token of " + review.username() + " (pod " + who + "); no node_name claimed: node-independent"
               + " resources only", "sa:" + review.username() + "/" + who);
+      return ClientLocality.at(shared, state.get(), nodeOfTokenPod(review), "the node of the token's pod " + who);
     }
     if (review.podName().isEmpty() || review.namespace().isEmpty()) {
       return Authorization.denied("token_mismatch", "the token of " + review.username()
@@ -151,6 +154,29 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     }
     return Authorization.node(claimed.nodeName(), "token",
         "bound service account token of pod " + who + " on node " + node.get() + " (TokenReview)");
+  }
+
+  /** A client that claims no node is placed where its peer address is (its principal, when anonymous). */
+  private Authorization locatedByPeer(Authorization decision, ClientCredentials client) {
+    ClusterState current = state.get();
+    return ClientLocality.at(decision, current, ClientLocality.nodeOfPeer(current, client.peerAddress()),
+        ClientLocality.peerNote(client.peerAddress()));
+  }
+
+  /**
+   * The node of the pod a token is bound to: the token's node-name claim, else the node of that pod in the state
+   * (the same pod: same uid when both are known).
+   */
+  private Optional<String> nodeOfTokenPod(ReviewedToken review) {
+    if (review.nodeName().isPresent()) {
+      return review.nodeName();
+    }
+    if (review.namespace().isEmpty() || review.podName().isEmpty()) {
+      return Optional.empty();
+    }
+    return state.get().pod(ObjectKey.of(review.namespace().get(), review.podName().get()))
+        .filter(pod -> review.podUid().isEmpty() || pod.uid().isEmpty() || pod.uid().equals(review.podUid().get()))
+        .flatMap(PodInfo::nodeName);
   }
 
   private static CompletableFuture<Authorization> done(Authorization authorization) {

@@ -1,5 +1,6 @@
 package io.nodemesh.translate;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.net.InetAddresses;
 import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.PodInfo;
@@ -79,8 +80,28 @@ public final class ResourceNames {
    * valid there.
    */
   public static String proxylessVariant(String listener, Proximity proximity) {
-    return proximity.node().map(node -> node + ".node.")
-        .orElseGet(() -> proximity.zone().orElseThrow() + ".zone.") + listener;
+    return proximity.node().map(ResourceNames::nodeVariantPrefix)
+        .orElseGet(() -> zoneVariantPrefix(proximity.zone().orElseThrow())) + listener;
+  }
+
+  /**
+   * The prefixes of the {@link #proxylessVariant}s that serve a client at {@code where}, most specific first
+   * ({@code {node}.node.}, {@code {zone}.zone.}): a proxyless client there asking for listener {@code X} is served the
+   * first {@code prefix + X} the store holds (a Service asks for one kind of variant, so at most one exists).
+   */
+  public static ImmutableList<String> proxylessVariantPrefixes(NodeLocality where) {
+    ImmutableList.Builder<String> prefixes = ImmutableList.builder();
+    where.node().ifPresent(node -> prefixes.add(nodeVariantPrefix(node)));
+    where.zone().ifPresent(zone -> prefixes.add(zoneVariantPrefix(zone)));
+    return prefixes.build();
+  }
+
+  private static String nodeVariantPrefix(String node) {
+    return node + ".node.";
+  }
+
+  private static String zoneVariantPrefix(String zone) {
+    return zone + ".zone.";
   }
 
   /** The name without its variant suffix ({@code svc/ns/web/80@zone/a} -> {@code svc/ns/web/80}). */

@@ -327,7 +327,7 @@ abstract class AdsStream<ReqT, RespT> {
           && (state.isolation().probeInFlight() || advanceIsolation(state, snapshot) || closed)) {
         continue;
       }
-      Diff diff = state.diff(snapshot, identity().nodeName(), context.layerChanges());
+      Diff diff = state.diff(snapshot, identity(), context.layerChanges());
       diffs[state.type.ordinal()] = diff;
       if (!diff.missing.isEmpty()) {
         context.metrics().unknownResourceNames(diff.missing.size());
@@ -369,7 +369,7 @@ abstract class AdsStream<ReqT, RespT> {
   private void publishInterest() {
     NodeIdentity who = identity();
     if (who != null) {
-      interest = Interest.of(who.nodeName(), types);
+      interest = Interest.of(who, types);
     }
   }
 

@@ -1,6 +1,8 @@
 package io.nodemesh.xds;
 
+import com.google.common.collect.ImmutableList;
 import io.grpc.Status;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -14,9 +16,13 @@ import java.util.Objects;
  * @param code the gRPC status a refused client gets
  * @param principal who the client was authorized as ({@code node:<name>}, {@code sa:<user>/<pod>},
  *     {@code peer:<ip>}): the key of every piece of per-client state, never a claimed {@code node.id}
+ * @param localPrefixes where the authorized identity places the client (its node, its zone), as listener name
+ *     prefixes: a client asking for listener {@code X} is served the first {@code prefix + X} the store holds,
+ *     under the name {@code X} (trafficDistribution variants for proxyless clients); empty for everyone else
  */
 public record Authorization(
-    Verdict verdict, String viewNode, String reason, String label, Status.Code code, String principal) {
+    Verdict verdict, String viewNode, String reason, String label, Status.Code code, String principal,
+    ImmutableList<String> localPrefixes) {
 
   /** What a client may receive. */
   public enum Verdict {
@@ -35,6 +41,21 @@ public record Authorization(
     label = label == null ? "" : label;
     code = code == null ? Status.Code.OK : code;
     principal = principal == null ? "" : principal;
+    localPrefixes = localPrefixes == null ? ImmutableList.of() : localPrefixes;
+  }
+
+  private Authorization(Verdict verdict, String viewNode, String reason, String label, Status.Code code,
+      String principal) {
+    this(verdict, viewNode, reason, label, code, principal, ImmutableList.of());
+  }
+
+  /**
+   * The same decision, serving the client the listeners of its locality ({@link #localPrefixes()}); {@code note}
+   * (how the locality was found) is added to the reason.
+   */
+  public Authorization withLocality(List<String> prefixes, String note) {
+    return new Authorization(verdict, viewNode, reason + "; " + note, label, code, principal,
+        ImmutableList.copyOf(prefixes));
   }
 
   /** The client may receive {@code node}'s view; {@code how} says why (e.g. which address matched). */

@@ -144,7 +144,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       }
       TypeState state = state(type);
       if (!context.quarantine().isEmpty(identity())) {
-        context.quarantine().forgetStale(identity(), type, snapshot.table(type));
+        context.quarantine().forgetStale(identity(), type, snapshot.tableFor(type, identity()));
       }
       List<Resource> upserts = withoutQuarantined(diff.upserts);
       boolean deferHere = deferRemovals && (type == ResourceType.CLUSTER || type == ResourceType.ENDPOINT);
@@ -260,7 +260,7 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   @Override
   boolean advanceIsolation(TypeState state, StoreSnapshot snapshot) {
     NackIsolation isolation = state.isolation();
-    ResourceTable table = snapshot.table(state.type);
+    ResourceTable table = snapshot.tableFor(state.type, identity());
     Scope scope = Scope.resolve(state.type, state.subscription(), snapshot, identity().nodeName());
     Quarantine quarantine = context.quarantine();
     boolean abandoned = false;
@@ -343,7 +343,8 @@ final class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     long now = context.clock().millis();
     NodeIdentity who = identity();
     Quarantine.Entry entry = new Quarantine.Entry(
-        who.principal(), who.nodeId(), state.type, resource.name(), resource.version(), error, now);
+        who.principal(), who.nodeId(), state.type, resource.name(), resource.version(), error, now,
+        who.localPrefixes(state.type));
     Quarantine.Refusal full = context.quarantine().add(entry, now);
     if (full != null) {
       context.metrics().quarantineFull();

@@ -1,5 +1,6 @@
 package io.nodemesh.xds;
 
+import com.google.common.collect.ImmutableList;
 import com.google.protobuf.Value;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.nodemesh.log.SafeText;
@@ -14,16 +15,31 @@ import io.nodemesh.log.SafeText;
  * @param nodeNameFromMetadata whether {@code node_name} metadata was present
  * @param principal who the client was authorized as (see {@link Authorization#principal()}); "" before
  * @param streamId the stream this identity was authorized on (0 before)
+ * @param localPrefixes listener name prefixes of the client's locality (see {@link Authorization#localPrefixes()})
  */
-public record NodeIdentity(
-    String nodeId, String nodeName, boolean nodeNameFromMetadata, String principal, long streamId) {
+public record NodeIdentity(String nodeId, String nodeName, boolean nodeNameFromMetadata, String principal,
+    long streamId, ImmutableList<String> localPrefixes) {
 
   /** Metadata key carrying the Kubernetes node name. */
   public static final String NODE_NAME_KEY = "node_name";
 
+  public NodeIdentity {
+    localPrefixes = localPrefixes == null ? ImmutableList.of() : localPrefixes;
+  }
+
   /** A claimed identity, not yet authorized. */
   public NodeIdentity(String nodeId, String nodeName, boolean nodeNameFromMetadata) {
     this(nodeId, nodeName, nodeNameFromMetadata, "", 0);
+  }
+
+  /** An authorized identity whose client is served listeners by the names it asks for. */
+  public NodeIdentity(String nodeId, String nodeName, boolean nodeNameFromMetadata, String principal, long streamId) {
+    this(nodeId, nodeName, nodeNameFromMetadata, principal, streamId, ImmutableList.of());
+  }
+
+  /** The prefixes under which this client is served {@code type}: its locality's listeners, nothing else. */
+  ImmutableList<String> localPrefixes(ResourceType type) {
+    return type == ResourceType.LISTENER ? localPrefixes : ImmutableList.of();
   }
 
   /** Reads identity from the node a client sends on its first request. */

@@ -35,10 +35,21 @@ public final class Quarantine {
    * @param version the rejected version (content hash)
    * @param error the client's NACK message (bounded)
    * @param atMillis when it was quarantined
+   * @param localPrefixes the client's locality ({@link NodeIdentity#localPrefixes()}): the name may be served from a
+   *     variant, whose version the entry holds
    */
-  public record Entry(
-      String principal, String nodeId, ResourceType type, String name, String version, String error, long atMillis) {
+  public record Entry(String principal, String nodeId, ResourceType type, String name, String version, String error,
+      long atMillis, ImmutableList<String> localPrefixes) {
 
+    public Entry {
+      localPrefixes = localPrefixes == null ? ImmutableList.of() : localPrefixes;
+    }
+
+    /** An entry of a client served every resource by its own name. */
+    public Entry(String principal, String nodeId, ResourceType type, String name, String version, String error,
+        long atMillis) {
+      this(principal, nodeId, type, name, version, error, atMillis, ImmutableList.of());
+    }
   }
 
   /** Why {@link #add} did not add an entry. */
@@ -191,7 +202,7 @@ public final class Quarantine {
       }
       int before = client.entries.size();
       client.entries.values().removeIf(entry -> {
-        Resource current = snapshot.table(entry.type()).get(entry.name());
+        Resource current = snapshot.table(entry.type()).servedWith(entry.localPrefixes()).get(entry.name());
         return current == null || !current.version().equals(entry.version());
       });
       total -= before - client.entries.size();

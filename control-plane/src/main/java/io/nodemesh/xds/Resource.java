@@ -50,6 +50,8 @@ public final class Resource {
   private final int deltaSize;
   private final long pairHash;
   private final long generation;
+  /** This resource renamed, as last served under another name ({@link #servedAs}); a cache, rebuilt when lost. */
+  private volatile Resource servedAs;
 
   private Resource(
       ResourceType type,
@@ -119,6 +121,22 @@ public final class Resource {
   Resource withGeneration(long newGeneration) {
     return new Resource(type, name, version, any, deltaResource, deflated, rawSize, anySize, deltaSize, pairHash,
         newGeneration);
+  }
+
+  /**
+   * This resource under another name, same generation: a locality's variant served by the name the client asked
+   * for. Kept once built, since a variant is always served under the same name; two threads may both build it.
+   */
+  Resource servedAs(String servedName) {
+    if (servedName.equals(name)) {
+      return this;
+    }
+    Resource renamed = servedAs;
+    if (renamed == null || !renamed.name.equals(servedName)) {
+      renamed = of(type.withName(message(), servedName)).withGeneration(generation);
+      servedAs = renamed;
+    }
+    return renamed;
   }
 
   /** Whether only the deflated bytes are kept (wire forms built per send). */

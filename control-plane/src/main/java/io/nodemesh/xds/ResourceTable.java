@@ -1,9 +1,12 @@
 package io.nodemesh.xds;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -11,19 +14,34 @@ import java.util.function.Consumer;
  * every untouched shard with the old one. That makes a batch cost O(touched shards) to apply and lets a
  * stream find what changed between the table it last sent and the current one by comparing shard
  * references, without walking thousands of entries.
+ *
+ * <p>A table may be seen from a locality ({@link #servedWith}): the same entries, but a name {@code X} answers
+ * with the entry {@code prefix + X} (renamed {@code X}) when the table holds one. That is how a proxyless client
+ * asking for a Service's listener gets its zone's trafficDistribution variant.
  */
 final class ResourceTable {
 
   private static final int SHARDS = 1 << XdsTunables.TABLE_SHARD_BITS;
 
-  static final ResourceTable EMPTY = new ResourceTable(emptyShards(), 0);
+  static final ResourceTable EMPTY = new ResourceTable(emptyShards(), 0, ImmutableList.of());
 
   private final ImmutableMap<String, Resource>[] shards;
   private final int size;
+  /** Name prefixes of the locality this table is seen from, most specific first; empty for the plain table. */
+  private final ImmutableList<String> localPrefixes;
 
-  private ResourceTable(ImmutableMap<String, Resource>[] shards, int size) {
+  private ResourceTable(ImmutableMap<String, Resource>[] shards, int size, ImmutableList<String> localPrefixes) {
     this.shards = shards;
     this.size = size;
+    this.localPrefixes = localPrefixes;
+  }
+
+  /**
+   * This table as a client of a locality sees it: {@link #get}{@code (X)} answers with the first {@code prefix + X}
+   * held, served under the name {@code X}, else with {@code X}; differences are reported under the names served.
+   */
+  ResourceTable servedWith(ImmutableList<String> prefixes) {
+    return prefixes.equals(localPrefixes) ? this : new ResourceTable(shards, size, prefixes);
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"}) // generic array creation
@@ -38,8 +56,18 @@ final class ResourceTable {
     return (name.hashCode() * 0x9E3779B9) >>> (32 - XdsTunables.TABLE_SHARD_BITS);
   }
 
-  /** The resource of that name, or null. */
+  /** The resource served under that name (see {@link #servedWith}), or null. */
   Resource get(String name) {
+    for (String prefix : localPrefixes) {
+      Resource local = entry(prefix + name);
+      if (local != null) {
+        return local.servedAs(name);
+      }
+    }
+    return entry(name);
+  }
+
+  private Resource entry(String name) {
     return shards[shardOf(name)].get(name);
   }
 
@@ -48,7 +76,7 @@ final class ResourceTable {
     return size;
   }
 
-  /** Visits every resource (no particular order). */
+  /** Visits every stored resource under its own name (no particular order). */
   void forEach(Consumer<Resource> visitor) {
     for (ImmutableMap<String, Resource> shard : shards) {
       shard.values().forEach(visitor);
@@ -81,7 +109,7 @@ final class ResourceTable {
       }
       next[index] = ImmutableMap.copyOf(copy);
     }
-    return new ResourceTable(next, nextSize);
+    return new ResourceTable(next, nextSize, localPrefixes);
   }
 
   /**
@@ -89,7 +117,7 @@ final class ResourceTable {
    * only until {@code limit} is exceeded: what {@link #forEachDifference} would have to look at.
    */
   int differingEntries(ResourceTable other, int limit) {
-    if (other == this) {
+    if (other.shards == shards) {
       return 0;
     }
     int count = 0;
@@ -103,11 +131,15 @@ final class ResourceTable {
 
   /**
    * Visits each name whose entry differs between this table and {@code other} (added, removed or
-   * replaced), once. Shards shared by both tables are skipped without looking inside.
+   * replaced), once. Shards shared by both tables are skipped without looking inside. Seen from a locality, a
+   * differing {@code prefix + X} is also reported as {@code X}, the name it may be served under.
    */
   void forEachDifference(ResourceTable other, Consumer<String> visitor) {
-    if (other == this) {
+    if (other.shards == shards) {
       return;
+    }
+    if (!localPrefixes.isEmpty()) {
+      visitor = servedNames(visitor);
     }
     for (int i = 0; i < SHARDS; i++) {
       ImmutableMap<String, Resource> mine = shards[i];
@@ -126,5 +158,19 @@ final class ResourceTable {
         }
       }
     }
+  }
+
+  private Consumer<String> servedNames(Consumer<String> visitor) {
+    Set<String> seen = new HashSet<>();
+    return name -> {
+      if (seen.add(name)) {
+        visitor.accept(name);
+      }
+      for (String prefix : localPrefixes) {
+        if (name.startsWith(prefix) && seen.add(name.substring(prefix.length()))) {
+          visitor.accept(name.substring(prefix.length()));
+        }
+      }
+    };
   }
 }

@@ -89,6 +89,17 @@ public enum ResourceType {
   }
 
   /** The resource name carried inside the message (the CLA's is its cluster_name). */
+  /** {@code message} (of this type) under another name. */
+  Message withName(Message message, String name) {
+    nameOf(message);
+    return switch (this) {
+      case CLUSTER -> ((Cluster) message).toBuilder().setName(name).build();
+      case ENDPOINT -> ((ClusterLoadAssignment) message).toBuilder().setClusterName(name).build();
+      case LISTENER -> ((Listener) message).toBuilder().setName(name).build();
+      case ROUTE -> ((RouteConfiguration) message).toBuilder().setName(name).build();
+    };
+  }
+
   public String nameOf(Message message) {
     if (!messageClass.isInstance(message)) {
       throw new IllegalArgumentException(

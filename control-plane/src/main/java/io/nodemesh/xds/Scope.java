@@ -2,6 +2,7 @@ package io.nodemesh.xds;
 
 import com.google.common.collect.ImmutableSet;
 import java.util.Collection;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -51,10 +52,11 @@ final class Scope {
   /**
    * Whether a store change touches the names {@link #resolve} would give for this subscription, without resolving
    * them: the one rule streams use to decide which of their types a change wakes. The node's view is looked up
-   * only when the answer depends on it.
+   * only when the answer depends on it. A client served from {@code localPrefixes} is also woken by a change of
+   * {@code prefix + X} for a name {@code X} it asks for (see {@link ResourceTable#servedWith}).
    */
   static boolean touchedBy(ResourceType type, Subscription subscription, StoreChange change, StoreSnapshot snapshot,
-      String nodeName) {
+      String nodeName, List<String> localPrefixes) {
     if (subscription.isEmpty()) {
       return false;
     }
@@ -73,7 +75,21 @@ final class Scope {
         }
       }
     }
-    return intersects(subscription.names(), changed);
+    return intersects(subscription.names(), changed) || servedFrom(subscription.names(), changed, localPrefixes);
+  }
+
+  private static boolean servedFrom(Set<String> names, Collection<String> changed, List<String> localPrefixes) {
+    if (localPrefixes.isEmpty() || names.isEmpty()) {
+      return false;
+    }
+    for (String name : changed) {
+      for (String prefix : localPrefixes) {
+        if (name.startsWith(prefix) && names.contains(name.substring(prefix.length()))) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static boolean intersects(Set<String> names, Collection<String> changed) {

@@ -68,6 +68,11 @@ public final class StoreSnapshot {
     return tables[type.ordinal()];
   }
 
+  /** The table of {@code type} as {@code who} is served it (its locality's listeners under the names it asks). */
+  ResourceTable tableFor(ResourceType type, NodeIdentity who) {
+    return table(type).servedWith(who.localPrefixes(type));
+  }
+
   /** A node's view, or the empty view for an unknown node. */
   NodeView viewOrEmpty(String nodeName) {
     NodeView view = nodes.get(nodeName);

@@ -185,8 +185,8 @@ final class StreamAdmission {
     context.metrics().authorized(verdict.label());
     claimedNode = claimed.nodeName();
     authorization = verdict.reason();
-    identity = new NodeIdentity(
-        claimed.nodeId(), verdict.viewNode(), claimed.nodeNameFromMetadata(), verdict.principal(), streamId);
+    identity = new NodeIdentity(claimed.nodeId(), verdict.viewNode(), claimed.nodeNameFromMetadata(),
+        verdict.principal(), streamId, verdict.localPrefixes());
     cancelFirstRequestTimer();
     log.info(
         "stream opened node={} nodeName={} claimedNodeName={} stream={} protocol={} peer={} principal={}"

@@ -160,12 +160,12 @@ final class TypeState {
   }
 
   /**
-   * What the client lacks of this type in {@code snapshot} (for a client of {@code nodeName}); the changes that
-   * caused it become the causes of the next response, unless it leaves what the client holds as it was.
+   * What {@code who} lacks of this type in {@code snapshot}; the changes that caused it become the causes of the
+   * next response, unless it leaves what the client holds as it was.
    */
-  Diff diff(StoreSnapshot snapshot, String nodeName, LayerChange layerChanges) {
-    Scope scope = Scope.resolve(type, subscription, snapshot, nodeName);
-    Diff diff = Diff.compute(known, scope, snapshot.table(type), layerChanges);
+  Diff diff(StoreSnapshot snapshot, NodeIdentity who, LayerChange layerChanges) {
+    Scope scope = Scope.resolve(type, subscription, snapshot, who.nodeName());
+    Diff diff = Diff.compute(known, scope, snapshot.tableFor(type, who), layerChanges);
     takeCauses(!diff.isEmpty());
     return diff;
   }

@@ -11,9 +11,12 @@ import io.nodemesh.model.ClusterState;
 import io.nodemesh.testkit.GrpcBackends;
 import io.nodemesh.translate.TranslatorOptions;
 import io.nodemesh.xds.ResourceStore;
+import io.nodemesh.xds.XdsEventListener;
 import io.nodemesh.xds.XdsServer;
+import io.nodemesh.xds.XdsServerOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 final class ProxylessPipeline implements AutoCloseable {
 
   private final ResourceStore store = new ResourceStore();
-  private final XdsServer xds = XdsServer.create(store);
+  private final XdsServer xds;
   private final TranslationPipeline pipeline = new TranslationPipeline(store, TranslatorOptions.DEFAULTS, o -> {});
   private final List<Server> servers = new ArrayList<>();
   private final List<ManagedChannel> channels = new ArrayList<>();
@@ -35,6 +38,12 @@ final class ProxylessPipeline implements AutoCloseable {
   private long generation;
 
   ProxylessPipeline() throws IOException {
+    this(XdsServerOptions.DEFAULTS);
+  }
+
+  /** With the xDS server's authorization and limits as {@code options} say. */
+  ProxylessPipeline(XdsServerOptions options) throws IOException {
+    xds = XdsServer.create(store, XdsEventListener.NONE, Clock.systemUTC(), options);
     xdsServer = serve(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(xds.service()).build().start());
   }
@@ -58,7 +67,16 @@ final class ProxylessPipeline implements AutoCloseable {
 
   /** A proxyless channel to {@code xds:///target}, closed on close. */
   ManagedChannel channel(String target, String nodeId) {
-    ManagedChannel channel = GrpcBackends.proxylessChannel(target, xdsServer.getPort(), nodeId);
+    return keep(GrpcBackends.proxylessChannel(target, xdsServer.getPort(), nodeId));
+  }
+
+  /** As {@link #channel(String, String)}, presenting {@code token} to the xDS server (its pod's token). */
+  ManagedChannel channel(String target, String nodeId, String token) {
+    return keep(GrpcBackends.proxylessChannel(target, xdsServer.getPort(), nodeId,
+        BearerTokenXdsCredentials.presenting(token)));
+  }
+
+  private ManagedChannel keep(ManagedChannel channel) {
     channels.add(channel);
     return channel;
   }

@@ -38,7 +38,7 @@ class InterestTest {
     subscriptions[ResourceType.LISTENER.ordinal()] = new Subscription(true, ImmutableSet.of());
     subscriptions[ResourceType.CLUSTER.ordinal()] = new Subscription(true, ImmutableSet.of());
     subscriptions[ResourceType.ENDPOINT.ordinal()] = new Subscription(false, ImmutableSet.of("a"));
-    return new Interest("node-1", List.of(subscriptions));
+    return new Interest(new NodeIdentity("envoy-1", "node-1", true), List.of(subscriptions));
   }
 
   @Test
@@ -68,5 +68,26 @@ class InterestTest {
 
     assertThat(touched(interest, UpdateBatch.builder().put(listener("pod/default/q/outbound", "a"))
         .putNode("node-2", Set.of("pod/default/q/outbound"), Set.of()).build())).isZero();
+  }
+
+  @Test
+  void aClientOfAZoneIsWokenByItsZonesVariantOfANameItAsksFor() throws Exception {
+    Subscription[] subscriptions = new Subscription[ResourceType.all().length];
+    java.util.Arrays.fill(subscriptions, Subscription.NONE);
+    subscriptions[ResourceType.LISTENER.ordinal()] = new Subscription(false, ImmutableSet.of("greeter:50051"));
+    NodeIdentity zoneA = new NodeIdentity("client", "", false, "sa:client", 1,
+        com.google.common.collect.ImmutableList.of("node-1.node.", "zone-a.zone."));
+    Interest interest = new Interest(zoneA, List.of(subscriptions));
+
+    assertThat(touched(interest, UpdateBatch.builder().put(listener("zone-a.zone.greeter:50051", "a")).build()))
+        .as("its zone's variant").isEqualTo(AdsStream.bit(ResourceType.LISTENER));
+    assertThat(touched(interest, UpdateBatch.builder().put(listener("node-1.node.greeter:50051", "a")).build()))
+        .as("its node's variant").isEqualTo(AdsStream.bit(ResourceType.LISTENER));
+    assertThat(touched(interest, UpdateBatch.builder().put(listener("zone-b.zone.greeter:50051", "a")).build()))
+        .as("another zone's variant").isZero();
+    assertThat(touched(interest, UpdateBatch.builder().put(listener("zone-a.zone.other:50051", "a")).build()))
+        .as("its zone's variant of a name it does not ask for").isZero();
+    assertThat(touched(interest, UpdateBatch.builder().put(listener("greeter:50051", "a")).build()))
+        .as("the name itself").isEqualTo(AdsStream.bit(ResourceType.LISTENER));
   }
 }

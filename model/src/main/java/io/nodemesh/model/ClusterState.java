@@ -46,6 +46,8 @@ public final class ClusterState {
   private volatile ImmutableSortedMap<ObjectKey, PodInfo> sortedPods;
   /** Per service the routes naming it as parent or backend, built on first use. */
   private volatile ImmutableMap<ObjectKey, RouteRefs> routeIndex;
+  /** Pods by IP, built on first use (proxyless clients' localities), not for every state. */
+  private volatile ImmutableMap<String, ImmutableList<PodInfo>> podsByIp;
 
   /** The routes that name one service: as a parent (they attach to it) or as a backend (they send to it). */
   private record RouteRefs(ImmutableList<MeshRoute> attached, ImmutableList<MeshRoute> referencing) {}
@@ -186,6 +188,28 @@ public final class ClusterState {
       routeIndex = index;
     }
     return index;
+  }
+
+  /**
+   * The pods that hold {@code ip} (canonical text form, as the model keeps pod IPs), terminal ones included, in key
+   * order: usually one; several for hostNetwork pods of one node, or while an IP passes from a finished pod to a new
+   * one.
+   */
+  public ImmutableList<PodInfo> podsWithIp(String ip) {
+    ImmutableMap<String, ImmutableList<PodInfo>> index = podsByIp;
+    if (index == null) {
+      Map<String, ImmutableList.Builder<PodInfo>> byIp = new HashMap<>();
+      for (PodInfo pod : pods().values()) {
+        for (String podIp : pod.ips()) {
+          byIp.computeIfAbsent(podIp, k -> ImmutableList.builder()).add(pod);
+        }
+      }
+      ImmutableMap.Builder<String, ImmutableList<PodInfo>> built = ImmutableMap.builderWithExpectedSize(byIp.size());
+      byIp.forEach((podIp, pods) -> built.put(podIp, pods.build()));
+      index = built.buildOrThrow();
+      podsByIp = index;
+    }
+    return index.getOrDefault(ip, ImmutableList.of());
   }
 
   /** Everything in the input that was skipped or repaired, with reasons. */

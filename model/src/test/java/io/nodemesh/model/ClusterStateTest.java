@@ -22,6 +22,21 @@ class ClusterStateTest {
   }
 
   @Test
+  void podsAreFoundByAnyOfTheirIpsInCanonicalForm() {
+    ClusterState state = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putPod(pod("a", "p1", "n1", "10.0.0.1", "fd00::0001"))
+        .putPod(pod("a", "p2", "n2", "10.0.0.2"))
+        .putPod(pod("b", "host-1", "n1", "192.168.0.1"))
+        .putPod(pod("b", "host-2", "n1", "192.168.0.1"))
+        .build();
+
+    assertThat(state.podsWithIp("fd00::1")).extracting(PodInfo::name).containsExactly("p1");
+    assertThat(state.podsWithIp("10.0.0.2")).extracting(PodInfo::name).containsExactly("p2");
+    assertThat(state.podsWithIp("192.168.0.1")).extracting(PodInfo::name).containsExactly("host-1", "host-2");
+    assertThat(state.podsWithIp("10.0.0.3")).isEmpty();
+  }
+
+  @Test
   void flippingANamespaceOptInReevaluatesOnlyThatNamespacesPods() {
     ClusterState.Builder builder = ClusterState.builder(MeshOptions.DEFAULTS)
         .putNamespace(namespace("a", false))

@@ -69,12 +69,20 @@ public final class GrpcBackends {
    * A proxyless client channel for {@code xds:///<target>} whose xDS server is the control plane at
    * {@code xdsPort}; {@code nodeId} identifies it in /debug/syncz (no node_name: it is not a node Envoy).
    */
-  @SuppressWarnings("deprecation") // nameResolverFactory: the per-channel way to hand grpc-xds a bootstrap
   public static ManagedChannel proxylessChannel(String target, int xdsPort, String nodeId) {
+    return proxylessChannel(target, xdsPort, nodeId, Map.of("type", "insecure"));
+  }
+
+  /**
+   * As {@link #proxylessChannel(String, int, String)}, talking to the control plane with {@code channelCreds} (one
+   * entry of the bootstrap's {@code channel_creds}: a type grpc-xds's credentials registry knows, and its config).
+   */
+  @SuppressWarnings("deprecation") // nameResolverFactory: the per-channel way to hand grpc-xds a bootstrap
+  public static ManagedChannel proxylessChannel(String target, int xdsPort, String nodeId, Map<String, ?> channelCreds) {
     Map<String, ?> bootstrap = Map.of(
         "xds_servers", List.of(Map.of(
             "server_uri", "127.0.0.1:" + xdsPort,
-            "channel_creds", List.of(Map.of("type", "insecure")),
+            "channel_creds", List.of(channelCreds),
             "server_features", List.of("xds_v3"))),
         "node", Map.of("id", nodeId));
     // NettyChannelBuilder directly: Grpc.newChannelBuilder would pin the global "xds" resolver (and its
