@@ -82,6 +82,17 @@ final class Scope {
     if (localPrefixes.isEmpty() || names.isEmpty()) {
       return false;
     }
+    if (changed instanceof Set<String> changedSet && (long) names.size() * localPrefixes.size() < changedSet.size()) {
+      // a large batch (a resync) and a client asking for a few names: look its variants up instead
+      for (String name : names) {
+        for (String prefix : localPrefixes) {
+          if (changedSet.contains(prefix + name)) {
+            return true;
+          }
+        }
+      }
+      return false;
+    }
     for (String name : changed) {
       for (String prefix : localPrefixes) {
         if (name.startsWith(prefix) && names.contains(name.substring(prefix.length()))) {

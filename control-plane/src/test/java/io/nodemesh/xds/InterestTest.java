@@ -89,5 +89,14 @@ class InterestTest {
         .as("its zone's variant of a name it does not ask for").isZero();
     assertThat(touched(interest, UpdateBatch.builder().put(listener("greeter:50051", "a")).build()))
         .as("the name itself").isEqualTo(AdsStream.bit(ResourceType.LISTENER));
+
+    // a batch larger than what the client asks for is searched for the client's variants, not scanned
+    UpdateBatch.Builder resync = UpdateBatch.builder();
+    for (int i = 0; i < 5; i++) {
+      resync.put(listener("zone-a.zone.other-" + i + ":50051", "b"));
+    }
+    assertThat(touched(interest, resync.build())).as("a resync of other names").isZero();
+    assertThat(touched(interest, resync.put(listener("zone-a.zone.greeter:50051", "b")).build()))
+        .as("a resync with its variant").isEqualTo(AdsStream.bit(ResourceType.LISTENER));
   }
 }
