@@ -88,10 +88,9 @@ public enum ResourceType {
         "not an xDS resource type: " + message.getDescriptorForType().getFullName());
   }
 
-  /** The resource name carried inside the message (the CLA's is its cluster_name). */
   /** {@code message} (of this type) under another name. */
   Message withName(Message message, String name) {
-    nameOf(message);
+    nameOf(message); // refuses a message of another type
     return switch (this) {
       case CLUSTER -> ((Cluster) message).toBuilder().setName(name).build();
       case ENDPOINT -> ((ClusterLoadAssignment) message).toBuilder().setClusterName(name).build();
@@ -100,6 +99,7 @@ public enum ResourceType {
     };
   }
 
+  /** The resource name carried inside the message (the CLA's is its cluster_name). */
   public String nameOf(Message message) {
     if (!messageClass.isInstance(message)) {
       throw new IllegalArgumentException(
