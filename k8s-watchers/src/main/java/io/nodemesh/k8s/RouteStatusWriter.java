@@ -21,6 +21,7 @@ import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLo
 import io.nodemesh.log.SafeText;
 import io.nodemesh.model.ClusterState;
 import io.nodemesh.model.MeshRoute;
+import io.nodemesh.model.ObjectKey;
 import io.nodemesh.model.RouteResolution;
 import io.nodemesh.model.RouteResolution.ParentStatus;
 import java.time.Clock;
@@ -99,6 +100,8 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
   /** Routes to write, in the order they became pending; the value is the earliest time of the next try. */
   private final Map<MeshRoute.Key, Attempt> pending = new LinkedHashMap<>();
   private ScheduledFuture<?> retryTimer;
+  /** A new term began: once statuses are computed from a state, look for our entries on routes outside it. */
+  private boolean orphanSweepDue;
 
   /** What a route's status should say: its generation (observedGeneration) and per-parent conditions. */
   private record Desired(long generation, ImmutableList<ParentStatus> parents) {
@@ -230,6 +233,7 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
     execute(() -> {
       // forget what the previous term wrote: another replica may have written since; compare everything again
       forgetComputed();
+      orphanSweepDue = true;
       recompute();
     });
   }
@@ -304,6 +308,46 @@ public final class RouteStatusWriter implements Consumer<StateUpdate>, AutoClose
     }
     desired = next;
     drain();
+    if (orphanSweepDue) {
+      orphanSweepDue = true;
+      removeOrphanedEntries();
+    }
+  }
+
+  /**
+   * A route that left the model while nobody led (it dropped its last Service parent, say) still carries our
+   * entries: a new leader, once it computed the statuses of a state, lists every route once and removes them. A kind
+   * that cannot be listed (CRD absent, no RBAC) has nothing of ours to remove.
+   */
+  private void removeOrphanedEntries() {
+    long now = clock.millis();
+    int orphans = 0;
+    for (MeshRoute.Kind kind : MeshRoute.Kind.values()) {
+      List<? extends HasMetadata> routes;
+      try {
+        routes = switch (kind) {
+          case HTTP_ROUTE -> client.resources(HTTPRoute.class).inAnyNamespace().list().getItems();
+          case GRPC_ROUTE -> client.resources(GRPCRoute.class).inAnyNamespace().list().getItems();
+        };
+      } catch (KubernetesClientException e) {
+        log.debug("route status writer: cannot list {} for entries to remove: {}", kind, SafeText.of(e.getMessage()));
+        continue;
+      }
+      for (HasMetadata route : routes) {
+        MeshRoute.Key key = new MeshRoute.Key(kind,
+            ObjectKey.of(route.getMetadata().getNamespace(), route.getMetadata().getName()));
+        boolean ours = parentsOf(route).stream()
+            .anyMatch(entry -> entry != null && RouteResolution.CONTROLLER_NAME.equals(entry.getControllerName()));
+        if (ours && !desired.containsKey(key) && !pending.containsKey(key)) {
+          pending.put(key, new Attempt(0, now));
+          orphans++;
+        }
+      }
+    }
+    if (orphans > 0) {
+      log.info("route status writer: removing our status entries from {} routes outside the model", orphans);
+      drain();
+    }
   }
 
   /** Writes every pending route whose time has come; schedules itself again for the rest. */

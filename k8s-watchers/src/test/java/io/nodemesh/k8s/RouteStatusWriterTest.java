@@ -117,6 +117,29 @@ class RouteStatusWriterTest {
   }
 
   @Test
+  void aRouteThatLeftTheModelWhileNobodyLedLosesOurEntryOnceTheNextLeaderHasAState() {
+    HTTPRoute orphan = create(httpRoute("orphan", "web", 1));
+    HTTPRoute kept = create(httpRoute("kept", "web", 1));
+    RouteStatusWriter first = writer("a");
+    awaitLeader(first);
+    first.accept(update(state(orphan, kept)));
+    awaitOurEntry("orphan");
+    awaitOurEntry("kept");
+    first.close();
+
+    // meanwhile "orphan" dropped its Service parent: the next leader's model no longer has it
+    RouteStatusWriter next = writer("b");
+    awaitLeader(next);
+    assertThat(next.written()).as("no state yet: nothing is removed").isZero();
+    next.accept(update(state(kept)));
+
+    await().atMost(DEADLINE).until(() -> ourEntry(read("orphan")).isEmpty());
+    await().atMost(DEADLINE).until(() -> next.unchanged() == 1);
+    assertThat(next.written()).as("only the orphan's entry went; the kept route's was right").isEqualTo(1);
+    assertThat(ourEntry(read("kept"))).isPresent();
+  }
+
+  @Test
   void grpcRoutesGetTheirStatusToo() {
     GRPCRoute route = client.resources(GRPCRoute.class).inNamespace("shop").resource(new GRPCRouteBuilder()
         .withNewMetadata().withNamespace("shop").withName("echo").withGeneration(1L).endMetadata()
