@@ -17,7 +17,8 @@ import java.util.function.BiConsumer;
  * A client's ACK counts only the generations that changed that client's resources of the type (the causes its
  * stream attached to the response, {@link XdsEventListener#onAck}), so churn elsewhere never lands in its
  * observations. Memory is bounded: the latest generations, the latest LDS ACKs per node, and a bounded number of
- * nodes; nothing per stream.
+ * nodes; nothing per stream. A node's ACKs older than the oldest generation kept can answer nothing, so they are
+ * dropped every {@value #PRUNE_EVERY} generations, and with them nodes that left the cluster.
  *
  * <p>Thread-safe: ACKs arrive on stream threads, generations on the translator thread; one lock guards it all
  * and every operation under it is a few map look-ups.
@@ -28,6 +29,8 @@ public final class ConvergenceTracker implements XdsEventListener {
   private static final int MAX_ACKS_PER_NODE = 256;
   /** Nodes with LDS ACKs kept at most: far above any real cluster; a backstop against invented node names. */
   private static final int MAX_NODES = 100_000;
+  /** How many generations pass between two passes that drop ACKs the kept generations no longer reach. */
+  private static final int PRUNE_EVERY = MAX_GENERATIONS / 4;
 
   private record Event(long nanos, long wallMillis) {}
 
@@ -49,6 +52,13 @@ public final class ConvergenceTracker implements XdsEventListener {
     eventsByGeneration.put(generation, new Event(eventNanos, System.currentTimeMillis() - ageMillis));
     while (eventsByGeneration.size() > MAX_GENERATIONS) {
       eventsByGeneration.pollFirstEntry();
+    }
+    if (generation % PRUNE_EVERY == 0) {
+      long oldest = eventsByGeneration.firstKey();
+      listenerAcksByNode.values().removeIf(acks -> {
+        acks.headMap(oldest).clear();
+        return acks.isEmpty();
+      });
     }
   }
 
