@@ -119,7 +119,8 @@ public final class ControlPlane implements Application {
         : null;
     this.authorizer = new NodeAuthorizer(mode,
         new PeerBinding(settings.get(Settings.TRUST_LOOPBACK_CLIENTS), settings.get(Settings.ENVOY_NAMESPACE)),
-        reviewer, model, settings.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS));
+        reviewer, model, settings.get(Settings.XDS_ALLOW_ANONYMOUS_CLIENTS),
+        settings.placementWait());
     this.events = new QuarantineEvents(client, model, Clock.systemUTC(),
         System.getenv().getOrDefault("HOSTNAME", ""));
     this.xds = XdsServer.create(resourceStore, XdsEventListener.all(convergence, events), Clock.systemUTC(),

@@ -104,6 +104,12 @@ public final class Settings implements Configuration {
       Flag.bool("trust-loopback-clients", false,
           "loopback xDS clients (127.0.0.0/8, ::1: the control plane's own pod, the demo, test harnesses) pass the"
               + " peer check for any node and skip the per-address limits; on by default only in the demo");
+  public static final Flag<Duration> PROXYLESS_PLACEMENT_WAIT =
+      Flag.duration("proxyless-placement-wait", "2s", Duration.ZERO,
+          "how long a client that claims no node waits at its first request for the cluster state to show its pod (its"
+              + " token's pod, or the pod with its address), so it is served its zone's trafficDistribution variants;"
+              + " 0s admits it at once, without a zone if the state does not show it yet; must be shorter than"
+              + " --xds-first-request-timeout (the default gives way to half of a shorter one)");
   public static final Flag<Boolean> XDS_ALLOW_ANONYMOUS_CLIENTS =
       Flag.bool("xds-allow-anonymous-clients", false,
           "serve node-independent resources to clients that claim no node_name and present no bearer token;"
@@ -221,6 +227,7 @@ public final class Settings implements Configuration {
       NETNS_ALLOWED_PREFIX, UPSTREAM_BINDING, SERVICE_CIDRS, BUFFER_LIMIT_BYTES, SO_MARK, CAPTURE_PORT,
       POD_MAX_CONNECTIONS, POD_MAX_CONNECTION_RATE, POD_MAX_REQUEST_RATE_PER_CONNECTION, CONNECT_TIMEOUT,
       MAX_MESSAGE_BYTES, XDS_MAX_REQUEST_BYTES, NODE_AUTH, TRUST_LOOPBACK_CLIENTS, XDS_ALLOW_ANONYMOUS_CLIENTS,
+      PROXYLESS_PLACEMENT_WAIT,
       ENVOY_NAMESPACE, NODE_AUTH_TOKEN_AUDIENCE, NODE_AUTH_TOKEN_REVIEW_RATE, NODE_AUTH_TOKEN_REVIEW_QUEUE,
       XDS_TLS_CERT_FILE, XDS_TLS_KEY_FILE, XDS_TLS_CLIENT_CA_FILE, XDS_TLS_RELOAD_INTERVAL,
       XDS_MAX_STREAMS, XDS_MAX_STREAMS_PER_ADDRESS, XDS_MAX_SUBSCRIBED_NAMES, XDS_MAX_NAME_BYTES_PER_ADDRESS,
@@ -276,6 +283,7 @@ public final class Settings implements Configuration {
     settings.routeStatusOptions(Map.of(), "nodemesh");
     settings.checkTls();
     settings.adminListeners();
+    settings.placementWait();
     return settings;
   }
 
@@ -364,6 +372,23 @@ public final class Settings implements Configuration {
     } catch (IllegalArgumentException e) {
       throw new Flag.UsageException("invalid leader election settings: " + e.getMessage());
     }
+  }
+
+  /**
+   * {@link #PROXYLESS_PLACEMENT_WAIT}, which must end before the first request's deadline would close the stream: a
+   * wait set that long is refused; the default gives way to a shorter deadline (half of it).
+   */
+  public Duration placementWait() {
+    Duration wait = get(PROXYLESS_PLACEMENT_WAIT);
+    Duration deadline = get(XDS_FIRST_REQUEST_TIMEOUT);
+    if (!deadline.isZero() && wait.compareTo(deadline) >= 0) {
+      if (source(PROXYLESS_PLACEMENT_WAIT).equals("default")) {
+        return deadline.dividedBy(2);
+      }
+      throw new Flag.UsageException("--proxyless-placement-wait=" + wait.toMillis() + "ms must be shorter than"
+          + " --xds-first-request-timeout=" + deadline.toMillis() + "ms, which would close the waiting stream");
+    }
+    return wait;
   }
 
   public TranslatorOptions translatorOptions() {

@@ -9,35 +9,97 @@ import io.nodemesh.translate.NodeLocality;
 import io.nodemesh.translate.ResourceNames;
 import io.nodemesh.xds.Authorization;
 import java.net.InetAddress;
+import java.time.Duration;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
  * Where a client that claims no node runs (a proxyless gRPC client), from what it proved, never from the locality
  * it claims: the node of the pod its token is bound to, or of the pod (or node) whose IP it connects from. That
  * node's trafficDistribution variants are then served under the names the client asks for
- * ({@link Authorization#localPrefixes()}). Stateless.
+ * ({@link Authorization#localPrefixes()}).
+ *
+ * <p>A client often connects before the cluster state shows its pod (the kubelet reports a pod's IP about when its
+ * containers start): then it is looked for again every {@value #RECHECK_MILLIS} ms for up to {@code wait}
+ * ({@code --proxyless-placement-wait}) before it is admitted without a locality, which it keeps for its stream.
+ * Thread-safe; the looks run on the JDK's delayed executor, each a few map look-ups.
  */
 final class ClientLocality {
 
-  private ClientLocality() {}
+  static final long RECHECK_MILLIS = 100;
+
+  private final Supplier<ClusterState> state;
+  private final Duration wait;
+
+  ClientLocality(Supplier<ClusterState> state, Duration wait) {
+    this.state = Objects.requireNonNull(state, "state");
+    this.wait = Objects.requireNonNull(wait, "wait");
+  }
 
   /**
-   * {@code decision} for a client on {@code node} ({@code how}: what placed it there), with the listener prefixes of
-   * that node and its zone; unchanged but for a note when the node is unknown or not in the cluster state.
+   * {@code decision} with the locality of the node {@code node} finds in the current state ({@code how}: what placed
+   * the client there); while it finds none, looked for again until {@code wait} passed, when the client may yet
+   * appear ({@code mayAppear}). Without a locality the decision only gains a note saying why.
    */
-  static Authorization at(Authorization decision, ClusterState state, Optional<String> node, String how) {
-    if (node.isEmpty()) {
-      return decision.withLocality(ImmutableList.of(), "no locality: " + how);
+  CompletableFuture<Authorization> place(Authorization decision, Function<ClusterState, Optional<String>> node,
+      String how, boolean mayAppear) {
+    Optional<Authorization> placed = placedNow(decision, node, how);
+    if (placed.isPresent() || !mayAppear || wait.isZero()) {
+      return CompletableFuture.completedFuture(placed.orElseGet(() -> unplaced(decision, node, how, "")));
     }
-    NodeLocality where = NodeLocality.of(state, node.get());
+    CompletableFuture<Authorization> result = new CompletableFuture<>();
+    lookAgain(result, decision, node, how, System.nanoTime() + wait.toNanos());
+    return result;
+  }
+
+  private void lookAgain(CompletableFuture<Authorization> result, Authorization decision,
+      Function<ClusterState, Optional<String>> node, String how, long deadlineNanos) {
+    CompletableFuture.delayedExecutor(RECHECK_MILLIS, TimeUnit.MILLISECONDS).execute(() -> {
+      if (result.isDone()) {
+        return; // the stream closed meanwhile
+      }
+      try {
+        Optional<Authorization> placed = placedNow(decision, node, how);
+        if (placed.isPresent()) {
+          result.complete(placed.get());
+        } else if (System.nanoTime() >= deadlineNanos) {
+          result.complete(unplaced(decision, node, how, " after waiting " + wait.toMillis() + " ms"));
+        } else {
+          lookAgain(result, decision, node, how, deadlineNanos);
+        }
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e);
+      }
+    });
+  }
+
+  private Optional<Authorization> placedNow(Authorization decision, Function<ClusterState, Optional<String>> node,
+      String how) {
+    ClusterState current = state.get();
+    Optional<String> found = node.apply(current);
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    NodeLocality where = NodeLocality.of(current, found.get());
     if (where.node().isEmpty()) {
-      return decision.withLocality(ImmutableList.of(),
-          "no locality: node " + node.get() + " (" + how + ") is not in the cluster state");
+      return Optional.empty();
     }
-    return decision.withLocality(ResourceNames.proxylessVariantPrefixes(where), "locality node " + node.get()
-        + where.zone().map(zone -> ", zone " + zone).orElse(", no zone") + " (" + how + ")");
+    return Optional.of(decision.withLocality(ResourceNames.proxylessVariantPrefixes(where), "locality node "
+        + found.get() + where.zone().map(zone -> ", zone " + zone).orElse(", no zone") + " (" + how + ")"));
+  }
+
+  private Authorization unplaced(Authorization decision, Function<ClusterState, Optional<String>> node, String how,
+      String waited) {
+    Optional<String> found = node.apply(state.get());
+    return decision.withLocality(ImmutableList.of(), "no locality" + waited + ": " + found
+        .map(name -> "node " + name + " (" + how + ") is not in the cluster state")
+        .orElse(how));
   }
 
   /**

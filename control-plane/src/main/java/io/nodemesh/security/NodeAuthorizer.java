@@ -7,6 +7,8 @@ import io.nodemesh.xds.Authorization;
 import io.nodemesh.xds.ClientAuthorizer;
 import io.nodemesh.xds.ClientCredentials;
 import io.nodemesh.xds.NodeIdentity;
+import java.net.InetAddress;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -37,18 +39,30 @@ public final class NodeAuthorizer implements ClientAuthorizer {
   private final TokenReviewer tokens;
   private final Supplier<ClusterState> state;
   private final boolean allowAnonymous;
+  private final ClientLocality locality;
 
   /**
    * {@code tokens} may be null unless the mode uses tokens; {@code allowAnonymous}: whether a client that claims
-   * no node and presents no token still gets node-independent resources.
+   * no node and presents no token still gets node-independent resources. A client the state cannot place yet is
+   * admitted at once, without a locality.
    */
   public NodeAuthorizer(NodeAuthMode mode, PeerBinding peerBinding, TokenReviewer tokens,
       Supplier<ClusterState> state, boolean allowAnonymous) {
+    this(mode, peerBinding, tokens, state, allowAnonymous, Duration.ZERO);
+  }
+
+  /**
+   * As above; a client that claims no node and that the state cannot place yet is looked for again for up to
+   * {@code placementWait} before it is admitted without a locality ({@code --proxyless-placement-wait}).
+   */
+  public NodeAuthorizer(NodeAuthMode mode, PeerBinding peerBinding, TokenReviewer tokens,
+      Supplier<ClusterState> state, boolean allowAnonymous, Duration placementWait) {
     this.mode = Objects.requireNonNull(mode, "mode");
     this.peerBinding = Objects.requireNonNull(peerBinding, "peerBinding");
     this.tokens = tokens;
     this.state = Objects.requireNonNull(state, "state");
     this.allowAnonymous = allowAnonymous;
+    this.locality = new ClientLocality(state, placementWait);
     if (mode.usesToken() && tokens == null) {
       throw new IllegalArgumentException("--node-auth=" + mode + " needs a token reviewer");
     }
@@ -69,7 +83,7 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     boolean claims = claimed.nodeNameFromMetadata();
     if (mode == NodeAuthMode.NONE) {
       Authorization claimedView = ClientAuthorizer.ALLOW_ALL.authorize(client).join();
-      return done(claims ? claimedView : locatedByPeer(claimedView, client));
+      return claims ? done(claimedView) : locatedByPeer(claimedView, client);
     }
     PeerBinding.Result peer = null;
     if (mode.usesPeer()) {
@@ -86,9 +100,9 @@ public final class NodeAuthorizer implements ClientAuthorizer {
                   + (mode.usesToken() ? "" : "; this server runs --node-auth=" + mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
                   + ", or the server must allow anonymous clients (--xds-allow-anonymous-clients)"));
         }
-        return done(locatedByPeer(Authorization.sharedOnly("shared_only",
+        return locatedByPeer(Authorization.sharedOnly("shared_only",
             "no node_name claimed: node-independent resources only (anonymous, --xds-allow-anonymous-clients)",
-            "peer:" + client.peerText()), client));
+            "peer:" + client.peerText()), client);
       }
       if (!mode.usesToken()) {
         return done(Authorization.denied(peer.label(), peer.text()));
@@ -99,7 +113,8 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     }
     PeerBinding.Result peerResult = peer;
     CompletableFuture<ReviewedToken> review = tokens.review(client.bearerToken().get(), client.peerText());
-    CompletableFuture<Authorization> decision = review.thenApply(reviewed -> decide(claimed, reviewed, peerResult));
+    CompletableFuture<Authorization> decision =
+        review.thenCompose(reviewed -> decide(claimed, reviewed, peerResult));
     // a stream that closes while its review waits cancels the decision: withdraw the review too
     decision.whenComplete((result, error) -> {
       if (decision.isCancelled()) {
@@ -109,18 +124,25 @@ public final class NodeAuthorizer implements ClientAuthorizer {
     return decision;
   }
 
-  private Authorization decide(NodeIdentity claimed, ReviewedToken review, PeerBinding.Result peer) {
+  private CompletableFuture<Authorization> decide(NodeIdentity claimed, ReviewedToken review,
+      PeerBinding.Result peer) {
+    String who = review.namespace().orElse("?") + "/" + review.podName().orElse("?");
+    if (review.authenticated() && !claimed.nodeNameFromMetadata()) {
+      Authorization shared = Authorization.sharedOnly("token_shared_only",
+          "token of " + review.username() + " (pod " + who + "); no node_name claimed: node-independent"
+              + " resources only", "sa:" + review.username() + "/" + who);
+      boolean boundToPod = review.nodeName().isPresent() || review.podName().isPresent();
+      return locality.place(shared, current -> nodeOfTokenPod(review, current), "the node of the token's pod " + who,
+          boundToPod);
+    }
+    return done(decideNode(claimed, review, peer, who));
+  }
+
+  private Authorization decideNode(NodeIdentity claimed, ReviewedToken review, PeerBinding.Result peer, String who) {
     String peerNote = peer == null ? "" : "; " + peer.text();
     if (!review.authenticated()) {
       return Authorization.denied("token_invalid", "bearer token refused by the Kubernetes TokenReview API: "
           + review.error() + peerNote);
-    }
-    String who = review.namespace().orElse("?") + "/" + review.podName().orElse("?");
-    if (!claimed.nodeNameFromMetadata()) {
-      Authorization shared = Authorization.sharedOnly("token_shared_only",
-          "token of " + review.username() + " (pod " + who + "); no node_name claimed: node-independent"
-              + " resources only", "sa:" + review.username() + "/" + who);
-      return ClientLocality.at(shared, state.get(), nodeOfTokenPod(review), "the node of the token's pod " + who);
     }
     if (review.podName().isEmpty() || review.namespace().isEmpty()) {
       return Authorization.denied("token_mismatch", "the token of " + review.username()
@@ -156,25 +178,28 @@ public final class NodeAuthorizer implements ClientAuthorizer {
         "bound service account token of pod " + who + " on node " + node.get() + " (TokenReview)");
   }
 
-  /** A client that claims no node is placed where its peer address is (its principal, when anonymous). */
-  private Authorization locatedByPeer(Authorization decision, ClientCredentials client) {
-    ClusterState current = state.get();
-    return ClientLocality.at(decision, current, ClientLocality.nodeOfPeer(current, client.peerAddress()),
-        ClientLocality.peerNote(client.peerAddress()));
+  /**
+   * A client that claims no node is placed where its peer address is (its principal, when anonymous); a loopback
+   * peer is never a pod, so it is not waited for.
+   */
+  private CompletableFuture<Authorization> locatedByPeer(Authorization decision, ClientCredentials client) {
+    Optional<InetAddress> peer = client.peerAddress();
+    return locality.place(decision, current -> ClientLocality.nodeOfPeer(current, peer),
+        ClientLocality.peerNote(peer), peer.isPresent() && !peer.get().isLoopbackAddress());
   }
 
   /**
    * The node of the pod a token is bound to: the token's node-name claim, else the node of that pod in the state
    * (the same pod: same uid when both are known).
    */
-  private Optional<String> nodeOfTokenPod(ReviewedToken review) {
+  private static Optional<String> nodeOfTokenPod(ReviewedToken review, ClusterState state) {
     if (review.nodeName().isPresent()) {
       return review.nodeName();
     }
     if (review.namespace().isEmpty() || review.podName().isEmpty()) {
       return Optional.empty();
     }
-    return state.get().pod(ObjectKey.of(review.namespace().get(), review.podName().get()))
+    return state.pod(ObjectKey.of(review.namespace().get(), review.podName().get()))
         .filter(pod -> review.podUid().isEmpty() || pod.uid().isEmpty() || pod.uid().equals(review.podUid().get()))
         .flatMap(PodInfo::nodeName);
   }

@@ -60,7 +60,8 @@ public final class Quarantine {
     TOTAL_FULL
   }
 
-  private record Key(String nodeId, ResourceType type, String name) {}
+  /** One client's name: the same name served from another locality is another resource. */
+  private record Key(String nodeId, ResourceType type, String name, ImmutableList<String> localPrefixes) {}
 
   private static final class Client {
     final Map<Key, Entry> entries = new ConcurrentHashMap<>();
@@ -82,7 +83,7 @@ public final class Quarantine {
 
   /** Adds an entry; returns null when added (or replaced), else why nothing was added. */
   synchronized Refusal add(Entry entry, long nowMillis) {
-    Key key = new Key(entry.nodeId(), entry.type(), entry.name());
+    Key key = new Key(entry.nodeId(), entry.type(), entry.name(), entry.localPrefixes());
     Client client = clients.get(entry.principal());
     boolean replaces = client != null && client.entries.containsKey(key);
     if (!replaces) {
@@ -114,7 +115,7 @@ public final class Quarantine {
     if (client == null || client.entries.isEmpty()) {
       return false;
     }
-    Key key = new Key(who.nodeId(), resource.type(), resource.name());
+    Key key = new Key(who.nodeId(), resource.type(), resource.name(), who.localPrefixes(resource.type()));
     Entry entry = client.entries.get(key);
     if (entry == null) {
       return false;
@@ -143,7 +144,8 @@ public final class Quarantine {
     synchronized (this) {
       int before = client.entries.size();
       client.entries.values().removeIf(entry -> {
-        if (entry.type() != type || !entry.nodeId().equals(who.nodeId())) {
+        if (entry.type() != type || !entry.nodeId().equals(who.nodeId())
+            || !entry.localPrefixes().equals(who.localPrefixes(type))) {
           return false;
         }
         Resource current = table.get(entry.name());
@@ -166,7 +168,8 @@ public final class Quarantine {
       return ImmutableList.of();
     }
     return client.entries.values().stream()
-        .filter(entry -> entry.type() == type && entry.nodeId().equals(who.nodeId()))
+        .filter(entry -> entry.type() == type && entry.nodeId().equals(who.nodeId())
+            && entry.localPrefixes().equals(who.localPrefixes(type)))
         .sorted(Comparator.comparing(Entry::name))
         .collect(ImmutableList.toImmutableList());
   }

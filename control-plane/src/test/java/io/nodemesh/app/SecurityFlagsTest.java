@@ -109,6 +109,19 @@ class SecurityFlagsTest {
   }
 
   @Test
+  void theProxylessPlacementWaitEndsBeforeTheFirstRequestDeadline() {
+    assertThat(Settings.parse(new String[0], Map.of()).placementWait()).isEqualTo(Duration.ofSeconds(2));
+    assertThatThrownBy(() -> Settings.parse(new String[] {"--proxyless-placement-wait=10s"}, Map.of()))
+        .isInstanceOf(Flag.UsageException.class)
+        .hasMessage("--proxyless-placement-wait=10000ms must be shorter than --xds-first-request-timeout=10000ms,"
+            + " which would close the waiting stream");
+    assertThat(Settings.parse(new String[] {"--proxyless-placement-wait=30s", "--xds-first-request-timeout=0s"},
+        Map.of()).placementWait()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(Settings.parse(new String[] {"--xds-first-request-timeout=2s"}, Map.of()).placementWait())
+        .as("the default gives way to a shorter deadline").isEqualTo(Duration.ofSeconds(1));
+  }
+
+  @Test
   void anUnknownAuthModeIsRefusedWithTheAcceptedSpellings() {
     assertThatThrownBy(() -> Settings.parse(new String[] {"--node-auth=maybe"}, Map.of()))
         .hasMessageContaining("--node-auth").hasMessageContaining("none, peer, token, peer-or-token");

@@ -21,7 +21,10 @@ import io.nodemesh.model.NodeInfo;
 import io.nodemesh.security.NodeAuthMode;
 import io.nodemesh.security.NodeAuthorizer;
 import io.nodemesh.security.PeerBinding;
+import io.nodemesh.security.ReviewedToken;
 import io.nodemesh.translate.ResourceNames;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
@@ -64,8 +67,12 @@ class ProxylessLocalityTest {
   }
 
   private void start(NodeAuthMode mode) {
+    start(mode, Duration.ZERO);
+  }
+
+  private void start(NodeAuthMode mode, Duration placementWait) {
     NodeAuthorizer authorizer = new NodeAuthorizer(mode, new PeerBinding(false, "nodemesh-system"),
-        mode.usesToken() ? tokens : null, model::get, true);
+        mode.usesToken() ? tokens : null, model::get, true, placementWait);
     server = new LoopbackXdsServer(
         XdsServerOptions.DEFAULTS.withAuthorizer(authorizer).withNodePrivateName(ResourceNames::isPerPod));
     server.apply(UpdateBatch.builder()
@@ -182,6 +189,43 @@ class ProxylessLocalityTest {
           assertThat(reason).contains("no locality: node node-4 (the pod or node with peer address 127.0.0.34) is"
               + " not in the cluster state"));
     }
+  }
+
+  @Test
+  void aClientWhosePodTheStateDoesNotShowYetWaitsAndIsPlacedOnceItDoes() {
+    start(NodeAuthMode.TOKEN, Duration.ofSeconds(10));
+    tokens.hold("late").complete(tokenWithoutNodeClaim("frontend-5"));
+    try (var client = AdsTestClient.Sotw.connect(server.channelFrom(STRANGER, "late"), bareNode("frontend-5"))) {
+      client.request(ResourceType.LISTENER, LISTENER);
+      client.expectNoResponse(Duration.ofMillis(300)); // admitted only once placed, or when the wait ends
+
+      model.set(model().toBuilder()
+          .putPod(NodeAuthorizationTest.pod("default", "frontend-5", "node-2", "127.0.0.35"))
+          .build());
+      DiscoveryResponse listeners = client.awaitResponse(ResourceType.LISTENER);
+      client.ack(listeners);
+      assertThat(routesOf(listeners.getResources(0))).isEqualTo(BASE_ROUTES + "@zone/zone-b");
+      assertThat(onlyClient().getAuthorization())
+          .contains("locality node node-2, zone zone-b (the node of the token's pod default/frontend-5)");
+    }
+  }
+
+  @Test
+  void aClientTheStateNeverPlacesIsAdmittedWithoutALocalityWhenTheWaitEnds() {
+    start(NodeAuthMode.TOKEN, Duration.ofMillis(300));
+    tokens.hold("ghost").complete(tokenWithoutNodeClaim("ghost"));
+    try (var client = AdsTestClient.Sotw.connect(server.channelFrom(STRANGER, "ghost"), bareNode("ghost"))) {
+      DiscoveryResponse listeners = client.requestResponseAck(ResourceType.LISTENER, LISTENER);
+      assertThat(routesOf(listeners.getResources(0))).isEqualTo(BASE_ROUTES);
+      assertThat(onlyClient().getAuthorization())
+          .contains("no locality after waiting 300 ms: the node of the token's pod default/ghost");
+    }
+  }
+
+  /** A bound token of pod default/{@code pod} from an API server that does not add the node-name claim. */
+  private static ReviewedToken tokenWithoutNodeClaim(String pod) {
+    return new ReviewedToken(true, "", "system:serviceaccount:default:default", Optional.of(pod),
+        Optional.of("uid-" + pod), Optional.empty(), Optional.of(Instant.now().plusSeconds(3600)));
   }
 
   private ClientStatus onlyClient() {

@@ -94,6 +94,23 @@ class QuarantineTest {
   }
 
   @Test
+  void aNameServedFromAnotherLocalityIsAnotherEntry() {
+    Quarantine quarantine = new Quarantine(MAX_PER_CLIENT, MAX_TOTAL);
+    com.google.common.collect.ImmutableList<String> zoneA = com.google.common.collect.ImmutableList.of("zone-a.zone.");
+    NodeIdentity located = new NodeIdentity("app", "", false, "sa:app", 1, zoneA);
+    NodeIdentity unlocated = new NodeIdentity("app", "", false, "sa:app", 2);
+    quarantine.add(new Quarantine.Entry("sa:app", "app", ResourceType.LISTENER, "web:80", "variant-version",
+        "rejected", 0, zoneA), 0);
+    Resource base = Resource.of(TestResources.apiListener("web:80", "base-routes"));
+
+    // the same principal and node.id, served the base under that name: not withheld, and the entry stays
+    assertThat(quarantine.withheld(unlocated, base)).isFalse();
+    assertThat(quarantine.of(unlocated, ResourceType.LISTENER)).isEmpty();
+    assertThat(quarantine.of(located, ResourceType.LISTENER)).extracting(Quarantine.Entry::version)
+        .containsExactly("variant-version");
+  }
+
+  @Test
   void anEntryGoesOnceItsResourceChangesOrDisappears() throws Exception {
     Quarantine quarantine = new Quarantine(MAX_PER_CLIENT, MAX_TOTAL);
     StoreSnapshot snapshot = snapshotWithListeners(2);
