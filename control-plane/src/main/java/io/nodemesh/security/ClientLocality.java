@@ -3,7 +3,6 @@ package io.nodemesh.security;
 import com.google.common.collect.ImmutableList;
 import com.google.common.net.InetAddresses;
 import io.nodemesh.model.ClusterState;
-import io.nodemesh.model.NodeInfo;
 import io.nodemesh.model.PodInfo;
 import io.nodemesh.translate.NodeLocality;
 import io.nodemesh.translate.ResourceNames;
@@ -120,10 +119,7 @@ final class ClientLocality {
     if (!podNodes.isEmpty()) {
       return podNodes.size() == 1 ? Optional.of(podNodes.iterator().next()) : Optional.empty();
     }
-    return state.nodes().values().stream()
-        .filter(node -> node.addresses().contains(ip))
-        .map(NodeInfo::name)
-        .findFirst();
+    return state.nodeWithAddress(ip);
   }
 
   /** What {@link #nodeOfPeer} relied on, for the authorization's reason. */

@@ -48,6 +48,8 @@ public final class ClusterState {
   private volatile ImmutableMap<ObjectKey, RouteRefs> routeIndex;
   /** Pods by IP, built on first use (proxyless clients' localities), not for every state. */
   private volatile ImmutableMap<String, ImmutableList<PodInfo>> podsByIp;
+  /** Node names by address, built on first use like {@link #podsByIp}. */
+  private volatile ImmutableMap<String, String> nodesByAddress;
 
   /** The routes that name one service: as a parent (they attach to it) or as a backend (they send to it). */
   private record RouteRefs(ImmutableList<MeshRoute> attached, ImmutableList<MeshRoute> referencing) {}
@@ -210,6 +212,22 @@ public final class ClusterState {
       podsByIp = index;
     }
     return index.getOrDefault(ip, ImmutableList.of());
+  }
+
+  /** The node that has {@code address} among its addresses (the first by name if several claim it). */
+  public Optional<String> nodeWithAddress(String address) {
+    ImmutableMap<String, String> index = nodesByAddress;
+    if (index == null) {
+      Map<String, String> byAddress = new HashMap<>();
+      for (NodeInfo node : nodes.values()) {
+        for (String nodeAddress : node.addresses()) {
+          byAddress.putIfAbsent(nodeAddress, node.name());
+        }
+      }
+      index = ImmutableMap.copyOf(byAddress);
+      nodesByAddress = index;
+    }
+    return Optional.ofNullable(index.get(address));
   }
 
   /** Everything in the input that was skipped or repaired, with reasons. */

@@ -37,6 +37,19 @@ class ClusterStateTest {
   }
 
   @Test
+  void nodesAreFoundByTheirAddresses() {
+    ClusterState state = ClusterState.builder(MeshOptions.DEFAULTS)
+        .putNode(new NodeInfo("n1", Optional.of("zone-a"), Optional.empty(), true,
+            ImmutableList.of("192.168.0.1", "fd00::1")))
+        .putNode(new NodeInfo("n2", Optional.empty(), Optional.empty(), true, ImmutableList.of("192.168.0.2")))
+        .build();
+
+    assertThat(state.nodeWithAddress("fd00::1")).contains("n1");
+    assertThat(state.nodeWithAddress("192.168.0.2")).contains("n2");
+    assertThat(state.nodeWithAddress("192.168.0.3")).isEmpty();
+  }
+
+  @Test
   void flippingANamespaceOptInReevaluatesOnlyThatNamespacesPods() {
     ClusterState.Builder builder = ClusterState.builder(MeshOptions.DEFAULTS)
         .putNamespace(namespace("a", false))
