@@ -1,5 +1,6 @@
 package io.nodemesh.k8s;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -22,7 +23,7 @@ public interface Scheduler {
   /** Throws when the caller is not in the scheduler's context (thread-confinement assertion). */
   void checkInContext();
 
-  /** Releases threads, if any. */
+  /** Releases threads, if any; tasks handed over afterwards are dropped (a producer may still be finishing). */
   default void shutdown() {}
 
   /** A scheduler backed by one daemon thread and the system clock. */
@@ -53,12 +54,27 @@ public interface Scheduler {
 
     @Override
     public void execute(Runnable task) {
-      executor.execute(task);
+      try {
+        executor.execute(task);
+      } catch (RejectedExecutionException e) {
+        dropIfShutDown(e);
+      }
     }
 
     @Override
     public void schedule(Runnable task, long delayNanos) {
-      executor.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+      try {
+        executor.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        dropIfShutDown(e);
+      }
+    }
+
+    /** On shutdown an upstream stage may deliver once more (the state store drains its last batch): drop it. */
+    private void dropIfShutDown(RejectedExecutionException e) {
+      if (!executor.isShutdown()) {
+        throw e;
+      }
     }
 
     @Override

@@ -134,6 +134,18 @@ class DebouncerTest {
   }
 
   @Test
+  void anUpdateDeliveredAfterCloseIsDroppedWithoutAnError() {
+    // on SIGTERM the state store may deliver its last batch after the debouncer closed (ControlPlaneAppIT saw it)
+    Debouncer real = Debouncer.create(new WatcherOptions(QUIET, MAX, Duration.ZERO, Duration.ofSeconds(60)));
+    real.close();
+
+    real.accept(update(1, podChange("a", "node-1", 1)));
+
+    assertThat(real.updatesReceived()).isEqualTo(1);
+    assertThat(real.batchesFlushed()).isZero();
+  }
+
+  @Test
   void aMaximumShorterThanTheQuietPeriodIsRefused() {
     assertThatThrownBy(() -> new Debouncer(Duration.ofMillis(10), Duration.ofMillis(5), scheduler))
         .isInstanceOf(IllegalArgumentException.class);
