@@ -48,9 +48,9 @@ final class ClientLocality {
    */
   CompletableFuture<Authorization> place(Authorization decision, Function<ClusterState, Optional<String>> node,
       String how, boolean mayAppear) {
-    Optional<Authorization> placed = placedNow(decision, node, how);
-    if (placed.isPresent() || !mayAppear || wait.isZero()) {
-      return CompletableFuture.completedFuture(placed.orElseGet(() -> unplaced(decision, node, how, "")));
+    Authorization now = locate(decision, node, how, "");
+    if (placed(now) || !mayAppear || wait.isZero()) {
+      return CompletableFuture.completedFuture(now);
     }
     CompletableFuture<Authorization> result = new CompletableFuture<>();
     lookAgain(result, decision, node, how, System.nanoTime() + wait.toNanos());
@@ -64,11 +64,10 @@ final class ClientLocality {
         return; // the stream closed meanwhile
       }
       try {
-        Optional<Authorization> placed = placedNow(decision, node, how);
-        if (placed.isPresent()) {
-          result.complete(placed.get());
-        } else if (System.nanoTime() >= deadlineNanos) {
-          result.complete(unplaced(decision, node, how, " after waiting " + wait.toMillis() + " ms"));
+        boolean last = System.nanoTime() >= deadlineNanos;
+        Authorization now = locate(decision, node, how, last ? " after waiting " + wait.toMillis() + " ms" : "");
+        if (placed(now) || last) {
+          result.complete(now);
         } else {
           lookAgain(result, decision, node, how, deadlineNanos);
         }
@@ -78,27 +77,28 @@ final class ClientLocality {
     });
   }
 
-  private Optional<Authorization> placedNow(Authorization decision, Function<ClusterState, Optional<String>> node,
-      String how) {
+  private static boolean placed(Authorization decision) {
+    return !decision.localPrefixes().isEmpty();
+  }
+
+  /**
+   * {@code decision} with the locality of the node {@code node} finds in the current state, or with a note saying
+   * why there is none ({@code waited}: how long it was looked for).
+   */
+  private Authorization locate(Authorization decision, Function<ClusterState, Optional<String>> node, String how,
+      String waited) {
     ClusterState current = state.get();
     Optional<String> found = node.apply(current);
     if (found.isEmpty()) {
-      return Optional.empty();
+      return decision.withLocality(ImmutableList.of(), "no locality" + waited + ": " + how);
     }
     NodeLocality where = NodeLocality.of(current, found.get());
     if (where.node().isEmpty()) {
-      return Optional.empty();
+      return decision.withLocality(ImmutableList.of(), "no locality" + waited + ": node " + found.get() + " (" + how
+          + ") is not in the cluster state");
     }
-    return Optional.of(decision.withLocality(ResourceNames.proxylessVariantPrefixes(where), "locality node "
-        + found.get() + where.zone().map(zone -> ", zone " + zone).orElse(", no zone") + " (" + how + ")"));
-  }
-
-  private Authorization unplaced(Authorization decision, Function<ClusterState, Optional<String>> node, String how,
-      String waited) {
-    Optional<String> found = node.apply(state.get());
-    return decision.withLocality(ImmutableList.of(), "no locality" + waited + ": " + found
-        .map(name -> "node " + name + " (" + how + ") is not in the cluster state")
-        .orElse(how));
+    return decision.withLocality(ResourceNames.proxylessVariantPrefixes(where), "locality node " + found.get()
+        + where.zone().map(zone -> ", zone " + zone).orElse(", no zone") + " (" + how + ")");
   }
 
   /**
